@@ -1,0 +1,26 @@
+"""Node types that belong to the graph itself rather than to a pipeline stage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from studio.graph.spec import NodeSpec, Port, RunContext
+from studio.graph.types import PortType
+
+
+def _pass_through(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    return {"out": inputs["in"]}
+
+
+REROUTE = NodeSpec(
+    type_id="Reroute",
+    title="Reroute",
+    category="Utility",
+    help="A dot that tidies a wire; passes its input through unchanged.",
+    run=_pass_through,
+    inputs=(Port("in", PortType.ANY),),
+    outputs=(Port("out", PortType.ANY),),
+)
+
+BUILTIN_SPECS: tuple[NodeSpec, ...] = (REROUTE,)

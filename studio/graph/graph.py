@@ -1,0 +1,470 @@
+"""The workflow graph: nodes, edges and annotations, with plain-Python change events.
+
+Views (the Qt canvas) subscribe with :meth:`Graph.subscribe` and redraw from events; every
+mutation goes through this class so an event is never missed. Undoable edits are expressed as
+commands in :mod:`studio.graph.commands`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from studio.graph.registry import NodeRegistry
+from studio.graph.spec import NodeSpec, Port
+from studio.graph.types import PortType
+
+
+class GraphError(ValueError):
+    """An edit the graph refuses, with a reason an artist can read."""
+
+
+def new_id() -> str:
+    return uuid4().hex
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wire from an output port to an input port."""
+
+    src_node: str
+    src_port: str
+    dst_node: str
+    dst_port: str
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """``kind`` is one of: node_added, node_removed, node_changed, edge_added, edge_removed,
+    group_added, group_removed, group_changed, metadata_changed, cleared."""
+
+    kind: str
+    node_id: str | None = None
+    edge: Edge | None = None
+    group_id: str | None = None
+    field: str | None = None  # node_changed/group_changed: which attribute
+    param: str | None = None  # node_changed with field "params": which param
+
+
+Listener = Callable[[GraphEvent], None]
+
+
+class Node:
+    """A node in a graph. Attribute setters notify the graph's listeners."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        node_id: str,
+        type_id: str,
+        spec: NodeSpec | None,
+        *,
+        title: str,
+        position: tuple[float, float],
+        params: dict[str, Any],
+        bypass: bool = False,
+        version: int | None = None,
+        raw: dict[str, Any] | None = None,
+    ) -> None:
+        self._graph = graph
+        self.id = node_id
+        self.type_id = type_id
+        self.spec = spec
+        self._title = title
+        self._position = (float(position[0]), float(position[1]))
+        self._params = params
+        self._bypass = bypass
+        self.version = version if version is not None else (spec.version if spec else 1)
+        # Placeholders (unknown node types) keep the file's node record verbatim.
+        self.raw = raw
+        # Params the file named that this node type no longer has: kept and saved back.
+        self.extra_params: dict[str, Any] = {}
+
+    @property
+    def is_placeholder(self) -> bool:
+        return self.spec is None
+
+    @property
+    def title(self) -> str:
+        return self._title
+
+    @title.setter
+    def title(self, value: str) -> None:
+        if value != self._title:
+            self._title = value
+            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="title"))
+
+    @property
+    def position(self) -> tuple[float, float]:
+        return self._position
+
+    @position.setter
+    def position(self, value: tuple[float, float]) -> None:
+        value = (float(value[0]), float(value[1]))
+        if value != self._position:
+            self._position = value
+            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="position"))
+
+    @property
+    def bypass(self) -> bool:
+        return self._bypass
+
+    @bypass.setter
+    def bypass(self, value: bool) -> None:
+        if value != self._bypass:
+            self._bypass = bool(value)
+            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="bypass"))
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """A copy; change values with :meth:`set_param` so listeners hear of it."""
+        return copy.deepcopy(self._params)
+
+    def param(self, name: str) -> Any:
+        return copy.deepcopy(self._params.get(name))
+
+    def set_param(self, name: str, value: Any) -> None:
+        if self.spec is not None and self.spec.param(name) is None:
+            raise GraphError(f"{self.title} has no parameter {name!r}")
+        if self._params.get(name) != value or name not in self._params:
+            self._params[name] = copy.deepcopy(value)
+            self._graph._emit(
+                GraphEvent("node_changed", node_id=self.id, field="params", param=name)
+            )
+
+    @property
+    def inputs(self) -> tuple[Port, ...]:
+        if self.spec is not None:
+            return self.spec.inputs
+        return tuple(_placeholder_ports(self.raw, "inputs"))
+
+    @property
+    def outputs(self) -> tuple[Port, ...]:
+        if self.spec is not None:
+            return self.spec.outputs
+        return tuple(_placeholder_ports(self.raw, "outputs"))
+
+    def input_port(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output_port(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def __repr__(self) -> str:
+        return f"Node({self.type_id!r}, id={self.id[:8]}, title={self.title!r})"
+
+
+def _placeholder_ports(raw: dict[str, Any] | None, key: str) -> Iterator[Port]:
+    # A placeholder only knows the ports its edges mention; their types are unknown (ANY).
+    for name in (raw or {}).get(f"_{key}", []):
+        yield Port(name, PortType.ANY)
+
+
+@dataclass
+class Group:
+    """A backdrop (a titled frame that moves the nodes on it) or a free-floating note."""
+
+    id: str
+    kind: str  # "backdrop" or "note"
+    title: str = ""
+    text: str = ""
+    rect: tuple[float, float, float, float] = (0.0, 0.0, 400.0, 300.0)
+    color: str = "#3b4252"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "rect": list(self.rect),
+            "color": self.color,
+        }
+
+
+class Graph:
+    """A workflow: nodes by id, edges, groups (backdrops and notes) and free metadata."""
+
+    def __init__(self, registry: NodeRegistry) -> None:
+        self.registry = registry
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+        self._groups: dict[str, Group] = {}
+        self.metadata: dict[str, Any] = {}
+        self._listeners: list[Listener] = []
+
+    # -- events ---------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`GraphEvent`; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: GraphEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Node]:
+        return list(self._nodes.values())
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self._nodes[node_id]
+        except KeyError:
+            raise GraphError(f"no node with id {node_id!r}") from None
+
+    def find(self, key: str) -> Node:
+        """A node by id, id prefix, or title (case-insensitive) -- for the command line."""
+        if key in self._nodes:
+            return self._nodes[key]
+        by_title = [n for n in self._nodes.values() if n.title.lower() == key.lower()]
+        by_prefix = [n for n in self._nodes.values() if n.id.startswith(key)]
+        matches = by_title or by_prefix
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise GraphError(f"no node named or with id {key!r}")
+        raise GraphError(f"{key!r} matches {len(matches)} nodes; use the node id")
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def add(
+        self,
+        type_id: str,
+        *,
+        title: str | None = None,
+        position: tuple[float, float] = (0.0, 0.0),
+        params: dict[str, Any] | None = None,
+        node_id: str | None = None,
+        bypass: bool = False,
+    ) -> Node:
+        """Add a node of a registered type; unknown param names are refused."""
+        spec = self.registry.get(type_id)
+        if spec is None:
+            raise GraphError(f"unknown node type {type_id!r}")
+        values = spec.default_params()
+        for name, value in (params or {}).items():
+            if spec.param(name) is None:
+                raise GraphError(f"{spec.title} has no parameter {name!r}")
+            values[name] = copy.deepcopy(value)
+        node = Node(
+            self,
+            node_id or new_id(),
+            type_id,
+            spec,
+            title=title or spec.title,
+            position=position,
+            params=values,
+            bypass=bypass,
+        )
+        self._insert(node)
+        return node
+
+    def insert_node(self, node: Node) -> None:
+        """Insert a node built elsewhere (file loading, undo of a delete)."""
+        node._graph = self
+        self._insert(node)
+
+    def _insert(self, node: Node) -> None:
+        if node.id in self._nodes:
+            raise GraphError(f"duplicate node id {node.id!r}")
+        self._nodes[node.id] = node
+        self._emit(GraphEvent("node_added", node_id=node.id))
+
+    def remove(self, node_id: str) -> tuple[Node, list[Edge]]:
+        """Remove a node and its edges; returns both so the removal can be undone."""
+        node = self.node(node_id)
+        edges = [e for e in self._edges if node_id in (e.src_node, e.dst_node)]
+        for edge in edges:
+            self.disconnect(edge)
+        del self._nodes[node_id]
+        self._emit(GraphEvent("node_removed", node_id=node_id))
+        return node, edges
+
+    # -- edges ----------------------------------------------------------------------------
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self._edges)
+
+    def edges_into(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.dst_node == node_id]
+
+    def edges_from(self, node_id: str) -> list[Edge]:
+        return [e for e in self._edges if e.src_node == node_id]
+
+    def edge_into(self, node_id: str, port: str) -> Edge | None:
+        return next((e for e in self._edges if e.dst_node == node_id and e.dst_port == port), None)
+
+    def connection_problem(self, edge: Edge) -> str | None:
+        """Why ``edge`` cannot be added, or None if it can."""
+        if edge.src_node not in self._nodes:
+            return f"no node with id {edge.src_node!r}"
+        if edge.dst_node not in self._nodes:
+            return f"no node with id {edge.dst_node!r}"
+        src, dst = self._nodes[edge.src_node], self._nodes[edge.dst_node]
+        out = src.output_port(edge.src_port)
+        if out is None and not src.is_placeholder:
+            return f"{src.title} has no output {edge.src_port!r}"
+        inp = dst.input_port(edge.dst_port)
+        if inp is None and not dst.is_placeholder:
+            return f"{dst.title} has no input {edge.dst_port!r}"
+        if out is not None and inp is not None:
+            out_type = self.resolved_output_type(src.id, out.name)
+            if not inp.type.accepts(out_type):
+                return (
+                    f"cannot connect {src.title}.{out.name} ({out_type.value}) to "
+                    f"{dst.title}.{inp.name} ({inp.type.value}): types differ"
+                )
+        if self.edge_into(dst.id, edge.dst_port) is not None:
+            return f"{dst.title}.{edge.dst_port} already has a connection; remove it first"
+        if edge.src_node == edge.dst_node or self._reaches(edge.dst_node, edge.src_node):
+            return f"connecting {src.title} to {dst.title} would make a cycle"
+        return None
+
+    def connect(self, src_node: str, src_port: str, dst_node: str, dst_port: str) -> Edge:
+        edge = Edge(src_node, src_port, dst_node, dst_port)
+        problem = self.connection_problem(edge)
+        if problem:
+            raise GraphError(problem)
+        self._edges.append(edge)
+        self._emit(GraphEvent("edge_added", edge=edge))
+        return edge
+
+    def insert_edge(self, edge: Edge) -> None:
+        """Add an edge without checks (file loading of placeholders, undo)."""
+        self._edges.append(edge)
+        self._emit(GraphEvent("edge_added", edge=edge))
+
+    def disconnect(self, edge: Edge) -> None:
+        try:
+            self._edges.remove(edge)
+        except ValueError:
+            raise GraphError("that connection does not exist") from None
+        self._emit(GraphEvent("edge_removed", edge=edge))
+
+    def resolved_output_type(self, node_id: str, port: str) -> PortType:
+        """The output's type, looking through reroute dots (ANY) to what feeds them."""
+        node = self._nodes[node_id]
+        out = node.output_port(port)
+        if out is None:
+            return PortType.ANY
+        seen: set[str] = set()
+        while out.type is PortType.ANY and node.inputs and node.id not in seen:
+            seen.add(node.id)
+            upstream = self.edge_into(node.id, node.inputs[0].name)
+            if upstream is None:
+                break
+            node = self._nodes[upstream.src_node]
+            out = node.output_port(upstream.src_port) or out
+        return out.type
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(e.dst_node for e in self._edges if e.src_node == current)
+        return False
+
+    # -- traversal ------------------------------------------------------------------------
+
+    def upstream(self, node_ids: Iterable[str]) -> set[str]:
+        """The given nodes and everything they depend on."""
+        into: dict[str, list[str]] = {}
+        for e in self._edges:
+            into.setdefault(e.dst_node, []).append(e.src_node)
+        stack, seen = list(node_ids), set()
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(into.get(current, ()))
+        return seen
+
+    def downstream(self, node_ids: Iterable[str]) -> set[str]:
+        """The given nodes and everything that depends on them."""
+        out: dict[str, list[str]] = {}
+        for e in self._edges:
+            out.setdefault(e.src_node, []).append(e.dst_node)
+        stack, seen = list(node_ids), set()
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(out.get(current, ()))
+        return seen
+
+    def topological_order(self, node_ids: Iterable[str] | None = None) -> list[str]:
+        """Node ids in dependency order (stable: ties keep insertion order)."""
+        wanted = set(self._nodes) if node_ids is None else set(node_ids)
+        indegree = {n: 0 for n in self._nodes if n in wanted}
+        children: dict[str, list[str]] = {n: [] for n in indegree}
+        for e in self._edges:
+            if e.src_node in indegree and e.dst_node in indegree:
+                indegree[e.dst_node] += 1
+                children[e.src_node].append(e.dst_node)
+        ready = [n for n, d in indegree.items() if d == 0]
+        order: list[str] = []
+        while ready:
+            current = ready.pop(0) if len(ready) < 64 else ready.pop()
+            order.append(current)
+            for child in children[current]:
+                indegree[child] -= 1
+                if indegree[child] == 0:
+                    ready.append(child)
+        if len(order) != len(indegree):
+            raise GraphError("the graph has a cycle")
+        return order
+
+    # -- groups ---------------------------------------------------------------------------
+
+    @property
+    def groups(self) -> list[Group]:
+        return list(self._groups.values())
+
+    def group(self, group_id: str) -> Group:
+        try:
+            return self._groups[group_id]
+        except KeyError:
+            raise GraphError(f"no backdrop or note with id {group_id!r}") from None
+
+    def add_group(self, group: Group) -> Group:
+        if group.id in self._groups:
+            raise GraphError(f"duplicate group id {group.id!r}")
+        self._groups[group.id] = group
+        self._emit(GraphEvent("group_added", group_id=group.id))
+        return group
+
+    def remove_group(self, group_id: str) -> Group:
+        group = self.group(group_id)
+        del self._groups[group_id]
+        self._emit(GraphEvent("group_removed", group_id=group_id))
+        return group
+
+    def update_group(self, group_id: str, **changes: Any) -> None:
+        group = self.group(group_id)
+        for name, value in changes.items():
+            if not hasattr(group, name) or name == "id":
+                raise GraphError(f"groups have no attribute {name!r}")
+            if getattr(group, name) != value:
+                setattr(group, name, value)
+                self._emit(GraphEvent("group_changed", group_id=group_id, field=name))
+
+    def clear(self) -> None:
+        self._nodes.clear()
+        self._edges.clear()
+        self._groups.clear()
+        self.metadata = {}
+        self._emit(GraphEvent("cleared"))

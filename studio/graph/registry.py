@@ -1,0 +1,49 @@
+"""The registry of node types available to one Studio session (passed around, never global)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from studio.graph.spec import NodeSpec
+
+
+class NodeRegistry:
+    """Collects :class:`NodeSpec` objects by type id."""
+
+    def __init__(self, specs: Iterable[NodeSpec] = ()) -> None:
+        self._specs: dict[str, NodeSpec] = {}
+        for spec in specs:
+            self.register(spec)
+
+    def register(self, spec: NodeSpec) -> None:
+        if spec.type_id in self._specs:
+            raise ValueError(f"node type {spec.type_id!r} is registered twice")
+        self._specs[spec.type_id] = spec
+
+    def get(self, type_id: str) -> NodeSpec | None:
+        return self._specs.get(type_id)
+
+    def __getitem__(self, type_id: str) -> NodeSpec:
+        spec = self._specs.get(type_id)
+        if spec is None:
+            raise KeyError(f"unknown node type {type_id!r}")
+        return spec
+
+    def __contains__(self, type_id: object) -> bool:
+        return type_id in self._specs
+
+    def __iter__(self) -> Iterator[NodeSpec]:
+        return iter(sorted(self._specs.values(), key=lambda s: (s.category, s.title)))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def default_registry() -> NodeRegistry:
+    """Every node type shipped in ``nodes/`` plus the built-in reroute."""
+    import nodes
+    from studio.graph.builtin import BUILTIN_SPECS
+
+    registry = NodeRegistry(BUILTIN_SPECS)
+    nodes.register_all(registry)
+    return registry

@@ -1,0 +1,186 @@
+"""Declarative node specs: typed ports, params with defaults/ranges/help, a version and a pure run.
+
+A node module declares ``SPECS: tuple[NodeSpec, ...]``; a :class:`~studio.graph.registry.NodeRegistry`
+collects them. ``run(ctx, inputs, params)`` returns a dict of outputs by port name and touches
+nothing else: progress, cancellation, device, models and the output folder come from ``ctx``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+from studio.graph.types import PortType
+
+
+class NodeError(Exception):
+    """A problem a node reports to the artist: shown on the node, no traceback needed."""
+
+
+class Cancelled(Exception):
+    """Raised inside a node when the user cancelled the run (cooperative, checked per step)."""
+
+
+class ParamKind(str, Enum):
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    STRING = "string"
+    TEXT = "text"  # multi-line (prompts)
+    CHOICE = "choice"
+    FILE = "file"  # a path; ``file_filter`` says which kinds, ``reads_file`` enters the cache key
+    FOLDER = "folder"
+    SEED = "seed"  # an int the inspector can randomise or lock
+    COLOR = "color"  # "#rrggbb"
+    JSON = "json"  # structured data edited by a dedicated editor (shapes, brushes)
+    MODEL = "model"  # a discovered model folder; ``model_kind`` says which kind fits
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    type: PortType
+    help: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its kind, default, range or choices, and the help the inspector shows."""
+
+    name: str
+    kind: ParamKind
+    default: Any
+    help: str = ""
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    file_filter: str = ""  # e.g. "Images (*.png *.jpg)"
+    reads_file: bool = False  # the file's fingerprint enters the cache key
+    label: str = ""
+    model_kind: str = ""  # MODEL params: "text-to-image", "image-to-video", ...
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not acceptable for this param, or None if it is."""
+        kind = self.kind
+        if kind in (ParamKind.INT, ParamKind.SEED):
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"expects an integer, got {value!r}"
+        elif kind is ParamKind.FLOAT:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"expects a number, got {value!r}"
+            if not math.isfinite(value):
+                return f"expects a finite number, got {value!r}"
+        elif kind is ParamKind.BOOL:
+            if not isinstance(value, bool):
+                return f"expects true or false, got {value!r}"
+        elif kind in (ParamKind.STRING, ParamKind.TEXT, ParamKind.FILE, ParamKind.FOLDER,
+                      ParamKind.MODEL):
+            if not isinstance(value, str):
+                return f"expects text, got {value!r}"
+        elif kind is ParamKind.CHOICE:
+            if value not in self.choices:
+                return f"unknown choice {value!r}; expected one of {', '.join(self.choices)}"
+        elif kind is ParamKind.COLOR:
+            if not (isinstance(value, str) and len(value) == 7 and value.startswith("#")):
+                return f"expects a colour like '#ff8800', got {value!r}"
+        elif kind is ParamKind.JSON:
+            if not isinstance(value, (dict, list)):
+                return f"expects structured data (a list or object), got {value!r}"
+        if kind in (ParamKind.INT, ParamKind.FLOAT, ParamKind.SEED):
+            if self.min is not None and value < self.min:
+                return f"{value} is below the minimum {self.min:g}"
+            if self.max is not None and value > self.max:
+                return f"{value} is above the maximum {self.max:g}"
+        return None
+
+
+class RunContext(Protocol):
+    """What a running node may use. The engine provides the implementation."""
+
+    node_id: str
+    device: str  # "cuda", "mps" or "cpu"
+    output_dir: Path  # where output nodes write files
+    workflow_json: str  # the workflow being rendered, for embedding in outputs
+
+    def progress(self, step: int, total: int, message: str = "") -> None:
+        """Report progress; raises :class:`Cancelled` when the run was cancelled."""
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`Cancelled` if the run was cancelled."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def info(self, message: str) -> None:
+        """Tell the artist something about this node (which path it took, a clamp it applied)."""
+
+    @property
+    def models(self) -> Any:
+        """The model manager (``studio.engine.models``), for nodes that load weights."""
+
+
+RunFunction = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything Studio knows about a node type. ``version`` enters the cache key: bump it
+    whenever the node's output for the same inputs and params changes."""
+
+    type_id: str
+    title: str
+    category: str
+    run: RunFunction
+    version: int = 1
+    help: str = ""
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    params: tuple[Param, ...] = ()
+    always_run: bool = False  # non-deterministic or reads the outside world: never cached
+    output_node: bool = False  # writes files the artist asked for (Save*); a render target
+    # For output nodes: whether a cached result is still true (its files still exist).
+    still_valid: Callable[[Mapping[str, Any]], bool] | None = None
+    _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._param_index.update({p.name: p for p in self.params})
+        for group, ports in (("input", self.inputs), ("output", self.outputs)):
+            names = [p.name for p in ports]
+            if len(names) != len(set(names)):
+                raise ValueError(f"{self.type_id}: duplicate {group} port names {names}")
+
+    def param(self, name: str) -> Param | None:
+        return self._param_index.get(name)
+
+    def input(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+    def default_params(self) -> dict[str, Any]:
+        return {p.name: _copy_default(p.default) for p in self.params}
+
+    def files_read(self, params: Mapping[str, Any]) -> list[Path]:
+        """Paths whose fingerprints belong in this node's cache key."""
+        return [
+            Path(params[p.name])
+            for p in self.params
+            if p.reads_file and isinstance(params.get(p.name), str) and params[p.name]
+        ]
+
+
+def _copy_default(value: Any) -> Any:
+    # JSON defaults are mutable; every node gets its own copy.
+    return copy.deepcopy(value)
