@@ -1,0 +1,117 @@
+"""Frame-to-frame camera motion: corners tracked with pyramidal Lucas-Kanade on a small grey
+copy, checked forward and backward, fitted with a robust similarity; scene cuts detected on
+the way (a gain-invariant histogram jump, or tracking that fails on a textured frame)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+ANALYSIS_SIDE = 480  # long side of the grey copy that is tracked; full res is only warped
+MAX_CORNERS = 300
+MIN_TRACKS = 12  # fewer usable corners than this: a featureless frame, assume no motion
+FB_TOLERANCE = 0.5  # px at analysis scale: forward-backward disagreement that rejects a track
+MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed: treat as a cut
+HIST_BINS = 32
+
+LK_PARAMS = {
+    "winSize": (21, 21),
+    "maxLevel": 3,
+    "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
+}
+
+
+@dataclass
+class Motion:
+    """What the analysis found: ``steps[t]`` maps frame t into frame t-1 (centred, full-res
+    pixels; identity for t = 0 and at cuts)."""
+
+    steps: list[np.ndarray] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
+    featureless: int = 0  # frames assumed still because nothing could be tracked
+
+
+class Analyzer:
+    """Feeds frames one at a time so the caller can report progress and honour cancel."""
+
+    def __init__(self, width: int, height: int, cut_threshold: float) -> None:
+        self.factor = min(1.0, ANALYSIS_SIDE / max(width, height))
+        self.small = (max(8, round(width * self.factor)), max(8, round(height * self.factor)))
+        # Resize maps pixel centres x_small = f x_full + (f - 1) / 2 per axis; compose that with
+        # a shift to the full-res centre so measured motion comes out centred and full-res.
+        fx, fy = self.small[0] / width, self.small[1] / height
+        to_small = np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1.0]])
+        from_centred = np.array([[1, 0, (width - 1) / 2], [0, 1, (height - 1) / 2], [0, 0, 1.0]])
+        self._to_small = to_small @ from_centred
+        self._from_small = np.linalg.inv(self._to_small)
+        self.cut_threshold = cut_threshold
+        self.motion = Motion()
+        self._prev: np.ndarray | None = None
+        self._prev_hist: np.ndarray | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self.factor < 1.0:
+            grey = cv2.resize(grey, self.small, interpolation=cv2.INTER_AREA)
+        hist = _normalised_histogram(grey)
+        step = np.eye(3)
+        if self._prev is not None:
+            jump = cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA)
+            measured = None if jump > self.cut_threshold else self._measure(self._prev, grey)
+            if measured is None:
+                self.motion.cuts.append(len(self.motion.steps))
+            elif measured is _STILL:
+                self.motion.featureless += 1
+            else:
+                step = self._from_small @ measured @ self._to_small
+        self.motion.steps.append(step)
+        self._prev, self._prev_hist = grey, hist
+
+    def _measure(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray | object | None:
+        """3x3 map from ``cur`` to ``prev`` (analysis pixels); _STILL or None for a cut."""
+        corners = cv2.goodFeaturesToTrack(
+            prev, maxCorners=MAX_CORNERS, qualityLevel=0.01, minDistance=8, blockSize=7
+        )
+        if corners is None or len(corners) < MIN_TRACKS:
+            return _STILL
+        fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, corners, None, **LK_PARAMS)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, prev, fwd, None, **LK_PARAMS)
+        error = np.linalg.norm((back - corners).reshape(-1, 2), axis=1)
+        good = (st1.ravel() == 1) & (st2.ravel() == 1) & (error < FB_TOLERANCE)
+        if good.sum() < MIN_TRACKS:
+            return None
+        src, dst = fwd[good].reshape(-1, 2), corners[good].reshape(-1, 2)
+        fit, inliers = cv2.estimateAffinePartial2D(
+            src,
+            dst,
+            method=cv2.RANSAC,
+            ransacReprojThreshold=1.0,
+            maxIters=2000,
+            confidence=0.995,
+            refineIters=10,
+        )
+        if fit is None or inliers.sum() < max(MIN_TRACKS, MIN_INLIER_SHARE * len(corners)):
+            return None
+        return np.vstack([fit, [0.0, 0.0, 1.0]])
+
+
+_STILL = object()
+
+
+def _normalised_histogram(grey: np.ndarray) -> np.ndarray:
+    # Dividing by the mean makes the histogram blind to gain flicker and fades.
+    scaled = grey.astype(np.float32) * (1.0 / max(float(grey.mean()), 1.0))
+    hist = cv2.calcHist([scaled], [0], None, [HIST_BINS], [0.0, 3.0])
+    return cv2.normalize(hist, None, alpha=1.0, norm_type=cv2.NORM_L1)
+
+
+def analyse(frames: np.ndarray, cut_threshold: float, progress: Callable[[int], None]) -> Motion:
+    height, width = frames.shape[1:3]
+    analyzer = Analyzer(width, height, cut_threshold)
+    for t, frame in enumerate(frames):
+        analyzer.add(frame)
+        progress(t)
+    return analyzer.motion
