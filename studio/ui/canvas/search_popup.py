@@ -1,0 +1,122 @@
+"""The Tab / double-click node search: fuzzy matching over every node type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+
+from studio.graph.spec import NodeSpec
+
+
+def fuzzy_score(query: str, text: str) -> float | None:
+    """Higher is better; None when ``query``'s letters do not appear in order in ``text``."""
+    query, text = query.lower().strip(), text.lower()
+    if not query:
+        return 0.0
+    if query in text:
+        # Whole-substring hits win, earlier and at word starts more so.
+        at = text.index(query)
+        return 100.0 - at + (20.0 if at == 0 or text[at - 1] in " _-/" else 0.0)
+    score, pos, run = 0.0, 0, 0
+    for ch in query:
+        found = text.find(ch, pos)
+        if found < 0:
+            return None
+        run = run + 1 if found == pos else 0
+        score += 1.0 + run * 2.0 + (3.0 if found == 0 or text[found - 1] in " _-/" else 0.0)
+        pos = found + 1
+    return score - 0.05 * len(text)
+
+
+def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
+    """Specs matching ``query`` by title, type id or category, best first."""
+    scored: list[tuple[float, str, NodeSpec]] = []
+    for spec in specs:
+        best = max(
+            (
+                s
+                for s in (
+                    fuzzy_score(query, spec.title),
+                    fuzzy_score(query, spec.type_id),
+                    _minus(fuzzy_score(query, spec.category), 10.0),
+                )
+                if s is not None
+            ),
+            default=None,
+        )
+        if best is not None:
+            scored.append((best, spec.title, spec))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [t[2] for t in scored]
+
+
+def _minus(score: float | None, amount: float) -> float | None:
+    return None if score is None else score - amount
+
+
+class SearchPopup(QFrame):
+    """A small floating list with a filter field; ``chosen`` carries the picked type id."""
+
+    chosen = Signal(str)
+
+    def __init__(self, specs: Iterable[NodeSpec], parent=None, title: str = "Add node") -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("SearchPopup")
+        self._specs = list(specs)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        heading = QLabel(title)
+        heading.setObjectName("SearchHeading")
+        self.field = QLineEdit()
+        self.field.setPlaceholderText("Search nodes…")
+        self.list = QListWidget()
+        layout.addWidget(heading)
+        layout.addWidget(self.field)
+        layout.addWidget(self.list)
+        self.resize(300, 340)
+        self.field.textChanged.connect(self._filter)
+        self.field.installEventFilter(self)
+        self.list.itemActivated.connect(self._activate)
+        self.list.itemClicked.connect(self._activate)
+        self._filter("")
+
+    def _filter(self, text: str) -> None:
+        self.list.clear()
+        for spec in rank(text, self._specs):
+            item = QListWidgetItem(f"{spec.title}    ·  {spec.category}")
+            item.setData(Qt.ItemDataRole.UserRole, spec.type_id)
+            item.setToolTip(spec.help)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if watched is self.field and event.type() == QEvent.Type.KeyPress:
+            key = QKeyEvent(event).key() if not isinstance(event, QKeyEvent) else event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                row = self.list.currentRow() + (1 if key == Qt.Key.Key_Down else -1)
+                self.list.setCurrentRow(max(0, min(self.list.count() - 1, row)))
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.accept_current()
+                return True
+        return super().eventFilter(watched, event)
+
+    def accept_current(self) -> None:
+        item = self.list.currentItem()
+        if item is not None:
+            self._activate(item)
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        type_id = item.data(Qt.ItemDataRole.UserRole)
+        self.close()
+        self.chosen.emit(type_id)
+
+    def popup(self, global_pos: QPoint) -> None:
+        self.move(global_pos)
+        self.show()
+        self.field.setFocus()

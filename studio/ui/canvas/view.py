@@ -1,0 +1,243 @@
+"""The canvas view: smooth pan (middle drag, space-drag), zoom about the cursor, framing,
+and the node search (Tab, double-click on empty canvas, or a wire dropped in empty space)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+from studio.graph.commands import AddNode
+from studio.ui import editing, theme
+from studio.ui.canvas.scene import NodeScene
+from studio.ui.canvas.search_popup import SearchPopup
+
+MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+
+
+class NodeView(QGraphicsView):
+    """Navigates a :class:`NodeScene`. ``context_menu`` asks the window for a menu."""
+
+    context_menu = Signal(QPointF, QPoint)  # scene pos, global pos
+
+    def __init__(self, scene: NodeScene, parent: QWidget | None = None) -> None:
+        super().__init__(scene, parent)
+        self.node_scene = scene
+        self._pan_from: QPointF | None = None
+        self._space = False
+        self.popup: SearchPopup | None = None
+        self.setRenderHints(
+            QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform
+        )
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setBackgroundBrush(QColor(theme.BACKGROUND))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
+        scene.wire_dropped.connect(self._wire_dropped)
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom() * factor))
+        factor = target / self.zoom()
+        if anchor is None:
+            self.scale(factor, factor)
+            return
+        # Keep the scene point under the cursor fixed while scaling.
+        before = self.mapToScene(anchor.toPoint())
+        self.scale(factor, factor)
+        after = self.mapToScene(anchor.toPoint())
+        self.pan_by_scene(after - before)
+
+    def pan_by_scene(self, delta: QPointF) -> None:
+        center = self.mapToScene(self.viewport().rect().center())
+        self.centerOn(center - delta)
+
+    def frame(self, rect: QRectF) -> None:
+        if rect.isNull() or rect.isEmpty():
+            return
+        rect = rect.adjusted(-60, -60, 60, 60)
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.0:  # framing one small node should not blow it up
+            self.zoom_by(1.0 / self.zoom())
+            self.centerOn(rect.center())
+        elif self.zoom() < MIN_ZOOM:
+            self.zoom_by(MIN_ZOOM / self.zoom())
+            self.centerOn(rect.center())
+
+    def frame_all(self) -> None:
+        self.frame(self.node_scene.items_bounds())
+
+    def frame_selected(self) -> None:
+        selected = self.node_scene.selected_node_ids()
+        if selected:
+            self.frame(self.node_scene.items_bounds(selected))
+        else:
+            self.frame_all()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt name)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.15**steps, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        middle = event.button() == Qt.MouseButton.MiddleButton
+        space = self._space and event.button() == Qt.MouseButton.LeftButton
+        if middle or space:
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            delta = (event.position() - self._pan_from) / self.zoom()
+            self._pan_from = event.position()
+            self.pan_by_scene(delta)
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
+            )
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = self.mapToScene(event.position().toPoint())
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and self.node_scene.node_at(pos) is None
+            and self.node_scene.group_at(pos) is None
+        ):
+            self.open_search(pos)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        key = event.key()
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if key == Qt.Key.Key_Tab:
+            self.open_search(self.cursor_scene_pos())
+            return
+        if key == Qt.Key.Key_Home:
+            self.frame_all()
+            return
+        if key == Qt.Key.Key_F and not event.modifiers():
+            self.frame_selected()
+            return
+        if key == Qt.Key.Key_Escape and self.node_scene.wire_active():
+            self.node_scene.cancel_gesture()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            return
+        super().keyReleaseEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802, A002 (Qt name)
+        return False  # Tab opens the node search instead of moving focus
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802
+        self.context_menu.emit(self.mapToScene(event.pos()), event.globalPos())
+
+    def cursor_scene_pos(self) -> QPointF:
+        local = self.viewport().mapFromGlobal(self.cursor().pos())
+        if not self.viewport().rect().contains(local):
+            local = self.viewport().rect().center()
+        return self.mapToScene(local)
+
+    # -- creating nodes -----------------------------------------------------------------
+
+    def open_search(
+        self, scene_pos: QPointF, anchor: tuple[str, str, str] | None = None
+    ) -> SearchPopup:
+        graph = self.node_scene.graph
+        specs = list(graph.registry)
+        title = "Add node"
+        if anchor is not None:
+            allowed = set(editing.compatible_types(graph, anchor))
+            specs = [s for s in specs if s.type_id in allowed]
+            title = "Add a node that fits this wire"
+        popup = SearchPopup(specs, self, title=title)
+        popup.chosen.connect(lambda type_id: self.create_node(type_id, scene_pos, anchor))
+        self.popup = popup
+        popup.popup(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
+        return popup
+
+    def create_node(
+        self, type_id: str, scene_pos: QPointF, anchor: tuple[str, str, str] | None = None
+    ) -> str | None:
+        graph = self.node_scene.graph
+        position = (round(scene_pos.x() / 10) * 10, round(scene_pos.y() / 10) * 10)
+        if anchor is not None:
+            if anchor[1] == "in":  # the new node feeds the anchor: put it to the left
+                position = (position[0] - 232, position[1])
+            command, node_id = editing.add_connected(graph, type_id, position, anchor)
+        else:
+            command = AddNode(type_id, position, label=f"Add {graph.registry[type_id].title}")
+            node_id = None
+        if not self.node_scene.push(command):
+            return None
+        node_id = node_id or command.node_id
+        self.node_scene.select([node_id])
+        return node_id
+
+    def _wire_dropped(self, pos: QPointF, anchor: tuple[str, str, str]) -> None:
+        self.open_search(pos, anchor)
+
+    # -- background ---------------------------------------------------------------------
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.fillRect(rect, QColor(theme.BACKGROUND))
+        zoom = self.zoom()
+        if zoom < 0.3:
+            return
+        for step, color in ((25.0, theme.GRID_MINOR), (125.0, theme.GRID_MAJOR)):
+            if step * zoom < 8:
+                continue
+            painter.setPen(QPen(QColor(color), 0))
+            left = int(rect.left() // step) * step
+            top = int(rect.top() // step) * step
+            lines = []
+            x = left
+            while x < rect.right():
+                lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
+                x += step
+            y = top
+            while y < rect.bottom():
+                lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
+                y += step
+            for a, b in lines:
+                painter.drawLine(a, b)

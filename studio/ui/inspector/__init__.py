@@ -1,0 +1,1 @@
+"""The inspector: param widgets generated from node specs."""

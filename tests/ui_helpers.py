@@ -1,0 +1,145 @@
+"""Stub node types and small builders for the editor's tests (fast, no models)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from studio.graph.builtin import BUILTIN_SPECS
+from studio.graph.graph import Graph
+from studio.graph.registry import NodeRegistry
+from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
+from studio.graph.types import PortType, Video
+
+# Set by a test to hold the "Spin" node until it is cancelled.
+SPIN_STARTED = threading.Event()
+
+
+def _source(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    ctx.progress(1, 1)
+    image = np.zeros((24, 32, 3), np.uint8)
+    image[..., 0] = params["level"]
+    return {"image": image}
+
+
+def _blur(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    if params["radius"] > 40:
+        raise NodeError(f"radius {params['radius']} is too large for a 32-pixel image")
+    ctx.progress(1, 1)
+    return {"image": inputs["image"]}
+
+
+def _animate(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    frames = []
+    for i in range(params["frames"]):
+        ctx.progress(i + 1, params["frames"])
+        frames.append(inputs["image"])
+    return {"video": Video(np.stack(frames), 8.0)}
+
+
+def _spin(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    # Runs until cancelled (bounded so a broken cancel fails the test instead of hanging).
+    SPIN_STARTED.set()
+    for i in range(20_000):
+        ctx.progress(i, 20_000)
+        threading.Event().wait(0.001)
+    return {"image": inputs["image"]}
+
+
+def _mask(ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    ctx.progress(1, 1)
+    return {"mask": np.ones(inputs["image"].shape[:2], np.float32)}
+
+
+SOURCE = NodeSpec(
+    "Source",
+    "Source",
+    "Input",
+    _source,
+    help="A flat test image.",
+    outputs=(Port("image", PortType.IMAGE),),
+    params=(
+        Param("level", ParamKind.INT, 10, min=0, max=255, step=1, help="Red level."),
+        Param("label", ParamKind.STRING, "", help="A name."),
+    ),
+)
+BLUR = NodeSpec(
+    "Blur",
+    "Blur",
+    "Image",
+    _blur,
+    help="Pretends to blur.",
+    inputs=(Port("image", PortType.IMAGE),),
+    outputs=(Port("image", PortType.IMAGE),),
+    params=(
+        Param("radius", ParamKind.FLOAT, 2.0, min=0.0, max=50.0, step=0.5, help="Blur radius."),
+        Param("mode", ParamKind.CHOICE, "gauss", choices=("gauss", "box"), help="Kernel."),
+        Param("seed", ParamKind.SEED, 7, min=0, max=2**32 - 1, help="Noise seed."),
+        Param("prompt", ParamKind.TEXT, "", help="A prompt."),
+        Param("sharpen", ParamKind.BOOL, False, help="Sharpen after."),
+        Param("tint", ParamKind.COLOR, "#ff8800", help="Tint colour."),
+        Param("source_file", ParamKind.FILE, "", help="A file.", file_filter="Images (*.png)"),
+    ),
+)
+ANIMATE = NodeSpec(
+    "Animate",
+    "Animate",
+    "Video",
+    _animate,
+    help="Repeats the image as frames.",
+    inputs=(Port("image", PortType.IMAGE), Port("mask", PortType.MASK, optional=True)),
+    outputs=(Port("video", PortType.VIDEO),),
+    params=(Param("frames", ParamKind.INT, 4, min=1, max=64, help="Frames."),),
+)
+SPIN = NodeSpec(
+    "Spin",
+    "Spin",
+    "Image",
+    _spin,
+    help="Runs until cancelled.",
+    always_run=True,
+    inputs=(Port("image", PortType.IMAGE),),
+    outputs=(Port("image", PortType.IMAGE),),
+)
+MASK = NodeSpec(
+    "MaskOf",
+    "Mask of",
+    "Mask",
+    _mask,
+    help="A full mask.",
+    inputs=(Port("image", PortType.IMAGE),),
+    outputs=(Port("mask", PortType.MASK),),
+)
+
+STUB_SPECS = (SOURCE, BLUR, ANIMATE, SPIN, MASK)
+
+
+def stub_registry() -> NodeRegistry:
+    return NodeRegistry((*BUILTIN_SPECS, *STUB_SPECS))
+
+
+def chain(graph: Graph) -> tuple[str, str, str]:
+    """Source -> Blur -> Animate; returns their ids."""
+    src = graph.add("Source", position=(0, 0))
+    blur = graph.add("Blur", position=(300, 0))
+    anim = graph.add("Animate", position=(600, 0))
+    graph.connect(src.id, "image", blur.id, "image")
+    graph.connect(blur.id, "image", anim.id, "image")
+    return src.id, blur.id, anim.id
+
+
+def big_graph(registry: NodeRegistry, count: int = 500) -> Graph:
+    """``count`` nodes in chains of five, laid out on a grid (for benchmarks)."""
+    graph = Graph(registry)
+    per_row = 25
+    previous = None
+    for i in range(count):
+        x, y = (i % per_row) * 300.0, (i // per_row) * 260.0
+        node = graph.add("Source" if i % 5 == 0 else "Blur", position=(x, y))
+        if i % 5 and previous is not None:
+            graph.connect(previous, "image", node.id, "image")
+        previous = node.id
+    return graph
