@@ -1,0 +1,100 @@
+"""Two-tier result cache: memory (LRU, byte budget) in front of disk (content addressed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.engine.codecs import UnsupportedValue, freeze
+from studio.engine.disk_cache import DEFAULT_DISK_BUDGET, CorruptEntry, DiskCache
+from studio.engine.memory_cache import DEFAULT_MEMORY_BUDGET, MemoryCache
+
+Report = Callable[[str], None]
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+class Cache:
+    """Node results by cache key. ``root=None`` uses :func:`studio.settings.cache_dir`;
+    ``disk=False`` keeps results in memory only (tests, benchmarks of the scheduler)."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        disk_budget: int = DEFAULT_DISK_BUDGET,
+        disk: bool = True,
+    ) -> None:
+        if root is None and disk:
+            from studio.settings import cache_dir
+
+            root = cache_dir()
+        self.memory = MemoryCache(memory_budget)
+        self.disk = DiskCache(Path(root), disk_budget) if disk and root is not None else None
+
+    def get(self, key: str, report: Report = _ignore) -> dict[str, Any] | None:
+        """A stored result: memory first, then disk (promoted to memory). A damaged disk
+        entry is deleted, reported through ``report`` and treated as missing."""
+        value = self.memory.get(key)
+        if value is not None or self.disk is None:
+            return value
+        try:
+            value = self.disk.get(key)
+        except CorruptEntry as exc:
+            report(f"the cached result was damaged ({exc}); computing it again")
+            return None
+        except OSError as exc:
+            report(f"the disk cache could not be read ({exc}); computing it again")
+            return None
+        if value is not None:
+            self.memory.put(key, value)
+        return value
+
+    def contains(self, key: str) -> bool:
+        """Whether a result is stored, without loading it (may be damaged: :meth:`get` tells)."""
+        return key in self.memory or (self.disk is not None and key in self.disk)
+
+    def put(self, key: str, value: dict[str, Any], report: Report = _ignore) -> None:
+        """Store in both tiers. Disk problems (full, read-only, unsupported values) are
+        reported and otherwise ignored: the run goes on uncached."""
+        freeze(value)
+        self.memory.put(key, value)
+        if self.disk is None:
+            return
+        try:
+            self.disk.put(key, value)
+        except UnsupportedValue as exc:
+            report(f"not saved to the disk cache: it cannot store {exc}")
+        except OSError as exc:
+            report(
+                f"could not write to the disk cache ({exc.strerror or exc}); "
+                "going on without caching this result on disk"
+            )
+
+    def discard(self, key: str) -> None:
+        self.memory.discard(key)
+
+    def info(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "memory_entries": len(self.memory),
+            "memory_bytes": self.memory.nbytes,
+            "memory_budget": self.memory.budget,
+        }
+        if self.disk is not None:
+            disk = self.disk.info()
+            data.update(
+                path=disk["path"],
+                disk_entries=disk["entries"],
+                disk_bytes=disk["bytes"],
+                disk_budget=disk["budget"],
+            )
+        return data
+
+    def clear(self) -> int:
+        """Empty both tiers; returns how many disk entries were deleted."""
+        self.memory.clear()
+        return self.disk.clear() if self.disk is not None else 0

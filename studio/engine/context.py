@@ -1,0 +1,90 @@
+"""The :class:`~studio.graph.spec.RunContext` a node receives while it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.engine.cancel import CancelToken
+from studio.engine.events import EventCallback, RunEvent
+from studio.graph.spec import Cancelled
+
+
+class NodeContext:
+    """Progress, cancellation, info, device, models and the output folder for one node.
+
+    ``device`` and ``workflow_json`` are resolved on first use: finding the device imports
+    torch and serialising the workflow costs time, and most nodes need neither.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        node_id: str,
+        output_dir: Path,
+        cancel: CancelToken,
+        emit: EventCallback,
+        device: Callable[[], str],
+        workflow_json: Callable[[], str],
+        models: Any = None,
+    ) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.output_dir = output_dir
+        self._cancel = cancel
+        self._emit = emit
+        self._device = device
+        self._workflow_json = workflow_json
+        self._models = models
+
+    @property
+    def device(self) -> str:
+        return self._device()
+
+    @property
+    def workflow_json(self) -> str:
+        return self._workflow_json()
+
+    @property
+    def models(self) -> Any:
+        return self._models
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.cancelled
+
+    def check_cancelled(self) -> None:
+        if self._cancel.cancelled:
+            raise Cancelled()
+
+    def progress(self, step: int, total: int, message: str = "") -> None:
+        self._emit(
+            RunEvent(
+                "node_progress",
+                self.run_id,
+                self.node_id,
+                step=int(step),
+                total=int(total),
+                message=message,
+            )
+        )
+        self.check_cancelled()
+
+    def info(self, message: str) -> None:
+        self._emit(RunEvent("node_info", self.run_id, self.node_id, message=message))
+
+
+def detect_device() -> str:
+    """ "cuda", "mps" or "cpu": the best accelerator torch can see (torch imported lazily)."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"

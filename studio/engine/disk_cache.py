@@ -1,0 +1,235 @@
+"""The disk tier: content-addressed entries that survive a restart.
+
+Each entry is a folder ``entries/<key[:2]>/<key>/`` holding ``.npy`` blobs and a
+``manifest.json`` (the encoded value plus size and CRC-32 of every blob). Entries are written
+to ``tmp/`` and renamed into place, so readers see a whole entry or none; a damaged entry
+(failed checksum, missing blob, unreadable manifest) is deleted and reported, never loaded.
+Least recently used entries are evicted past the byte budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import numpy as np
+
+from studio.engine import codecs
+
+DEFAULT_DISK_BUDGET = 20 * 1024**3
+MANIFEST = "manifest.json"
+ENTRY_FORMAT = 1
+_READ_CHUNK = 8 * 1024 * 1024
+_STALE_TMP_S = 3600.0
+
+
+class CorruptEntry(Exception):
+    """A cache entry that failed its checks; it has been deleted."""
+
+
+class _CrcWriter:
+    """A file wrapper that checksums what passes through it (so blobs are read only once)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.crc = 0
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(memoryview(data).cast("B"))
+        return self.handle.write(data)
+
+
+class DiskCache:
+    def __init__(self, root: Path, budget: int = DEFAULT_DISK_BUDGET) -> None:
+        self.root = Path(root)
+        self.budget = budget
+        self._index: dict[str, tuple[int, float]] | None = None  # key -> (bytes, last use)
+        self._lock = threading.Lock()
+
+    @property
+    def entries_dir(self) -> Path:
+        return self.root / "entries"
+
+    def _entry(self, key: str) -> Path:
+        return self.entries_dir / key[:2] / key
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (self._entry(key) / MANIFEST).is_file()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def put(self, key: str, value: Any) -> None:
+        """Store ``value``. Raises OSError (disk full...) or codecs.UnsupportedValue."""
+        final = self._entry(key)
+        if (final / MANIFEST).is_file():
+            self._touch(final)
+            return
+        tmp = self.root / "tmp" / f"{key}.{uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            files: dict[str, list[int]] = {}
+
+            def write_blob(name: str, array: np.ndarray) -> None:
+                with open(tmp / name, "wb") as handle:
+                    writer = _CrcWriter(handle)
+                    np.lib.format.write_array(writer, np.asarray(array), allow_pickle=False)
+                files[name] = [writer.size, writer.crc]
+
+            tree = codecs.encode(value, write_blob)
+            total = sum(size for size, _ in files.values())
+            manifest = {
+                "format": ENTRY_FORMAT,
+                "key": key,
+                "value": tree,
+                "files": files,
+                "bytes": total,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not (final / MANIFEST).is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another process stored it first
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._account(key, total)
+
+    def _account(self, key: str, size: int) -> None:
+        with self._lock:
+            if self._index is None:
+                self._index = self._scan()
+            self._index[key] = (size, time.time())
+            if sum(s for s, _ in self._index.values()) > self.budget:
+                self._index = self._scan()  # other processes may have added or removed some
+                self._evict()
+
+    def _evict(self) -> None:
+        assert self._index is not None
+        total = sum(s for s, _ in self._index.values())
+        for key, (size, _) in sorted(self._index.items(), key=lambda kv: kv[1][1]):
+            if total <= self.budget:
+                break
+            shutil.rmtree(self._entry(key), ignore_errors=True)
+            del self._index[key]
+            total -= size
+
+    def _scan(self) -> dict[str, tuple[int, float]]:
+        index: dict[str, tuple[int, float]] = {}
+        if self.entries_dir.is_dir():
+            for shard in os.scandir(self.entries_dir):
+                if not shard.is_dir():
+                    continue
+                for entry in os.scandir(shard.path):
+                    try:
+                        used = os.stat(os.path.join(entry.path, MANIFEST)).st_mtime
+                        size = sum(f.stat().st_size for f in os.scandir(entry.path))
+                    except OSError:
+                        continue  # half-deleted or being replaced: ignored
+                    index[entry.name] = (size, used)
+        tmp = self.root / "tmp"
+        if tmp.is_dir():
+            for leftover in os.scandir(tmp):  # from processes that died mid-write
+                try:
+                    if time.time() - leftover.stat().st_mtime > _STALE_TMP_S:
+                        shutil.rmtree(leftover.path, ignore_errors=True)
+                except OSError:
+                    pass
+        return index
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, key: str) -> Any | None:
+        """The stored value, None if absent; raises CorruptEntry for a damaged entry."""
+        folder = self._entry(key)
+        try:
+            text = (folder / MANIFEST).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._discard(folder)
+            raise CorruptEntry(f"its manifest cannot be read ({exc})") from None
+        try:
+            manifest = json.loads(text)
+            if manifest.get("format") != ENTRY_FORMAT or manifest.get("key") != key:
+                raise ValueError("its manifest is for another entry or format")
+            files = manifest["files"]
+            for name, (size, crc) in files.items():
+                _verify(folder / name, size, crc)
+
+            def read_blob(name: str) -> np.ndarray:
+                if name not in files:
+                    raise ValueError(f"blob {name!r} is not in the manifest")
+                return _load_array(folder / name)
+
+            value = codecs.decode(manifest["value"], read_blob)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._discard(folder)
+            raise CorruptEntry(str(exc) or type(exc).__name__) from None
+        self._touch(folder)
+        return value
+
+    def _touch(self, folder: Path) -> None:
+        try:
+            os.utime(folder / MANIFEST)
+        except OSError:
+            pass  # read-only cache: LRU order just goes stale
+        with self._lock:
+            if self._index is not None and folder.name in self._index:
+                self._index[folder.name] = (self._index[folder.name][0], time.time())
+
+    def _discard(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        with self._lock:
+            if self._index is not None:
+                self._index.pop(folder.name, None)
+
+    # -- management ---------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        index = self._scan()
+        return {
+            "path": str(self.root),
+            "entries": len(index),
+            "bytes": sum(s for s, _ in index.values()),
+            "budget": self.budget,
+        }
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        count = len(self._scan())
+        for sub in ("entries", "tmp"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+        with self._lock:
+            self._index = None
+        return count
+
+
+def _verify(path: Path, size: int, crc: int) -> None:
+    if path.stat().st_size != size:
+        raise ValueError(f"{path.name} has the wrong size (half written?)")
+    value = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            value = zlib.crc32(chunk, value)
+    if value != crc:
+        raise ValueError(f"{path.name} fails its checksum")
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:
+        # Empty arrays cannot be memory-mapped.
+        return np.load(path, allow_pickle=False)

@@ -1,0 +1,86 @@
+"""Renders on a daemon thread so the editor stays responsive while a run goes on."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from studio.engine.cancel import CancelToken
+from studio.engine.events import EventCallback, RunEvent, ignore_event
+from studio.engine.scheduler import Engine, RunResult
+from studio.graph.fileformat import from_dict, graph_to_dict
+from studio.graph.graph import Graph
+
+
+class RenderJob:
+    """One render of a snapshot of ``graph``.
+
+    :meth:`start` copies the graph (through the file format, on the caller's thread), so the
+    artist may keep editing while it renders. ``on_event`` is called from the worker thread:
+    a GUI re-emits events as queued signals.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        graph: Graph,
+        targets: Sequence[str] | None = None,
+        *,
+        output_dir: Path,
+        on_event: EventCallback = ignore_event,
+    ) -> None:
+        self.engine = engine
+        self.graph = graph
+        self.targets = list(targets) if targets is not None else None
+        self.output_dir = Path(output_dir)
+        self.on_event = on_event
+        self.result: RunResult | None = None
+        self.error: BaseException | None = None
+        self._token = CancelToken()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a RenderJob runs once; make a new one")
+        snapshot = from_dict(graph_to_dict(self.graph), self.engine.registry).graph
+        self._thread = threading.Thread(
+            target=self._work, args=(snapshot,), name="studio-render", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, snapshot: Graph) -> None:
+        try:
+            self.result = self.engine.run(
+                snapshot,
+                self.targets,
+                output_dir=self.output_dir,
+                on_event=self.on_event,
+                cancel=self._token,
+            )
+        except BaseException as exc:  # a bug in the engine: report it rather than vanish
+            self.error = exc
+            self.on_event(
+                RunEvent(
+                    "run_finished", "", status="failed", message=f"{type(exc).__name__}: {exc}"
+                )
+            )
+
+    def cancel(self) -> None:
+        """Ask the run to stop; it does so at the running node's next progress step."""
+        self._token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._token.cancelled
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        """The result once finished; None if still running after ``timeout`` seconds."""
+        if self._thread is None:
+            raise RuntimeError("the job was not started")
+        self._thread.join(timeout)
+        return None if self._thread.is_alive() else self.result
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
