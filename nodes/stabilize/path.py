@@ -108,7 +108,7 @@ def l1_path(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     rows = []
     for k in (1, 2, 3):
         coeffs = {1: [-1, 1], 2: [1, -2, 1], 3: [-1, 3, -3, 1]}[k]
-        d = diags(coeffs, list(range(k + 1)), shape=(sizes[k - 1], length))
+        d = diags([float(c) for c in coeffs], list(range(k + 1)), shape=(sizes[k - 1], length))
         pick = diags([1.0], [int(offsets[k - 1])], shape=(sizes[k - 1], n_slack))
         rows += [hstack([d, -pick]), hstack([-d, -pick])]
     a_ub = vstack(rows, format="csr")

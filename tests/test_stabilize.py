@@ -1,0 +1,228 @@
+"""Stabilize on synthetic clips with known ground truth (tests/clips.py): a camera moving over
+a real photo along a smooth path, plus jitter and gain flicker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import clips  # tests/ is on sys.path (rootdir conftest)
+import numpy as np
+import pytest
+
+from nodes.stabilize import STABILIZE, run_stabilize
+from studio.graph.spec import Cancelled, NodeError
+from studio.graph.types import CameraPath, Video
+
+
+class FakeContext:
+    """Records what the node reports; cancels at ``cancel_at`` (a progress step) if given."""
+
+    def __init__(self, cancel_at: int | None = None) -> None:
+        self.messages: list[str] = []
+        self.steps: list[tuple[int, int]] = []
+        self.cancel_at = cancel_at
+
+    def progress(self, step: int, total: int, message: str = "") -> None:
+        self.steps.append((step, total))
+        if self.cancel_at is not None and step >= self.cancel_at:
+            raise Cancelled()
+
+    def info(self, message: str) -> None:
+        self.messages.append(message)
+
+
+def stabilize(video: Video, **params: Any) -> tuple[Video, CameraPath, FakeContext]:
+    ctx = FakeContext()
+    out = run_stabilize(ctx, {"video": video}, params)
+    return out["video"], out["camera_path"], ctx
+
+
+@pytest.fixture(scope="module")
+def shaky() -> clips.SyntheticClip:
+    return clips.shaky_clip(frames=48, size=(320, 180))
+
+
+@pytest.fixture(scope="module")
+def steadied(shaky: clips.SyntheticClip) -> tuple[Video, CameraPath, FakeContext]:
+    return stabilize(shaky.video)
+
+
+def test_jitter_is_removed_to_subpixel(shaky, steadied) -> None:
+    video, path, _ = steadied
+    before = clips.residual_jitter(shaky.video.frames, shaky)
+    after = clips.residual_jitter(video.frames, shaky)
+    assert before > 1.0  # the clip really shakes, by the same measure
+    assert after < 0.5, f"residual jitter {after:.3f} px RMS (input {before:.3f})"
+
+
+def test_flicker_is_reduced_five_fold(shaky, steadied) -> None:
+    video, path, _ = steadied
+    before = clips.flicker_index(shaky.video.frames)
+    after = clips.flicker_index(video.frames)
+    assert after * 5 <= before, f"flicker {before:.3f} -> {after:.3f}"
+    # The reported curves are the same measurement.
+    assert clips.flicker_index(video.frames) == pytest.approx(after)
+    assert np.std(np.diff(path.luma_after)) < np.std(np.diff(path.luma_before)) / 3
+
+
+def test_one_zoom_hides_the_borders_within_the_cap(shaky, steadied) -> None:
+    video, path, _ = steadied
+    assert 1.0 < path.zoom <= 1.10
+    assert video.frames.shape == shaky.video.frames.shape and video.fps == shaky.video.fps
+
+
+def test_camera_path_reports_the_measured_shake(shaky, steadied) -> None:
+    _, path, _ = steadied
+    assert path.raw.shape == path.smoothed.shape == (48, 4)
+    # The raw path carries the jitter, the smoothed one does not.
+    raw_wobble = np.std(np.diff(path.raw[:, 0], 2))
+    smooth_wobble = np.std(np.diff(path.smoothed[:, 0], 2))
+    assert raw_wobble > 1.0 and smooth_wobble < raw_wobble / 20
+    # The measured pan follows the true one: the camera moves right, so the picture moves left.
+    true_pan = shaky.smooth[-1, 0, 2] - shaky.smooth[0, 0, 2]
+    assert path.smoothed[-1, 0] - path.smoothed[0, 0] == pytest.approx(true_pan, abs=3.0)
+
+
+def test_progress_is_reported_per_frame(steadied) -> None:
+    _, _, ctx = steadied
+    assert len(ctx.steps) >= 48
+    assert ctx.steps[-1][0] == ctx.steps[-1][1]
+
+
+@pytest.mark.parametrize("mode", ["l1", "kalman"])
+def test_other_smoothing_modes_also_steady(shaky, mode: str) -> None:
+    video, path, _ = stabilize(shaky.video, mode=mode, deflicker=False)
+    assert clips.residual_jitter(video.frames, shaky) < 0.5
+    assert path.zoom <= 1.10
+
+
+def test_static_clip_comes_back_unchanged() -> None:
+    clip = clips.static_clip()
+    video, path, _ = stabilize(clip.video)
+    assert path.zoom == 1.0
+    assert np.array_equal(video.frames, clip.video.frames)
+    assert np.allclose(path.raw, [0, 0, 0, 1], atol=1e-6) and path.cuts == ()
+
+
+def test_scene_cut_resets_the_path() -> None:
+    clip = clips.cut_clip(frames=40)
+    video, path, ctx = stabilize(clip.video)
+    assert path.cuts == clip.cuts == (20,)
+    assert np.allclose(path.raw[20], [0, 0, 0, 1])
+    assert not np.allclose(path.raw[19], [0, 0, 0, 1], atol=1.0)
+    assert any("cut" in m for m in ctx.messages)
+    # Neither shot is pulled towards the other: both come out steady.
+    assert clips.residual_jitter(video.frames, clip, skip=clip.cuts) < 0.5
+
+
+def test_slow_fade_survives_deflicker() -> None:
+    clip = clips.fade_clip(frames=40)
+    video, path, _ = stabilize(clip.video)
+    before, after = clips.luma_curve(clip.video.frames), clips.luma_curve(video.frames)
+    assert after[-1] < 0.45 * after[0]  # still fades to ~40%
+    assert np.max(np.abs(after / before - 1)) < 0.02
+
+
+def test_flicker_on_a_fade_is_removed_but_the_fade_kept() -> None:
+    flickering = clips.fade_clip(frames=40, flicker=0.06)
+    clean = clips.fade_clip(frames=40)
+    video, _, _ = stabilize(flickering.video)
+    truth = clips.luma_curve(clean.video.frames)
+    error_before = np.abs(clips.luma_curve(flickering.video.frames) / truth - 1).max()
+    error_after = np.abs(clips.luma_curve(video.frames) / truth - 1).max()
+    assert error_before > 0.04 and error_after < 0.03
+
+
+def test_deflicker_can_be_turned_off(shaky) -> None:
+    video, path, _ = stabilize(shaky.video, deflicker=False)
+    assert np.array_equal(path.luma_after, path.luma_before)
+    assert clips.flicker_index(video.frames) > 0.5 * clips.flicker_index(shaky.video.frames)
+
+
+def test_zoom_cap_fills_the_border_by_edge_replication(shaky) -> None:
+    video, path, ctx = stabilize(shaky.video, max_zoom=1.0, deflicker=False)
+    assert path.zoom == 1.0
+    assert any("capped" in m for m in ctx.messages)
+
+    # No black border crept in: as few pure-black edge pixels as the input has.
+    def black_edges(frames: np.ndarray) -> int:
+        edges = np.concatenate(
+            [frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]], axis=1
+        )
+        return int((edges.max(axis=-1) == 0).sum())
+
+    assert black_edges(video.frames) <= black_edges(shaky.video.frames) + 5
+
+
+def test_featureless_clip_is_not_cut_or_shaken() -> None:
+    frames = np.full((10, 64, 96, 3), 128, dtype=np.uint8)
+    frames[5:] = 140  # a gentle brightness step on a flat frame
+    video, path, ctx = stabilize(Video(frames, 24.0), deflicker=False)
+    assert path.cuts == () and path.zoom == 1.0
+    assert np.array_equal(video.frames, frames)
+    assert any("too little detail" in m for m in ctx.messages)
+
+
+def test_one_frame_passes_through_with_a_note() -> None:
+    clip = clips.static_clip(frames=1)
+    video, path, ctx = stabilize(clip.video)
+    assert video is clip.video and path.zoom == 1.0
+    assert ctx.messages
+
+
+def test_empty_clip_is_a_clear_error() -> None:
+    with pytest.raises(NodeError, match="no frames"):
+        stabilize(Video(np.zeros((0, 32, 32, 3), np.uint8), 24.0))
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"max_zoom": 5.0}, "Max zoom"),
+        ({"smoothing": -1.0}, "Smoothing"),
+        ({"smoothing": float("nan")}, "Smoothing"),
+        ({"mode": "wobbly"}, "wobbly"),
+        ({"deflicker": "yes"}, "Deflicker"),
+        ({"zoom": 1.2}, "zoom"),
+    ],
+)
+def test_absurd_params_are_named(params: dict[str, Any], named: str) -> None:
+    clip = clips.static_clip(frames=3)
+    with pytest.raises(NodeError, match=named):
+        stabilize(clip.video, **params)
+
+
+def test_tiny_frames_and_wrong_input_are_errors() -> None:
+    with pytest.raises(NodeError, match="too small"):
+        stabilize(Video(np.zeros((4, 8, 8, 3), np.uint8), 24.0))
+    with pytest.raises(NodeError, match="video clip"):
+        run_stabilize(FakeContext(), {"video": np.zeros((4, 32, 32, 3), np.uint8)}, {})
+
+
+def test_cancel_stops_the_run(shaky) -> None:
+    ctx = FakeContext(cancel_at=10)
+    with pytest.raises(Cancelled):
+        run_stabilize(ctx, {"video": shaky.video}, {})
+    assert ctx.steps[-1][0] == 10
+
+
+def test_spec_is_complete() -> None:
+    assert STABILIZE.type_id == "Stabilize" and STABILIZE.category == "Video"
+    assert STABILIZE.version >= 1
+    assert [p.name for p in STABILIZE.outputs] == ["video", "camera_path"]
+    for param in STABILIZE.params:
+        assert param.help and param.problem(param.default) is None
+        assert param.choices or param.kind.value == "bool" or param.min is not None
+
+
+def test_node_module_does_not_load_qt_or_torch() -> None:
+    code = (
+        "import sys, nodes.stabilize; "
+        "print(any(m.startswith(('PySide6', 'torch', 'diffusers')) for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
