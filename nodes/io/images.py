@@ -1,0 +1,202 @@
+"""Still images: LoadImage, SampleImage (a photograph shipped with scikit-image) and SaveImage."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from nodes.io.files import files_exist, output_path, temp_sibling
+from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
+from studio.graph.types import PortType
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+MAX_PIXELS = 100_000_000  # a 10k x 10k keyframe is already far past any video model
+
+
+def to_rgb8(image: np.ndarray, what: str) -> np.ndarray:
+    """Any grey/RGB/RGBA, 8- or 16-bit or bool array as (H, W, 3) uint8 RGB."""
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    elif image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise NodeError(f"{what}: unsupported pixel type {image.dtype}; use 8- or 16-bit images")
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise NodeError(f"{what}: expected a grey, RGB or RGBA picture, got shape {image.shape}")
+    return np.ascontiguousarray(image[..., :3])
+
+
+def read_image(path_text: str) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB, or raise a NodeError saying why not."""
+    if not path_text:
+        raise NodeError("no image file chosen: set 'path'")
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise NodeError(f"image file not found: {path}")
+    try:
+        data = np.fromfile(path, np.uint8)  # imread cannot open non-ASCII paths everywhere
+    except OSError as error:
+        raise NodeError(f"cannot read {path}: {error}") from None
+    # IMREAD_COLOR honours EXIF orientation, so phone photos come in upright.
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise NodeError(f"{path.name} is not an image this build can read ({IMAGE_FILTER})")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise NodeError(
+            f"{path.name} is {image.shape[1]}x{image.shape[0]} px; at most "
+            f"{MAX_PIXELS // 1_000_000} megapixels are supported"
+        )
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def run_load_image(
+    ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    ctx.progress(0, 1)
+    image = read_image(params["path"])
+    ctx.info(f"{image.shape[1]}x{image.shape[0]} px")
+    ctx.progress(1, 1)
+    return {"image": image}
+
+
+LOAD_IMAGE = NodeSpec(
+    type_id="LoadImage",
+    title="Load Image",
+    category="Input",
+    version=1,
+    help="Reads a picture file (PNG, JPEG, WebP, BMP, TIFF) as the keyframe or a reference.",
+    run=run_load_image,
+    outputs=(Port("image", PortType.IMAGE, "The picture, 8-bit RGB."),),
+    params=(
+        Param(
+            "path",
+            ParamKind.FILE,
+            "",
+            file_filter=IMAGE_FILTER,
+            reads_file=True,
+            help="The image file to read. Re-runs when the file changes.",
+        ),
+    ),
+)
+
+
+# -- SampleImage ---------------------------------------------------------------------------------
+
+# Photographs bundled inside the scikit-image wheel: usable offline, no download.
+PHOTOS = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "motorcycle_left",
+    "motorcycle_right",
+    "hubble_deep_field",
+    "camera",
+)
+
+
+def sample_photo(name: str) -> np.ndarray:
+    """One of scikit-image's bundled photographs as (H, W, 3) uint8 RGB."""
+    if name not in PHOTOS:
+        raise NodeError(f"unknown photo {name!r}; choose one of {', '.join(PHOTOS)}")
+    from skimage import data  # imported here: scikit-image is slow to import
+
+    if name.startswith("motorcycle_"):
+        left, right, _disparity = data.stereo_motorcycle()
+        image = left if name == "motorcycle_left" else right
+    else:
+        image = getattr(data, name)()
+    return to_rgb8(np.asarray(image), name)
+
+
+def run_sample_image(
+    ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    ctx.progress(0, 1)
+    image = sample_photo(params["photo"])
+    ctx.progress(1, 1)
+    return {"image": image}
+
+
+SAMPLE_IMAGE = NodeSpec(
+    type_id="SampleImage",
+    title="Sample Image",
+    category="Input",
+    version=1,
+    help="A sample photograph that ships with Studio's dependencies: a keyframe to try things on.",
+    run=run_sample_image,
+    outputs=(Port("image", PortType.IMAGE, "The photograph, 8-bit RGB."),),
+    params=(
+        Param(
+            "photo",
+            ParamKind.CHOICE,
+            "astronaut",
+            choices=PHOTOS,
+            help="Which photograph (from scikit-image's bundled test images).",
+        ),
+    ),
+)
+
+
+# -- SaveImage -----------------------------------------------------------------------------------
+
+
+def run_save_image(
+    ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    image = inputs.get("image")
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise NodeError(
+            f"'image' must be an (H, W, 3) picture, got {getattr(image, 'shape', image)}"
+        )
+    image = to_rgb8(image, "image")
+    ctx.progress(0, 1)
+    path = output_path(ctx.output_dir, params["filename"], ".png")
+    _write_png(path, image, ctx.workflow_json)
+    ctx.info(f"saved {path}")
+    ctx.progress(1, 1)
+    return {"files": [str(path)]}
+
+
+def _write_png(path: Path, image: np.ndarray, workflow_json: str) -> None:
+    from PIL import Image, PngImagePlugin  # Pillow writes PNG text chunks; OpenCV cannot
+
+    info = PngImagePlugin.PngInfo()
+    if workflow_json:
+        info.add_itxt("workflow", workflow_json, zip=True)
+    temp = temp_sibling(path)
+    try:
+        Image.fromarray(image).save(temp, format="PNG", pnginfo=info)
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise NodeError(f"cannot write {path}: {error}") from None
+
+
+SAVE_IMAGE = NodeSpec(
+    type_id="SaveImage",
+    title="Save Image",
+    category="Output",
+    version=1,
+    help="Writes the picture as a PNG into the render's output folder, with the workflow "
+    "embedded (PNG text chunk 'workflow').",
+    run=run_save_image,
+    inputs=(Port("image", PortType.IMAGE, "The picture to save."),),
+    params=(
+        Param(
+            "filename",
+            ParamKind.STRING,
+            "image",
+            help="File name without folder; '.png' is added. An existing file is replaced.",
+        ),
+    ),
+    output_node=True,
+    still_valid=files_exist,
+)
