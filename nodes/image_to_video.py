@@ -26,7 +26,9 @@ def run_image_to_video(
     if params["model"] != BUILT_IN:
         from nodes.diffusion.image_to_video import generate_video
 
-        return {"video": generate_video(ctx, image, motion, params)}
+        return {"video": generate_video(ctx, image, motion, params, inputs.get("last_image"))}
+    if inputs.get("last_image") is not None:
+        raise NodeError("a last frame needs a diffusion model (Wan I2V or Wan VACE)")
 
     from nodes.animate import cut_and_drag
 
@@ -34,7 +36,11 @@ def run_image_to_video(
     if bool(params["width"]) != bool(params["height"]):
         raise NodeError("set both width and height, or leave both at 0 to keep the keyframe's")
     clip = cut_and_drag(
-        image, motion, frames=params["frames"], fps=params["fps"], size=size,
+        image,
+        motion,
+        frames=params["frames"],
+        fps=params["fps"],
+        size=size,
         progress=ctx.progress,
     )
     return {"video": clip.video}
@@ -44,7 +50,7 @@ IMAGE_TO_VIDEO = NodeSpec(
     type_id="ImageToVideo",
     title="Image to Video",
     category="Video",
-    version=1,
+    version=2,
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "
         "camera move applies to the whole frame. With no model chosen, Studio's built-in "
@@ -55,35 +61,108 @@ IMAGE_TO_VIDEO = NodeSpec(
     inputs=(
         Port("image", PortType.IMAGE, "The keyframe: the first frame of the clip."),
         Port("motion", PortType.MOTION, "Motion brushes and camera move.", optional=True),
+        Port(
+            "last_image",
+            PortType.IMAGE,
+            "Optional last frame (Wan first-last-frame, VACE).",
+            optional=True,
+        ),
     ),
     outputs=(Port("video", PortType.VIDEO),),
     params=(
-        Param("model", ParamKind.MODEL, BUILT_IN, model_kind="image-to-video",
-              help="A diffusion model folder, or empty for the built-in CPU animator."),
+        Param(
+            "model",
+            ParamKind.MODEL,
+            BUILT_IN,
+            model_kind="image-to-video",
+            help="A diffusion model folder, or empty for the built-in CPU animator.",
+        ),
         Param("prompt", ParamKind.TEXT, "", help="What happens in the shot (diffusion models)."),
         Param("negative_prompt", ParamKind.TEXT, "", help="What to avoid (diffusion models)."),
-        Param("seed", ParamKind.SEED, 0, min=0, max=2**32 - 1,
-              help="Same seed, same settings: same clip."),
-        Param("frames", ParamKind.INT, 33, min=1, max=1025, step=1,
-              help="Clip length in frames. Wan and CogVideoX need 4k+1, LTX 8k+1."),
-        Param("fps", ParamKind.FLOAT, 16.0, min=1.0, max=120.0, step=1.0,
-              help="Frames per second of the clip."),
-        Param("width", ParamKind.INT, 0, min=0, max=4096, step=16,
-              help="Output width in pixels; 0 keeps the keyframe's."),
-        Param("height", ParamKind.INT, 0, min=0, max=4096, step=16,
-              help="Output height in pixels; 0 keeps the keyframe's."),
+        Param(
+            "seed",
+            ParamKind.SEED,
+            0,
+            min=0,
+            max=2**32 - 1,
+            help="Same seed, same settings: same clip.",
+        ),
+        Param(
+            "frames",
+            ParamKind.INT,
+            33,
+            min=1,
+            max=1025,
+            step=1,
+            help="Clip length in frames. Wan and CogVideoX need 4k+1, LTX 8k+1.",
+        ),
+        Param(
+            "fps",
+            ParamKind.FLOAT,
+            16.0,
+            min=1.0,
+            max=120.0,
+            step=1.0,
+            help="Frames per second of the clip.",
+        ),
+        Param(
+            "width",
+            ParamKind.INT,
+            0,
+            min=0,
+            max=4096,
+            step=16,
+            help="Output width in pixels; 0 keeps the keyframe's.",
+        ),
+        Param(
+            "height",
+            ParamKind.INT,
+            0,
+            min=0,
+            max=4096,
+            step=16,
+            help="Output height in pixels; 0 keeps the keyframe's.",
+        ),
         Param("steps", ParamKind.INT, 30, min=1, max=200, help="Denoising steps (diffusion)."),
-        Param("guidance", ParamKind.FLOAT, 5.0, min=0.0, max=30.0, step=0.5,
-              help="Classifier-free guidance scale (diffusion)."),
-        Param("strength", ParamKind.FLOAT, 0.7, min=0.0, max=1.0, step=0.05,
-              help="For models without VACE: how far the model may depart from the "
-                   "cut-and-drag guidance clip (SDEdit). 1.0 ignores it."),
-        Param("memory", ParamKind.CHOICE, "auto", choices=MEMORY_POLICIES,
-              help="How to fit the model in GPU memory. 'auto' picks from free VRAM."),
-        Param("step_cache", ParamKind.CHOICE, "off", choices=STEP_CACHES,
-              help="Reuse transformer work between steps: faster, slightly different."),
-        Param("compile", ParamKind.BOOL, False,
-              help="torch.compile the transformer's repeated blocks (slow first run)."),
+        Param(
+            "guidance",
+            ParamKind.FLOAT,
+            5.0,
+            min=0.0,
+            max=30.0,
+            step=0.5,
+            help="Classifier-free guidance scale (diffusion).",
+        ),
+        Param(
+            "strength",
+            ParamKind.FLOAT,
+            0.7,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            help="For models without VACE: how far the model may depart from the "
+            "cut-and-drag guidance clip (SDEdit). 1.0 ignores it.",
+        ),
+        Param(
+            "memory",
+            ParamKind.CHOICE,
+            "auto",
+            choices=MEMORY_POLICIES,
+            help="How to fit the model in GPU memory. 'auto' picks from free VRAM.",
+        ),
+        Param(
+            "step_cache",
+            ParamKind.CHOICE,
+            "off",
+            choices=STEP_CACHES,
+            help="Reuse transformer work between steps: faster, slightly different.",
+        ),
+        Param(
+            "compile",
+            ParamKind.BOOL,
+            False,
+            help="torch.compile the transformer's repeated blocks (slow first run).",
+        ),
     ),
 )
 

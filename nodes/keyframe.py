@@ -1,3 +1,161 @@
-"""Placeholder until this family lands."""
+"""GenerateKeyframe: a still from a prompt with any diffusers text-to-image model.
 
-SPECS: tuple = ()
+SDXL, Flux, SD3.x, Sana and SD 1.x load through diffusers' AutoPipelineForText2Image; with a
+``reference`` image the same weights run as image-to-image (AutoPipelineForImage2Image).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
+from studio.graph.types import PortType
+
+MEMORY_POLICIES = ("auto", "none", "model offload", "group offload", "sequential offload")
+
+
+def run_generate_keyframe(
+    ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    from nodes.diffusion import pipelines as P
+    from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
+    from nodes.diffusion.size_rules import size_rule
+
+    # 1. Check inputs before touching any weights.
+    model = ctx.models.resolve(params["model"], kind="text-to-image")
+    width, height = params["width"], params["height"]
+    size_rule(model.path, model.pipeline_class).check_size(width, height)
+    reference = inputs.get("reference")
+    steps = params["steps"]
+    if reference is not None:
+        reference = P.resize(P.check_image(reference, "reference"), width, height)
+        steps_run = min(int(steps * params["strength"]), steps)
+        if steps_run < 1:
+            raise NodeError(
+                f"strength {params['strength']:g} with {steps} steps runs no step at all: raise "
+                f"the strength to at least {1 / steps:.2f} or the steps"
+            )
+    else:
+        steps_run = steps
+
+    # 2. Load (or reuse) the pipeline and run, retrying once with less memory on OOM.
+    dtype = ctx.models.dtype(ctx.device)
+    auto = "AutoPipelineForImage2Image" if reference is not None else "AutoPipelineForText2Image"
+
+    def attempt(policy: str) -> Any:
+        pipe = P.load(ctx, model, dtype, policy, auto=auto)
+        kwargs: dict[str, Any] = dict(
+            prompt=params["prompt"],
+            negative_prompt=params["negative_prompt"] or None,
+            num_inference_steps=steps,
+            guidance_scale=params["guidance"],
+            height=height,
+            width=width,
+            generator=P.generator(ctx.device, params["seed"]),
+            output_type="np",
+            callback_on_step_end=step_callback(ctx, steps_run),
+        )
+        if reference is not None:
+            kwargs.update(image=P.pil(reference), strength=params["strength"])
+        with free_hooks_on_error(pipe):
+            return pipe(**_accepted(pipe, kwargs)).images[0]
+
+    image = P.run_on_model(ctx, model, params["memory"], attempt)
+    return {"image": P.to_uint8(image, "keyframe")}
+
+
+def _accepted(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Only the arguments this pipeline takes (Flux has no negative prompt in older releases)."""
+    accepted = inspect.signature(pipe.__call__).parameters
+    return {k: v for k, v in kwargs.items() if k in accepted and v is not None}
+
+
+GENERATE_KEYFRAME = NodeSpec(
+    type_id="GenerateKeyframe",
+    title="Generate Keyframe",
+    category="Image",
+    version=1,
+    help=(
+        "Paints the keyframe from a prompt with a text-to-image model (SDXL, Flux, SD3, Sana, "
+        "SD 1.x). With a reference image it reworks that image instead (image-to-image)."
+    ),
+    run=run_generate_keyframe,
+    inputs=(
+        Port(
+            "reference", PortType.IMAGE, "Optional image to rework (image-to-image).", optional=True
+        ),
+    ),
+    outputs=(Port("image", PortType.IMAGE),),
+    params=(
+        Param(
+            "model",
+            ParamKind.MODEL,
+            "",
+            model_kind="text-to-image",
+            help="A text-to-image model folder or a Hugging Face repo id already downloaded.",
+        ),
+        Param("prompt", ParamKind.TEXT, "", help="What the picture shows."),
+        Param(
+            "negative_prompt",
+            ParamKind.TEXT,
+            "",
+            help="What to avoid (ignored by models without one).",
+        ),
+        Param(
+            "seed",
+            ParamKind.SEED,
+            0,
+            min=0,
+            max=2**32 - 1,
+            help="Same seed, same settings: same picture.",
+        ),
+        Param("steps", ParamKind.INT, 30, min=1, max=200, help="Denoising steps."),
+        Param(
+            "guidance",
+            ParamKind.FLOAT,
+            5.0,
+            min=0.0,
+            max=30.0,
+            step=0.5,
+            help="How closely to follow the prompt (classifier-free guidance scale).",
+        ),
+        Param(
+            "width",
+            ParamKind.INT,
+            1024,
+            min=64,
+            max=4096,
+            step=16,
+            help="Width in pixels; a multiple of the model's size step (8, 16 or 32).",
+        ),
+        Param(
+            "height",
+            ParamKind.INT,
+            576,
+            min=64,
+            max=4096,
+            step=16,
+            help="Height in pixels; a multiple of the model's size step (8, 16 or 32).",
+        ),
+        Param(
+            "strength",
+            ParamKind.FLOAT,
+            0.6,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            help="With a reference: how far to depart from it (1.0 ignores it).",
+        ),
+        Param(
+            "memory",
+            ParamKind.CHOICE,
+            "auto",
+            choices=MEMORY_POLICIES,
+            help="How to fit the model in GPU memory. 'auto' picks from free VRAM.",
+        ),
+    ),
+)
+
+SPECS = (GENERATE_KEYFRAME,)

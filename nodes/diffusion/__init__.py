@@ -1,0 +1,1 @@
+"""Diffusion backends on diffusers: pipelines, size rules, step callbacks, image-to-video."""

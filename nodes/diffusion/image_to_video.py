@@ -1,0 +1,262 @@
+"""ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, CogVideoX I2V.
+
+How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.animate`'s):
+
+* Wan VACE -- the clip is the control video and its masks the VACE mask (white = generate),
+  with the keyframe as reference image. Without brushes: the keyframe as frame 0, the rest
+  masked white (plain image-to-video).
+* Wan I2V -- SDEdit: the clip is encoded, noised to ``strength`` and denoised by the I2V
+  model, which keeps the keyframe as its image condition.
+* LTX-Video -- the clip becomes a soft LTX video condition (``1 - strength``) beside the
+  keyframe as a hard frame-0 condition (LTXConditionPipeline over the same weights).
+* CogVideoX I2V -- plain image-to-video; the brushes are not used (the artist is told).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from nodes.diffusion import pipelines as P
+from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
+from nodes.diffusion.size_rules import SizeRule, size_rule
+from studio.engine.models import ModelInfo
+from studio.graph.spec import NodeError, RunContext
+from studio.graph.types import Motion, Video
+
+
+def family(model: ModelInfo) -> str:
+    """ "vace", "wan", "ltx" or "cogvideox" for the models ImageToVideo can drive."""
+    name = model.pipeline_class
+    if model.kind == "vace":
+        return "vace"
+    for prefix, fam in (("Wan", "wan"), ("LTX", "ltx"), ("CogVideoX", "cogvideox")):
+        if name.startswith(prefix):
+            return fam
+    raise NodeError(f"model {model.name!r} ({name}) is not an image-to-video model Studio drives")
+
+
+def output_size(image: np.ndarray, params: Mapping[str, Any], rule: SizeRule) -> tuple[int, int]:
+    """(width, height): the params', strictly checked, or the keyframe's snapped to the rule."""
+    width, height = params["width"], params["height"]
+    if bool(width) != bool(height):
+        raise NodeError("set both width and height, or leave both at 0 to keep the keyframe's")
+    if width:
+        rule.check_size(width, height)
+        return width, height
+    return rule.nearest_side(image.shape[1]), rule.nearest_side(image.shape[0])
+
+
+def generate_video(
+    ctx: RunContext,
+    image: np.ndarray,
+    motion: Motion,
+    params: Mapping[str, Any],
+    last_image: np.ndarray | None = None,
+) -> Video:
+    """Animate ``image`` with the diffusion model in ``params['model']``."""
+    # 1. Check inputs before loading any weights.
+    model = ctx.models.resolve(params["model"], kind="image-to-video")
+    fam = family(model)
+    rule = size_rule(model.path, model.pipeline_class)
+    P.check_image(image, "image")
+    width, height = output_size(image, params, rule)
+    frames, steps, strength = params["frames"], params["steps"], params["strength"]
+    rule.check_frames(frames)
+    if last_image is not None:
+        if fam not in ("wan", "vace"):
+            raise NodeError("a last frame needs a Wan I2V (first-last frame) or Wan VACE model")
+        last_image = P.resize(P.check_image(last_image, "last_image"), width, height)
+    keyframe = P.resize(image, width, height)
+    steered = bool(motion.brushes) or not motion.camera.is_identity
+    if steered and fam == "cogvideox":
+        ctx.info("CogVideoX has no guidance input here: motion brushes are ignored")
+        steered = False
+    if steered and fam in ("wan", "ltx") and int(steps * strength) < 1:
+        raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
+
+    # 2. The cut-and-drag guidance clip (the brushes' and camera's motion, rendered).
+    guidance = (
+        _guidance(ctx, image, motion, frames, params["fps"], width, height) if steered else None
+    )
+
+    # 3. Load (or reuse) the pipeline and run; on OOM retry once with a stricter policy.
+    dtype = ctx.models.dtype(ctx.device)
+    target = _target(fam, steered, model)
+
+    def attempt(policy: str) -> np.ndarray:
+        pipe = P.load(ctx, model, dtype, policy, target=target)
+        P.configure_speedups(pipe, ctx, params["step_cache"], params["compile"])
+        common: dict[str, Any] = dict(
+            prompt=params["prompt"],
+            negative_prompt=params["negative_prompt"] or None,
+            height=height,
+            width=width,
+            num_frames=frames,
+            num_inference_steps=steps,
+            guidance_scale=params["guidance"],
+            generator=P.generator(ctx.device, params["seed"]),
+            output_type="np",
+        )
+        with free_hooks_on_error(pipe):
+            run = _RUNNERS[fam]
+            return run(ctx, pipe, common, keyframe, guidance, last_image, params)
+
+    clip = P.run_on_model(ctx, model, params["memory"], attempt)
+    return Video(P.to_uint8(clip[0], "clip"), float(params["fps"]))
+
+
+def _target(fam: str, steered: bool, model: ModelInfo) -> str:
+    if fam == "ltx":
+        return "LTXConditionPipeline" if steered else "LTXImageToVideoPipeline"
+    if fam == "cogvideox":
+        return "CogVideoXImageToVideoPipeline"
+    return model.pipeline_class
+
+
+def _guidance(
+    ctx: RunContext, image: np.ndarray, motion: Motion, frames: int, fps: float, w: int, h: int
+) -> Any:
+    from nodes.animate import cut_and_drag
+
+    # Guidance is cheap next to denoising: check for cancel per frame, report no progress.
+    return cut_and_drag(
+        image,
+        motion,
+        frames=frames,
+        fps=fps,
+        size=(w, h),
+        progress=lambda _done, _total: ctx.check_cancelled(),
+    )
+
+
+# -- one runner per family: turn the node's inputs into that pipeline's call -------------------
+Runner = Callable[..., np.ndarray]
+
+
+def _run_vace(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
+    frames, (h, w) = common["num_frames"], keyframe.shape[:2]
+    if guidance is not None:
+        video = list(guidance.video.frames)
+        masks = [(np.clip(m, 0, 1) * 255 + 0.5).astype(np.uint8) for m in guidance.masks]
+        reference = [P.pil(keyframe)]
+    else:
+        # Plain I2V with VACE: keep frame 0, generate the rest (grey = "no content" to VACE).
+        video = [keyframe] + [np.full((h, w, 3), 127, np.uint8)] * (frames - 1)
+        masks = [np.zeros((h, w), np.uint8)] + [np.full((h, w), 255, np.uint8)] * (frames - 1)
+        reference = None
+    if last_image is not None:
+        video[-1], masks[-1] = last_image, np.zeros((h, w), np.uint8)
+    return pipe(
+        video=[P.pil(f) for f in video],
+        mask=[P.pil(m) for m in masks],
+        reference_images=reference,
+        callback_on_step_end=step_callback(ctx, common["num_inference_steps"]),
+        **common,
+    ).frames
+
+
+def _run_wan(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
+    steps = common["num_inference_steps"]
+    extra: dict[str, Any] = {}
+    if last_image is not None:
+        extra["last_image"] = P.pil(last_image)
+    if guidance is None:
+        return pipe(
+            image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **extra, **common
+        ).frames
+    latents, start = _sdedit_latents(pipe, guidance.video.frames, params["strength"], common)
+    with _skip_first_steps(pipe.scheduler, start):
+        return pipe(
+            image=P.pil(keyframe),
+            latents=latents,
+            callback_on_step_end=step_callback(ctx, steps - start),
+            **extra,
+            **common,
+        ).frames
+
+
+def _run_ltx(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
+    steps = common["num_inference_steps"]
+    ltx = dict(frame_rate=int(round(params["fps"])))
+    if guidance is None:
+        return pipe(
+            image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **ltx, **common
+        ).frames
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    conditions = [
+        LTXVideoCondition(image=P.pil(keyframe), frame_index=0, strength=1.0),
+        LTXVideoCondition(
+            video=[P.pil(f) for f in guidance.video.frames],
+            frame_index=0,
+            strength=1.0 - params["strength"],
+        ),
+    ]
+    return pipe(
+        conditions=conditions, callback_on_step_end=step_callback(ctx, steps), **ltx, **common
+    ).frames
+
+
+def _run_cogvideox(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
+    steps = common["num_inference_steps"]
+    return pipe(
+        image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **common
+    ).frames
+
+
+_RUNNERS: dict[str, Runner] = {
+    "vace": _run_vace,
+    "wan": _run_wan,
+    "ltx": _run_ltx,
+    "cogvideox": _run_cogvideox,
+}
+
+
+# -- SDEdit for Wan I2V: start from the noised guidance clip, skip the first steps -------------
+def _sdedit_latents(
+    pipe: Any, frames: np.ndarray, strength: float, common: Mapping[str, Any]
+) -> tuple[Any, int]:
+    """The guidance clip encoded, normalised like Wan's latents and noised to ``strength``;
+    and how many leading steps of the schedule that noise level skips."""
+    import torch
+    from diffusers.utils.torch_utils import randn_tensor
+
+    steps = common["num_inference_steps"]
+    start = steps - min(int(steps * strength), steps)
+    device, vae = pipe._execution_device, pipe.vae
+    video = pipe.video_processor.preprocess_video(
+        [P.pil(f) for f in frames], height=common["height"], width=common["width"]
+    ).to(device, dtype=vae.dtype)
+    with torch.no_grad():
+        encoded = vae.encode(video).latent_dist.mode().float()
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean = torch.tensor(vae.config.latents_mean).view(shape).to(encoded)
+    std = torch.tensor(vae.config.latents_std).view(shape).to(encoded)
+    clean = (encoded - mean) / std
+    pipe.scheduler.set_timesteps(steps, device=device)
+    noise = randn_tensor(
+        clean.shape, generator=common["generator"], device=device, dtype=clean.dtype
+    )
+    noisy = pipe.scheduler.scale_noise(clean, pipe.scheduler.timesteps[start : start + 1], noise)
+    return noisy, start
+
+
+@contextmanager
+def _skip_first_steps(scheduler: Any, start: int) -> Iterator[None]:
+    """Make the pipeline's own ``set_timesteps`` drop the first ``start`` steps (SDEdit)."""
+    original = scheduler.set_timesteps
+
+    def truncated(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        scheduler.timesteps = scheduler.timesteps[start:]
+        scheduler.sigmas = scheduler.sigmas[start:]
+
+    scheduler.set_timesteps = truncated
+    try:
+        yield
+    finally:
+        del scheduler.set_timesteps  # the instance attribute; the class method shows again

@@ -1,0 +1,183 @@
+"""Loading diffusers pipelines through the model manager, speed-ups, and value conversions.
+
+Everything here imports torch and diffusers inside functions: the editor imports ``nodes`` at
+start and must not pay for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from studio.engine.devices import memory_info
+from studio.engine.memory import choose_policy, is_out_of_memory, run_with_oom_retry
+from studio.engine.models import ModelInfo
+from studio.graph.spec import NodeError, RunContext
+
+STEP_CACHES = ("off", "first-block", "taylorseer")
+# Wan's FasterCache fails (IndexError) and MagCache needs a calibration run: not offered.
+
+
+def build_pipeline(model: ModelInfo, dtype: Any, target: str = "", auto: str = "") -> Any:
+    """Read ``model`` from disk (never from a hub) as diffusers class ``target`` on the CPU.
+
+    ``auto`` names a diffusers AutoPipeline ("AutoPipelineForText2Image") that maps the folder's
+    own class to the right task; otherwise the folder's class is loaded and, when ``target``
+    differs, re-wrapped with ``from_pipe`` (same weights, another task).
+    """
+    import diffusers
+
+    loader = getattr(diffusers, auto or "DiffusionPipeline")
+    try:
+        pipe = loader.from_pretrained(model.path, torch_dtype=dtype, local_files_only=True)
+        if target and type(pipe).__name__ != target:
+            pipe = getattr(diffusers, target).from_pipe(pipe)
+    except Exception as error:
+        if is_out_of_memory(error):
+            raise
+        raise NodeError(
+            f"could not load model {model.name!r} from {model.path}: {error}"
+        ) from error
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def load(
+    ctx: RunContext,
+    model: ModelInfo,
+    dtype: Any,
+    policy: str,
+    *,
+    target: str = "",
+    auto: str = "",
+    vae_tiling: bool = False,
+) -> Any:
+    """The pipeline for ``model`` under ``policy``, reused by the model manager when loaded."""
+    return ctx.models.load(
+        model,
+        lambda: build_pipeline(model, dtype, target, auto),
+        device=ctx.device,
+        dtype=dtype,
+        policy=policy,
+        info=ctx.info,
+        vae_tiling=vae_tiling,
+        variant=target or auto,
+    )
+
+
+def run_on_model(
+    ctx: RunContext, model: ModelInfo, requested_policy: str, attempt: Callable[[str], Any]
+) -> Any:
+    """Pick the memory policy (``auto`` from free memory) and run ``attempt(policy)`` with
+    one out-of-memory retry under the next stricter policy."""
+    policy = choose_policy(
+        requested_policy, memory_info(ctx.device), model.size_bytes, model.largest_component_bytes
+    )
+    return run_with_oom_retry(
+        attempt,
+        policy,
+        device=ctx.device,
+        info=ctx.info,
+        cleanup=lambda: ctx.models.unload(model.path),
+    )
+
+
+def denoiser(pipe: Any) -> Any:
+    return getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+
+
+def configure_speedups(
+    pipe: Any, ctx: RunContext, step_cache: str = "off", compile_blocks: bool = False
+) -> None:
+    """Switch the step cache and block compilation of a (possibly reused) pipeline."""
+    model = denoiser(pipe)
+    current = getattr(pipe, "_studio_step_cache", "off")
+    if step_cache not in STEP_CACHES:
+        raise NodeError(f"unknown step cache {step_cache!r}; use one of {', '.join(STEP_CACHES)}")
+    if model is not None and step_cache != current:
+        if current != "off":
+            model.disable_cache()
+        pipe._studio_step_cache = "off"
+        if step_cache != "off":
+            _enable_step_cache(pipe, model, step_cache, ctx)
+    if compile_blocks and not getattr(pipe, "_studio_compiled", False):
+        compile_fn = getattr(model, "compile_repeated_blocks", None)
+        if compile_fn is None:
+            ctx.info(f"compile skipped: {type(model).__name__} has no repeated blocks to compile")
+        else:
+            # Compiling the repeated block once covers all of them: a short first run.
+            compile_fn(fullgraph=True)
+            pipe._studio_compiled = True
+    elif not compile_blocks and getattr(pipe, "_studio_compiled", False):
+        ctx.info("the model stays compiled until it is unloaded")
+
+
+def _enable_step_cache(pipe: Any, model: Any, step_cache: str, ctx: RunContext) -> None:
+    if not hasattr(model, "enable_cache"):
+        ctx.info(f"step cache skipped: {type(model).__name__} does not support one")
+        return
+    from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
+
+    config = (
+        FirstBlockCacheConfig(threshold=0.05)
+        if step_cache == "first-block"
+        else (TaylorSeerCacheConfig())
+    )
+    try:
+        model.enable_cache(config)
+    except (ValueError, TypeError, NotImplementedError) as error:
+        ctx.info(f"step cache '{step_cache}' skipped for {type(model).__name__}: {error}")
+        return
+    pipe._studio_step_cache = step_cache
+
+
+def generator(device: str, seed: int) -> Any:
+    """A seeded torch.Generator where the latents are drawn: CUDA on CUDA, else the CPU
+    (MPS generators are not reproducible across runs)."""
+    import torch
+
+    where = device if device.startswith("cuda") else "cpu"
+    return torch.Generator(device=where).manual_seed(int(seed))
+
+
+def to_uint8(frames: Any, what: str) -> np.ndarray:
+    """diffusers' float [0, 1] output as uint8; NaNs (fp16 overflow) are an error, not black."""
+    array = np.asarray(frames, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise NodeError(
+            f"the model produced invalid values (NaN) for the {what}; this usually means fp16 "
+            "overflow: try another seed, or a GPU with bfloat16"
+        )
+    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def check_image(image: Any, name: str) -> np.ndarray:
+    if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
+        shape = getattr(image, "shape", type(image).__name__)
+        raise NodeError(f"{name} must be an RGB image (H, W, 3), got {shape}")
+    if image.dtype != np.uint8:
+        raise NodeError(f"{name} must be uint8, got {image.dtype}")
+    return image
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Cover ``width``x``height`` and centre-crop: the keyframe never gets squashed."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = max(width / w, height / h)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    scaled = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
+    x, y = (new_w - width) // 2, (new_h - height) // 2
+    return np.ascontiguousarray(scaled[y : y + height, x : x + width])
+
+
+def pil(image: np.ndarray) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(image)

@@ -1,0 +1,92 @@
+"""Which sizes and frame counts a model accepts, read from its config files before loading it.
+
+A model's width and height must be multiples of its VAE's spatial compression times its
+transformer's patch size (Wan 16, LTX 32, Flux 16, SDXL 8); video models want ``k*step + 1``
+frames (Wan and CogVideoX 4k+1, LTX 8k+1). Reading the small JSON configs lets a node reject a
+bad size at once, with the nearest valid values, instead of after loading gigabytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.graph.spec import NodeError
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """``multiple``: width/height step; ``frame_step``: frames must be ``k*frame_step + 1``."""
+
+    multiple: int
+    frame_step: int = 1
+    family: str = ""
+
+    def nearest_side(self, value: int) -> int:
+        return max(self.multiple, round(value / self.multiple) * self.multiple)
+
+    def nearest_frames(self, frames: int) -> int:
+        return max(0, round((frames - 1) / self.frame_step)) * self.frame_step + 1
+
+    def check_size(self, width: int, height: int) -> None:
+        """Raise :class:`NodeError` proposing the nearest valid size when this one is not."""
+        if width % self.multiple == 0 and height % self.multiple == 0 and width and height:
+            return
+        raise NodeError(
+            f"{width}x{height} does not suit this {self.family} model: width and height must "
+            f"be multiples of {self.multiple}. Nearest valid size: "
+            f"{self.nearest_side(width)}x{self.nearest_side(height)}."
+        )
+
+    def check_frames(self, frames: int) -> None:
+        if (frames - 1) % self.frame_step == 0:
+            return
+        below = (frames - 1) // self.frame_step * self.frame_step + 1
+        raise NodeError(
+            f"{frames} frames does not suit this {self.family} model: it needs "
+            f"{self.frame_step}k+1 frames. Nearest valid: {below} or {below + self.frame_step}."
+        )
+
+
+def _config(folder: Path, component: str) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / component / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _patch(config: dict[str, Any]) -> int:
+    patch = config.get("patch_size", 1) or 1
+    return int(patch[-1] if isinstance(patch, (list, tuple)) else patch)
+
+
+def size_rule(folder: Path, pipeline_class: str) -> SizeRule:
+    """The :class:`SizeRule` of the diffusers model in ``folder``."""
+    vae = _config(folder, "vae")
+    transformer = _config(folder, "transformer")
+    if pipeline_class.startswith("Wan"):
+        downsample = vae.get("temperal_downsample", [False, True, True])
+        spatial = int(vae.get("scale_factor_spatial") or 2 ** len(downsample))
+        temporal = int(vae.get("scale_factor_temporal") or 2 ** sum(downsample))
+        return SizeRule(spatial * _patch(transformer), temporal, "Wan")
+    if pipeline_class.startswith("LTX"):
+        scaling = vae.get("spatio_temporal_scaling", [True, True, True, False])
+        spatial = vae.get("spatial_compression_ratio") or vae.get("patch_size", 4) * 2 ** sum(
+            scaling
+        )
+        temporal = vae.get("temporal_compression_ratio") or vae.get("patch_size_t", 1) * 2 ** sum(
+            scaling
+        )
+        return SizeRule(int(spatial) * _patch(transformer), int(temporal), "LTX-Video")
+    if pipeline_class.startswith("CogVideoX"):
+        # diffusers checks multiples of the VAE factor only (the patch embed pads the rest).
+        spatial = 2 ** (len(vae.get("block_out_channels", [0] * 4)) - 1)
+        return SizeRule(spatial, int(vae.get("temporal_compression_ratio", 4)), "CogVideoX")
+    # Image models: SD/SDXL (UNet), SD3 (patch 2), Flux (2x2 packing), Sana (DC-AE, 32x).
+    channels = vae.get("block_out_channels") or vae.get("encoder_block_out_channels") or [0] * 4
+    spatial = 2 ** (len(channels) - 1)
+    patch = 2 if pipeline_class.startswith("Flux") else _patch(transformer)
+    return SizeRule(spatial * patch, 1, pipeline_class.removesuffix("Pipeline") or "image")

@@ -1,0 +1,265 @@
+"""Tiny randomly initialised diffusers pipelines, built entirely in code and saved to a folder.
+
+Sizes follow the spirit of diffusers' own ``get_dummy_components``; the tokenizers are built
+here too, since the hub ids diffusers' tests use cannot be reached offline. Every builder seeds
+torch first, so a folder built twice holds the same weights, and calls ``.eval()`` (UMT5's
+dropout would otherwise make runs differ).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+TEXT_DIM = 32  # the tiny text encoders' width, matched by every tiny transformer
+_WORDS = "a the cat dog runs walks jumps red blue sky tree river city night day slow".split()
+
+
+def t5_tokenizer() -> Any:
+    from transformers import T5Tokenizer
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces += [(f"\u2581{w}", -float(i + 1)) for i, w in enumerate(_WORDS)]
+    pieces += [(c, -30.0) for c in "abcdefghijklmnopqrstuvwxyz\u2581"]
+    return T5Tokenizer(vocab=pieces, model_max_length=64)
+
+
+def t5_encoder(umt5: bool = False) -> Any:
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    sizes = dict(vocab_size=64, d_model=TEXT_DIM, d_kv=8, d_ff=37, num_layers=2, num_heads=4)
+    if umt5:
+        return UMT5EncoderModel(UMT5Config(**sizes)).eval()
+    return T5EncoderModel(T5Config(**sizes)).eval()
+
+
+def clip_tokenizer() -> Any:
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "!": 2}
+    vocab.update({f"{w}</w>": i + 3 for i, w in enumerate(_WORDS)})
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
+
+
+def _seed(seed: int = 0) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def _wan_vae() -> Any:
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    ).eval()
+
+
+def _wan_scheduler() -> Any:
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    return FlowMatchEulerDiscreteScheduler(shift=7.0)
+
+
+def build_sd(folder: Path) -> Path:
+    """A tiny Stable Diffusion 1.x text-to-image pipeline (vae scale factor 2)."""
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    _seed()
+    unet = UNet2DConditionModel(
+        block_out_channels=(4, 8),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_DIM,
+        norm_num_groups=2,
+    ).eval()
+    vae = AutoencoderKL(
+        block_out_channels=[4, 8],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 2,
+        up_block_types=["UpDecoderBlock2D"] * 2,
+        latent_channels=4,
+        norm_num_groups=2,
+    ).eval()
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=TEXT_DIM,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=64,
+        )
+    ).eval()
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=clip_tokenizer(),
+        unet=unet,
+        scheduler=DDIMScheduler(clip_sample=False),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan_i2v(folder: Path) -> Path:
+    """A tiny Wan 2.1 image-to-video pipeline (multiple of 16, 4k+1 frames)."""
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    _seed()
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=4,
+    ).eval()
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
+        )
+    ).eval()
+    pipe = WanImageToVideoPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        vae=_wan_vae(),
+        scheduler=_wan_scheduler(),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=image_encoder,
+        transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan_vace(folder: Path) -> Path:
+    """A tiny Wan VACE pipeline: control video + mask + reference image."""
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    _seed()
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=3,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        vace_layers=[0, 2],
+        vace_in_channels=96,
+    ).eval()
+    pipe = WanVACEPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        vae=_wan_vae(),
+        scheduler=_wan_scheduler(),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_ltx_i2v(folder: Path) -> Path:
+    """A tiny LTX-Video image-to-video pipeline (compression 4 in space and time)."""
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXImageToVideoPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    _seed()
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=TEXT_DIM,
+    ).eval()
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False,) * 5,
+        upsample_residual=(False,) * 4,
+        upsample_factor=(1,) * 4,
+        timestep_conditioning=False,
+        patch_size=1,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    ).eval()
+    vae.use_framewise_encoding = False
+    vae.use_framewise_decoding = False
+    pipe = LTXImageToVideoPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=t5_encoder(),
+        tokenizer=t5_tokenizer(),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+BUILDERS = {
+    "sd": build_sd,
+    "wan-i2v": build_wan_i2v,
+    "wan-vace": build_wan_vace,
+    "ltx-i2v": build_ltx_i2v,
+}
+
+
+def build_all(root: Path) -> dict[str, Path]:
+    """Build every tiny pipeline under ``root``; returns folder by name."""
+    return {name: build(root / name) for name, build in BUILDERS.items()}
