@@ -93,7 +93,9 @@ class DiskCache:
                 "files": files,
                 "bytes": total,
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            text = json.dumps(manifest)
+            (tmp / MANIFEST).write_text(text, encoding="utf-8")
+            total += len(text)
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.rename(tmp, final)
