@@ -1,3 +1,0 @@
-"""Placeholder until this family lands."""
-
-SPECS: tuple = ()
