@@ -263,3 +263,41 @@ BUILDERS = {
 def build_all(root: Path) -> dict[str, Path]:
     """Build every tiny pipeline under ``root``; returns folder by name."""
     return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+class FakeContext:
+    """A RunContext for calling node ``run`` functions directly: records progress and info,
+    and cancels at the ``cancel_at``-th progress report."""
+
+    def __init__(self, models: Any = None, cancel_at: int | None = None) -> None:
+        from studio.engine.models import ModelManager
+
+        self.node_id = "node"
+        self.device = "cpu"
+        self.output_dir = Path(".")
+        self.workflow_json = "{}"
+        self.events: list[tuple[int, int]] = []
+        self.infos: list[str] = []
+        self.cancel_at = cancel_at
+        self._models = models if models is not None else ModelManager()
+
+    def progress(self, step: int, total: int, message: str = "") -> None:
+        from studio.graph.spec import Cancelled
+
+        self.events.append((step, total))
+        if self.cancel_at is not None and len(self.events) >= self.cancel_at:
+            raise Cancelled()
+
+    def check_cancelled(self) -> None:
+        return None
+
+    @property
+    def cancelled(self) -> bool:
+        return False
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
+
+    @property
+    def models(self) -> Any:
+        return self._models
