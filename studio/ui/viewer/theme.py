@@ -38,7 +38,7 @@ QListWidget::item:selected {{ background: {ACCENT}; color: white; }}
 QLabel[muted="true"] {{ color: {MUTED}; }}
 QGroupBox {{ border: 1px solid {BORDER}; border-radius: 4px; margin-top: 14px; padding-top: 6px; }}
 QGroupBox::title {{ subcontrol-origin: margin; left: 8px; color: {MUTED}; }}
-QSlider::groove:horizontal {{ height: 4px; background: {BORDER}; border-radius: 2px; }}
+QSlider::groove:horizontal {{ height: 4px; background: #4a4d55; border-radius: 2px; }}
 QSlider::handle:horizontal {{
     background: {ACCENT}; width: 12px; margin: -5px 0; border-radius: 6px;
 }}

@@ -1,0 +1,1 @@
+"""The painter: mask tools and motion brushes drawn over a node's keyframe."""
