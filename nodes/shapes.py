@@ -16,6 +16,7 @@ default 0) softens that shape's edge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ KINDS = ("stroke", "polygon", "rect", "ellipse")
 OPS = ("add", "subtract")
 _SHIFT = 4  # sub-pixel bits for OpenCV drawing
 _ONE = 1 << _SHIFT
+_SUPER = 4  # supersampling factor: edges get 17 grey levels of coverage
 
 
 def rasterise(
@@ -97,34 +99,47 @@ def _length(value: Any, what: str, maximum: float) -> float:
 
 
 def _draw(kind: str, points: np.ndarray, radius: float, width: int, height: int) -> np.ndarray:
-    # Draw on 8 bits (OpenCV anti-aliases only there) with sub-pixel coordinates.
-    canvas = np.zeros((height, width), np.uint8)
-    pixels = points * (width, height)
-    fixed = np.rint(pixels * _ONE).astype(np.int32)
+    """Exact-ish coverage: draw the shape's bounding box 4x supersampled, then average down."""
+    layer = np.zeros((height, width), np.float32)
+    pixels = points * (width, height)  # continuous coordinates: pixel i spans [i, i + 1)
+    pad = radius * min(width, height) if kind == "stroke" else 0.0
+    x0 = max(0, math.floor(pixels[:, 0].min() - pad) - 1)
+    y0 = max(0, math.floor(pixels[:, 1].min() - pad) - 1)
+    x1 = min(width, math.ceil(pixels[:, 0].max() + pad) + 1)
+    y1 = min(height, math.ceil(pixels[:, 1].max() + pad) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return layer  # entirely outside the frame
+    canvas = np.zeros(((y1 - y0) * _SUPER, (x1 - x0) * _SUPER), np.uint8)
+    # OpenCV puts pixel centres on integers: continuous u lands on u * _SUPER - 0.5.
+    local = (pixels - (x0, y0)) * _SUPER - 0.5
+    fixed = np.rint(local * _ONE).astype(np.int32)
     if kind == "polygon":
-        cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_AA, _SHIFT)
-    elif kind == "rect":
-        (x0, y0), (x1, y1) = pixels.min(axis=0), pixels.max(axis=0)
-        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        cv2.fillPoly(canvas, [np.rint(corners * _ONE).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
-    elif kind == "ellipse":
-        (x0, y0), (x1, y1) = pixels[:2].min(axis=0), pixels[:2].max(axis=0)
-        centre = (round((x0 + x1) / 2 * _ONE), round((y0 + y1) / 2 * _ONE))
-        axes = (round((x1 - x0) / 2 * _ONE), round((y1 - y0) / 2 * _ONE))
-        cv2.ellipse(canvas, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)
+        cv2.fillPoly(canvas, [fixed], 255, cv2.LINE_8, _SHIFT)
+    elif kind in ("rect", "ellipse"):
+        (ax, ay), (bx, by) = local[:2].min(axis=0), local[:2].max(axis=0)
+        if kind == "rect":
+            corners = np.array([[ax, ay], [bx, ay], [bx, by], [ax, by]])
+            cv2.fillPoly(
+                canvas, [np.rint(corners * _ONE).astype(np.int32)], 255, cv2.LINE_8, _SHIFT
+            )
+        else:
+            centre = (round((ax + bx) / 2 * _ONE), round((ay + by) / 2 * _ONE))
+            axes = (round((bx - ax) / 2 * _ONE), round((by - ay) / 2 * _ONE))
+            cv2.ellipse(canvas, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_8, _SHIFT)
     else:
-        thickness = max(1, round(2 * radius * min(width, height)))
-        if len(fixed) == 1:
-            fixed = np.vstack([fixed, fixed])
-        # A polyline with round joins and caps is what a round brush leaves.
-        for a, b in zip(fixed[:-1], fixed[1:], strict=True):
+        thickness = max(1, round(2 * radius * min(width, height) * _SUPER))
+        ends = np.vstack([fixed, fixed]) if len(fixed) == 1 else fixed
+        # Thick OpenCV lines have round caps: a polyline of them is what a round brush leaves.
+        for a, b in zip(ends[:-1], ends[1:], strict=True):
             cv2.line(
                 canvas,
-                tuple(int(v) for v in a),
-                tuple(int(v) for v in b),
+                (int(a[0]), int(a[1])),
+                (int(b[0]), int(b[1])),
                 255,
                 thickness,
-                cv2.LINE_AA,
+                cv2.LINE_8,
                 _SHIFT,
             )
-    return canvas.astype(np.float32) / 255.0
+    small = cv2.resize(canvas, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    layer[y0:y1, x0:x1] = small.astype(np.float32) / 255.0
+    return layer
