@@ -143,9 +143,12 @@ class FrameSource:
         if self.count <= 1 or self._closed:
             return
         step = 1 if direction >= 0 else -1
-        order = [index + step * k for k in range(1, self.ahead + 1)]
-        order += [index - step * k for k in range(1, self.behind + 1)]
-        wanted = [i % self.count for i in order if 0 <= i % self.count < self.count]
+        # Never want more than the cache holds, or prefetching would evict its own frames.
+        ahead = min(self.ahead, max(1, self.capacity - 1 - self.behind))
+        behind = min(self.behind, max(0, self.capacity - 1 - ahead))
+        order = [index + step * k for k in range(1, ahead + 1)]
+        order += [index - step * k for k in range(1, behind + 1)]
+        wanted = [i % self.count for i in order]
         with self._lock:
             self._wanted = [i for i in wanted if i not in self._cache]
             self._wake.notify()
