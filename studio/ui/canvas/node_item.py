@@ -197,7 +197,7 @@ class NodeItem(QGraphicsItem):
         if self.node.bypass:
             painter.setOpacity(0.55)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
-        if lod < 0.35:  # far away: a coloured block is all the eye can read
+        if lod < 0.25:  # far away: a coloured block is all the eye can read
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(theme.SELECTION) if self.isSelected() else header)
             painter.drawRect(rect)
@@ -216,7 +216,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.fillPath(head.simplified(), header)
         self._paint_status(painter)
-        if lod < 0.6:
+        if lod < 0.42:
             self._paint_title(painter, full=False)
             for slot in self._slots:
                 paint_port(

@@ -1,0 +1,98 @@
+"""Starting the editor: ``studio open WORKFLOW [--run] [--screenshot PNG]`` calls
+:func:`open_editor`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from studio.ui.files import discard_recovery, pending_recovery
+
+HERE = Path(__file__).resolve().parent
+
+
+def application() -> QApplication:
+    """The QApplication, created once, with Studio's style and icon."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Studio")
+        app.setOrganizationName("studio")
+    app.setStyle("Fusion")
+    app.setStyleSheet((HERE / "styles" / "dark.qss").read_text(encoding="utf-8"))
+    app.setWindowIcon(QIcon(str(HERE / "icons" / "studio.svg")))
+    return app  # type: ignore[return-value]
+
+
+def offer_recovery(window) -> bool:  # noqa: ANN001 (MainWindow, imported lazily)
+    """If the last session ended with unsaved work, offer to restore it."""
+    record = pending_recovery()
+    if record is None:
+        return False
+    where = record.get("path") or "an untitled workflow"
+    answer = QMessageBox.question(
+        window,
+        "Restore unsaved work?",
+        f"Studio closed without saving changes to {where}.\nRestore them?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes,
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        discard_recovery()
+        return False
+    path = Path(record["path"]) if record.get("path") else None
+    if window.open_text(record["workflow"], "recovered workflow", path):
+        window.undo.stack.resetClean()  # restored work is unsaved work
+        window._update_title()
+        return True
+    return False
+
+
+def wait_for_run(window, timeout_ms: int = 3_600_000) -> str | None:  # noqa: ANN001
+    """Spin the event loop until the window's render finishes; returns its status."""
+    if not window.controller.running:
+        return window.controller.last_status
+    loop = QEventLoop()
+    window.controller.running_changed.connect(lambda running: None if running else loop.quit())
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    return window.controller.last_status
+
+
+def open_editor(path: str | None, run: bool = False, screenshot: str | None = None) -> int:
+    """Open the editor on ``path``; optionally render it, save a screenshot of the window and
+    exit (used for docs and smoke tests). Returns the process exit code."""
+    app = application()
+    from studio.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    unattended = screenshot is not None
+    if path is not None:
+        if not window.open_path(path) and unattended:
+            return 1
+    elif not unattended:
+        offer_recovery(window)
+    app.processEvents()
+    window.view.frame_all()
+    status = None
+    if run:
+        if not window.run_all():
+            return 1 if unattended else app.exec()
+        status = wait_for_run(window)
+    if screenshot is not None:
+        # Let queued events (thumbnails, states) land before grabbing the pixels.
+        for _ in range(3):  # states, then the thumbnails they ask for
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 200)
+            window.queries.wait_idle()
+        app.processEvents()
+        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(screenshot)
+        window.undo.set_clean()  # an unattended run leaves nothing to ask about
+        window.close()
+        return 0 if status in (None, "ok") else 1
+    return app.exec()

@@ -1,0 +1,200 @@
+"""The inspector panel: the selected node's title, help, bypass and one editor per param.
+
+Edits become SetParam / SetNodeAttribute commands on the undo stack; the panel follows the
+model's events, so undo and edits made elsewhere show up here at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.graph.commands import SetNodeAttribute, SetParam
+from studio.graph.graph import Graph, GraphError, GraphEvent
+from studio.ui.bridge import GraphBridge
+from studio.ui.inspector.widgets import ParamEditor, make_editor
+from studio.ui.undo import UndoStack
+
+PAINTER_TYPES = ("RegionMask", "MotionBrush")
+
+
+class Inspector(QScrollArea):
+    """Shows and edits one node. ``open_painter`` asks the window to open the painter."""
+
+    open_painter = Signal(str)
+    status_message = Signal(str)
+
+    def __init__(self, graph: Graph, undo: UndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.undo = undo
+        self.node_id: str | None = None
+        self.graph = graph
+        self.editors: dict[str, ParamEditor] = {}
+        self.title_field: QLineEdit | None = None
+        self.bypass_box: QCheckBox | None = None
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setObjectName("Inspector")
+        self._bridge = GraphBridge(graph, self)
+        self._bridge.event.connect(self._on_event)
+        self.show_node(None)
+
+    def set_graph(self, graph: Graph) -> None:
+        self._bridge.close()
+        self.graph = graph
+        self._bridge = GraphBridge(graph, self)
+        self._bridge.event.connect(self._on_event)
+        self.show_node(None)
+
+    # -- building -----------------------------------------------------------------------
+
+    def commit_pending(self) -> None:
+        for editor in self.editors.values():
+            editor.commit_pending()
+
+    def show_node(self, node_id: str | None, selected_count: int = 1) -> None:
+        if self.node_id is not None and self.node_id in self.graph:
+            self.commit_pending()
+        self.node_id = node_id if node_id in self.graph else None
+        self.editors = {}
+        self.title_field = None
+        self.bypass_box = None
+        page = QWidget()
+        page.setObjectName("InspectorPage")
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.setSpacing(8)
+        if self.node_id is None:
+            text = (
+                f"{selected_count} nodes selected"
+                if selected_count > 1
+                else "Select a node to edit its settings."
+            )
+            hint = QLabel(text)
+            hint.setObjectName("Dim")
+            hint.setWordWrap(True)
+            layout.addWidget(hint)
+            layout.addStretch(1)
+            self.setWidget(page)
+            return
+        node = self.graph.node(self.node_id)
+        self.title_field = QLineEdit(node.title)
+        self.title_field.setObjectName("InspectorTitle")
+        self.title_field.setToolTip("The node's name on the canvas")
+        self.title_field.editingFinished.connect(self._rename)
+        layout.addWidget(self.title_field)
+        spec = node.spec
+        kind = QLabel(
+            f"{spec.title}  ·  {spec.category}" if spec else f"Unknown node type {node.type_id!r}"
+        )
+        kind.setObjectName("Dim")
+        layout.addWidget(kind)
+        if spec is None:
+            note = QLabel(
+                "This node type is not installed. Its settings are kept and saved "
+                "back unchanged, but it cannot run."
+            )
+            note.setWordWrap(True)
+            note.setObjectName("Warning")
+            layout.addWidget(note)
+            layout.addStretch(1)
+            self.setWidget(page)
+            return
+        if spec.help:
+            help_label = QLabel(spec.help)
+            help_label.setWordWrap(True)
+            help_label.setObjectName("Help")
+            layout.addWidget(help_label)
+        self.bypass_box = QCheckBox("Bypass (pass the input through)")
+        self.bypass_box.setChecked(node.bypass)
+        self.bypass_box.toggled.connect(self._set_bypass)
+        layout.addWidget(self.bypass_box)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(6)
+        values = node.params
+        for param in spec.params:
+            editor = make_editor(param, has_painter=node.type_id in PAINTER_TYPES)
+            editor.set_value(values.get(param.name, param.default))
+            editor.edited.connect(self._param_setter(param.name))
+            if hasattr(editor, "open_painter"):
+                editor.open_painter.connect(lambda nid=self.node_id: self.open_painter.emit(nid))
+            label = QLabel(param.display_name)
+            label.setToolTip(param.help)
+            form.addRow(label, editor)
+            self.editors[param.name] = editor
+        layout.addLayout(form)
+        layout.addStretch(1)
+        self.setWidget(page)
+
+    # -- view -> model ------------------------------------------------------------------
+
+    def _param_setter(self, name: str) -> Callable[[Any, str | None], None]:
+        def set_value(value: Any, merge_key: str | None) -> None:
+            if self.node_id is None:
+                return
+            key = f"{self.node_id}:{merge_key}" if merge_key else None
+            self._push(
+                SetParam(self.node_id, name, value, label=f"Change {self._display(name)}"), key
+            )
+
+        return set_value
+
+    def _display(self, name: str) -> str:
+        node = self.graph.node(self.node_id) if self.node_id else None
+        param = node.spec.param(name) if node and node.spec else None
+        return param.display_name.lower() if param else name
+
+    def _push(self, command: Any, merge_key: str | None = None) -> None:
+        try:
+            self.undo.push(command, merge_key)
+        except (GraphError, ValueError) as exc:
+            self.status_message.emit(str(exc))
+            self.show_node(self.node_id)  # show the model's value again
+
+    def _rename(self) -> None:
+        if self.node_id is None or self.title_field is None:
+            return
+        title = self.title_field.text().strip()
+        if title and title != self.graph.node(self.node_id).title:
+            self._push(SetNodeAttribute(self.node_id, "title", title, label="Rename node"))
+
+    def _set_bypass(self, on: bool) -> None:
+        if self.node_id is not None and self.graph.node(self.node_id).bypass != on:
+            self._push(
+                SetNodeAttribute(self.node_id, "bypass", on, label="Bypass" if on else "Un-bypass")
+            )
+
+    # -- model -> view ------------------------------------------------------------------
+
+    def _on_event(self, event: GraphEvent) -> None:
+        if self.node_id is None:
+            return
+        if event.kind in ("node_removed", "cleared") and event.node_id in (self.node_id, None):
+            self.show_node(None)
+            return
+        if event.kind != "node_changed" or event.node_id != self.node_id:
+            return
+        node = self.graph.node(self.node_id)
+        if event.field == "params" and event.param in self.editors:
+            self.editors[event.param].set_value(node.param(event.param))
+        elif event.field == "title" and self.title_field is not None:
+            self.title_field.setText(node.title)
+        elif event.field == "bypass" and self.bypass_box is not None:
+            self.bypass_box.blockSignals(True)
+            self.bypass_box.setChecked(node.bypass)
+            self.bypass_box.blockSignals(False)

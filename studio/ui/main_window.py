@@ -1,0 +1,708 @@
+"""The editor window: canvas in the middle, inspector on the right, run panel and viewer below.
+
+It owns the model (one Graph at a time), the undo stack and the run controller; the widgets
+observe them. Files, clipboard, running and the optional viewer/painter are wired up here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+)
+
+from studio.graph import fileformat
+from studio.graph.commands import SetNodeAttribute, UpdateGroup
+from studio.graph.graph import Graph
+from studio.graph.registry import NodeRegistry, default_registry
+from studio.settings import Settings
+from studio.ui import editing
+from studio.ui.actions import make_action
+from studio.ui.canvas.scene import NodeScene
+from studio.ui.canvas.view import NodeView
+from studio.ui.files import AUTOSAVE_MS, Autosaver, RecentFiles, discard_recovery
+from studio.ui.inspector.panel import PAINTER_TYPES, Inspector
+from studio.ui.queries import EngineQueries
+from studio.ui.run_panel import RunController, RunPanel
+from studio.ui.undo import UndoStack
+
+FILE_FILTER = "Studio workflows (*.json);;All files (*)"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "workflows"
+RUN_EVENT_STATUS = {
+    "node_cached": "cached",
+    "node_finished": "cached",
+    "node_failed": "failed",
+    "node_skipped": "stale",
+    "node_cancelled": "stale",
+}
+
+
+class MainWindow(QMainWindow):
+    """One editor window. ``graph`` and ``path`` are the workflow being edited."""
+
+    def __init__(
+        self,
+        registry: NodeRegistry | None = None,
+        *,
+        engine: Any = None,
+        output_dir: Path = Path("out"),
+        settings: Settings | None = None,
+        autosave_ms: int = AUTOSAVE_MS,
+    ) -> None:
+        super().__init__()
+        self.registry = registry or default_registry()
+        self.settings = settings or Settings()
+        self.recent = RecentFiles(self.settings)
+        self.graph = Graph(self.registry)
+        self.path: Path | None = None
+        self.undo = UndoStack(self.graph, self)
+        self.scene = NodeScene(self.graph, self.undo, self)
+        self.view = NodeView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.controller = RunController(self.registry, output_dir, engine, self)
+        self.queries = EngineQueries(lambda: self.controller.engine, self)
+        self.inspector = Inspector(self.graph, self.undo, self)
+        self.run_panel = RunPanel(self)
+        self.run_panel.graph = self.graph
+        self.viewer: Any = None
+        self._pending_thumbs: set[str] = set()
+        self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
+        self._state_timer = self._single_shot(400, self._refresh_states)
+        self._build_docks()
+        self._build_actions()
+        self._connect()
+        self.autosaver = Autosaver(self, autosave_ms, self)
+        self.setAcceptDrops(True)
+        self.resize(1500, 920)
+        self._update_title()
+
+    def _single_shot(self, ms: int, slot: Any) -> QTimer:
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(ms)
+        timer.timeout.connect(slot)
+        return timer
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: Any, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.inspector_dock = self._dock(
+            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea, "inspector"
+        )
+        self.run_dock = self._dock(
+            "Run", self.run_panel, Qt.DockWidgetArea.BottomDockWidgetArea, "run"
+        )
+        try:
+            from studio.ui.viewer.dock import ViewerDock
+        except ImportError:
+            ViewerDock = None  # noqa: N806 (the viewer lands separately)
+        if ViewerDock is not None:
+            try:
+                self.viewer = ViewerDock(self._cached_output, self)
+            except Exception as exc:  # a broken viewer must not stop the editor opening
+                self.statusBar().showMessage(f"Viewer unavailable: {exc}", 8000)
+                self.viewer = None
+        if self.viewer is not None:
+            self.viewer.setObjectName("viewer")
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.viewer)
+            self.splitDockWidget(self.run_dock, self.viewer, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.run_dock], [260], Qt.Orientation.Vertical)
+
+    def _build_actions(self) -> None:
+        bar, view = self.menuBar(), self.view
+        a = make_action
+        self.act_new = a(self, "&New", self.new, QKeySequence.StandardKey.New)
+        self.act_open = a(self, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.act_save = a(self, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self.act_save_as = a(self, "Save &As…", self.save_as, "Ctrl+Shift+S")
+        self.act_quit = a(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.templates_menu = QMenu("New from &Template", self)
+        self.templates_menu.aboutToShow.connect(self._fill_templates)
+        menu = bar.addMenu("&File")
+        menu.addActions([self.act_new])
+        menu.addMenu(self.templates_menu)
+        menu.addActions([self.act_open])
+        menu.addMenu(self.recent_menu)
+        menu.addSeparator()
+        menu.addActions([self.act_save, self.act_save_as])
+        menu.addSeparator()
+        menu.addAction(self.act_quit)
+
+        self.act_undo = self.undo.stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.undo.stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_cut = a(self, "Cu&t", self.cut, QKeySequence.StandardKey.Cut, local_to=view)
+        self.act_copy = a(self, "&Copy", self.copy, QKeySequence.StandardKey.Copy, local_to=view)
+        self.act_paste = a(
+            self, "&Paste", self.paste, QKeySequence.StandardKey.Paste, local_to=view
+        )
+        self.act_duplicate = a(self, "&Duplicate", self.duplicate, "Ctrl+D", local_to=view)
+        self.act_delete = a(
+            self, "De&lete", self.delete_selected, ["Delete", "Backspace"], local_to=view
+        )
+        self.act_select_all = a(
+            self, "Select &All", self.select_all, QKeySequence.StandardKey.SelectAll, local_to=view
+        )
+        self.act_bypass = a(
+            self,
+            "&Bypass",
+            self.toggle_bypass,
+            "Ctrl+B",
+            local_to=view,
+            tip="Pass the selected nodes' inputs straight through",
+        )
+        self.act_add = a(
+            self,
+            "Add &Node…",
+            lambda: view.open_search(view.cursor_scene_pos()),
+            tip="Search every node type (Tab)",
+        )
+        self.act_backdrop = a(
+            self,
+            "Add &Backdrop",
+            self.add_backdrop,
+            "Ctrl+G",
+            local_to=view,
+            tip="A titled frame around the selected nodes",
+        )
+        self.act_note = a(self, "Add N&ote", self.add_note)
+        self.act_reroute = a(
+            self, "Add &Reroute Dot", lambda: view.create_node("Reroute", view.cursor_scene_pos())
+        )
+        menu = bar.addMenu("&Edit")
+        menu.addActions([self.act_undo, self.act_redo])
+        menu.addSeparator()
+        menu.addActions(
+            [
+                self.act_cut,
+                self.act_copy,
+                self.act_paste,
+                self.act_duplicate,
+                self.act_delete,
+                self.act_select_all,
+            ]
+        )
+        menu.addSeparator()
+        menu.addActions(
+            [self.act_add, self.act_backdrop, self.act_note, self.act_reroute, self.act_bypass]
+        )
+
+        self.act_frame_all = a(self, "Frame &All", view.frame_all, "Home")
+        self.act_frame_sel = a(self, "Frame &Selected", view.frame_selected, "F", local_to=view)
+        menu = bar.addMenu("&View")
+        menu.addActions([self.act_frame_all, self.act_frame_sel])
+        menu.addSeparator()
+        for dock in (self.inspector_dock, self.run_dock, self.viewer):
+            if dock is not None:
+                menu.addAction(dock.toggleViewAction())
+
+        self.act_run = a(
+            self, "&Run", self.run_all, ["Ctrl+Return", "Ctrl+Enter"], tip="Render every output"
+        )
+        self.act_run_sel = a(
+            self,
+            "Run to &Selected",
+            self.run_selected,
+            ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"],
+            tip="Render only what the selected nodes need",
+        )
+        self.act_cancel = a(self, "&Cancel", self.cancel, "Esc", tip="Stop the render")
+        self.act_cancel.setEnabled(False)
+        menu = bar.addMenu("&Run")
+        menu.addActions([self.act_run, self.act_run_sel, self.act_cancel])
+
+        tools = self.addToolBar("Main")
+        tools.setObjectName("toolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tools.addActions([self.act_new, self.act_open, self.act_save])
+        tools.addSeparator()
+        tools.addActions([self.act_undo, self.act_redo])
+        tools.addSeparator()
+        tools.addActions([self.act_add, self.act_frame_all])
+        tools.addSeparator()
+        tools.addActions([self.act_run, self.act_run_sel, self.act_cancel])
+        run_button = tools.widgetForAction(self.act_run)
+        if run_button is not None:
+            run_button.setObjectName("RunButton")
+
+    def _connect(self) -> None:
+        self.undo.stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.undo.stack.indexChanged.connect(lambda _i: self._state_timer.start())
+        self.scene.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.inspector.status_message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.node_double_clicked.connect(self._node_double_clicked)
+        self.scene.group_double_clicked.connect(self._group_double_clicked)
+        self.view.context_menu.connect(self._context_menu)
+        self.inspector.open_painter.connect(self.open_painter)
+        self.run_panel.node_activated.connect(self.select_node)
+        self.controller.event.connect(self._on_run_event)
+        self.controller.running_changed.connect(self._running_changed)
+        self.queries.states_ready.connect(self._apply_states)
+        self.queries.thumbnail_ready.connect(self.scene.set_thumbnail)
+
+    # -- the workflow -------------------------------------------------------------------
+
+    def is_dirty(self) -> bool:
+        return not self.undo.is_clean()
+
+    def _update_title(self) -> None:
+        name = self.path.name if self.path else "Untitled"
+        self.setWindowTitle(f"{name}[*] — Studio")
+        self.setWindowModified(self.is_dirty())
+
+    def set_graph(self, graph: Graph, path: Path | None) -> None:
+        self.graph = graph
+        self.path = path
+        self.undo.set_graph(graph)
+        self.scene.set_graph(graph)
+        self.inspector.set_graph(graph)
+        self.run_panel.graph = graph
+        if self.viewer is not None:
+            self.viewer.show_node(None)
+        self._update_title()
+        self.view.frame_all()
+        self._refresh_states()
+
+    def open_text(self, text: str, source: str, path: Path | None = None) -> bool:
+        """Open a workflow document; a broken one is explained and nothing is lost."""
+        try:
+            loaded = fileformat.loads(text, self.registry, source=source)
+        except fileformat.WorkflowFileError as exc:
+            QMessageBox.critical(self, "Cannot open workflow", str(exc))
+            return False
+        self.set_graph(loaded.graph, path)
+        self._report_warnings(loaded.warnings, source)
+        return True
+
+    def open_path(self, path: str | Path) -> bool:
+        path = Path(path)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return self.open_video(path)
+        try:
+            loaded = fileformat.load(path, self.registry)
+        except fileformat.WorkflowFileError as exc:
+            QMessageBox.critical(self, "Cannot open workflow", str(exc))
+            return False
+        self.set_graph(loaded.graph, path)
+        self.recent.add(path)
+        self._report_warnings(loaded.warnings, path.name)
+        return True
+
+    def open_video(self, path: Path) -> bool:
+        """Reopen the workflow that Studio embedded in a video it rendered."""
+        try:
+            from nodes.io import read_embedded_workflow
+
+            text = read_embedded_workflow(path)
+        except (ImportError, OSError, ValueError) as exc:
+            text, reason = None, str(exc)
+        else:
+            reason = "it has no Studio workflow embedded"
+        if not text:
+            QMessageBox.critical(
+                self, "Cannot open workflow", f"Cannot reopen {path.name}: {reason}."
+            )
+            return False
+        return self.open_text(text, path.name, None)
+
+    def _report_warnings(self, warnings: list[str], source: str) -> None:
+        placeholders = [n for n in self.graph.nodes if n.is_placeholder]
+        for text in warnings:
+            self.run_panel.add_log(f"{source}: {text}", error=True)
+        if warnings:
+            self.statusBar().showMessage(
+                f"Opened {source} with {len(warnings)} warning(s): {warnings[0]}", 15000
+            )
+        else:
+            self.statusBar().showMessage(f"Opened {source}", 5000)
+        if placeholders:
+            self.run_panel.add_log(
+                f"{len(placeholders)} node(s) of unknown type are shown in red; they are saved "
+                "back unchanged.",
+                error=True,
+            )
+
+    def maybe_save(self) -> bool:
+        """Ask before unsaved work is dropped; False means the artist cancelled."""
+        if not self.is_dirty():
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {self.path.name if self.path else 'this workflow'}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new(self) -> None:
+        if self.maybe_save():
+            self.set_graph(Graph(self.registry), None)
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open workflow",
+            str(self._folder()),
+            FILE_FILTER + ";;Rendered videos (*.mp4 *.mov)",
+        )
+        if path:
+            self.open_path(path)
+
+    def _folder(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        return self.save_to(self.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save workflow as", str(self._folder() / "workflow.json"), FILE_FILTER
+        )
+        return bool(path) and self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> bool:
+        self.inspector.commit_pending()
+        try:
+            fileformat.save(self.graph, path)
+        except OSError as exc:
+            QMessageBox.critical(self, "Cannot save", f"Could not write {path}: {exc}")
+            return False
+        self.path = path
+        self.undo.set_clean()
+        self.recent.add(path)
+        discard_recovery()
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path.name}", 5000)
+        return True
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent.paths():
+            self.recent_menu.addAction(path, lambda p=path: self.maybe_save() and self.open_path(p))
+        if self.recent_menu.isEmpty():
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _fill_templates(self) -> None:
+        self.templates_menu.clear()
+        for path in sorted(TEMPLATES.glob("*.json")):
+            self.templates_menu.addAction(
+                path.stem.replace("_", " ").capitalize(), lambda p=path: self.open_template(p)
+            )
+        if self.templates_menu.isEmpty():
+            self.templates_menu.addAction("(none)").setEnabled(False)
+
+    def open_template(self, path: Path) -> bool:
+        # A template opens as a new, untitled workflow: saving never overwrites it.
+        return self.maybe_save() and self.open_text(path.read_text(encoding="utf-8"), path.name)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.controller.cancel()
+        discard_recovery()
+        self.queries.shutdown()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths and self.maybe_save():
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    # -- editing ------------------------------------------------------------------------
+
+    def _push(self, command: Any) -> bool:
+        return self.scene.push(command)
+
+    def delete_selected(self) -> None:
+        self._push(
+            editing.delete(
+                self.graph,
+                self.scene.selected_node_ids(),
+                self.scene.selected_group_ids(),
+                self.scene.selected_edges(),
+            )
+        )
+
+    def copy(self) -> bool:
+        nodes, groups = self.scene.selected_node_ids(), self.scene.selected_group_ids()
+        if not nodes and not groups:
+            return False
+        text = editing.selection_to_json(self.graph, nodes, groups)
+        mime = QMimeData()
+        mime.setData(editing.CLIPBOARD_MIME, text.encode("utf-8"))
+        mime.setText(text)  # also as text: paste into another window or a chat
+        QGuiApplication.clipboard().setMimeData(mime)
+        self.statusBar().showMessage(f"Copied {len(nodes)} node(s)", 4000)
+        return True
+
+    def cut(self) -> None:
+        if self.copy():
+            self.delete_selected()
+
+    def paste(self, at: QPointF | None = None) -> list[str]:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return []
+        if mime.hasFormat(editing.CLIPBOARD_MIME):
+            text = bytes(mime.data(editing.CLIPBOARD_MIME).data()).decode("utf-8")
+        else:
+            text = mime.text()
+        return self.paste_text(text, at)
+
+    def paste_text(self, text: str, at: QPointF | None = None) -> list[str]:
+        if '"nodes"' not in text:
+            self.statusBar().showMessage("The clipboard holds no Studio nodes", 5000)
+            return []
+        try:
+            where = (at.x(), at.y()) if at is not None else None
+            command, ids, message = editing.paste(self.graph, text, where)
+        except fileformat.WorkflowFileError as exc:
+            self.statusBar().showMessage(f"Cannot paste: {exc}", 8000)
+            return []
+        if self._push(command):
+            self.scene.select(ids)
+        self.statusBar().showMessage(message, 5000)
+        return ids
+
+    def duplicate(self) -> list[str]:
+        nodes, groups = self.scene.selected_node_ids(), self.scene.selected_group_ids()
+        if not nodes and not groups:
+            return []
+        return self.paste_text(editing.selection_to_json(self.graph, nodes, groups))
+
+    def select_all(self) -> None:
+        self.scene.select([n.id for n in self.graph.nodes])
+
+    def select_node(self, node_id: str) -> None:
+        if node_id in self.graph:
+            self.scene.select([node_id])
+            self.view.frame_selected()
+
+    def toggle_bypass(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            on = not all(self.graph.node(n).bypass for n in ids)
+            self._push(
+                editing.Macro(
+                    [SetNodeAttribute(n, "bypass", on) for n in ids],
+                    label="Bypass" if on else "Un-bypass",
+                )
+            )
+
+    def add_backdrop(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            rect = self.scene.items_bounds(ids).adjusted(-30, -60, 30, 30)
+            bounds = (rect.x(), rect.y(), rect.width(), rect.height())
+        else:
+            pos = self.view.cursor_scene_pos()
+            bounds = (pos.x(), pos.y(), 480.0, 320.0)
+        self._push(editing.new_group("backdrop", bounds))
+
+    def add_note(self) -> None:
+        pos = self.view.cursor_scene_pos()
+        self._push(editing.new_group("note", (pos.x(), pos.y(), 260.0, 120.0)))
+
+    def _selection_changed(self) -> None:
+        ids = self.scene.selected_node_ids()
+        self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
+        if self.viewer is not None and len(ids) == 1:
+            self.viewer.show_node(ids[0])
+
+    def _node_double_clicked(self, node_id: str) -> None:
+        if self.graph.node(node_id).type_id in PAINTER_TYPES:
+            self.open_painter(node_id)
+        else:
+            self.inspector_dock.raise_()
+            if self.inspector.title_field is not None:
+                self.inspector.title_field.setFocus()
+
+    def _group_double_clicked(self, group_id: str) -> None:
+        group = self.graph.group(group_id)
+        field = "text" if group.kind == "note" else "title"
+        if field == "text":
+            value, ok = QInputDialog.getMultiLineText(self, "Note", "Text:", group.text)
+        else:
+            value, ok = QInputDialog.getText(self, "Backdrop", "Title:", text=group.title)
+        if ok:
+            self._push(UpdateGroup(group_id, {field: value}, label=f"Edit {group.kind}"))
+
+    def _context_menu(self, scene_pos: QPointF, global_pos: Any) -> None:
+        menu = QMenu(self)
+        item = self.scene.node_at(scene_pos)
+        if item is not None:
+            if not item.isSelected():
+                self.scene.select([item.node.id])
+            menu.addActions(
+                [
+                    self.act_run_sel,
+                    self.act_bypass,
+                    self.act_duplicate,
+                    self.act_copy,
+                    self.act_delete,
+                ]
+            )
+            if item.node.type_id in PAINTER_TYPES:
+                menu.addAction("Open Painter…", lambda: self.open_painter(item.node.id))
+        else:
+            menu.addAction("Add Node…", lambda: self.view.open_search(scene_pos))
+            menu.addAction("Add Reroute Dot", lambda: self.view.create_node("Reroute", scene_pos))
+            menu.addActions([self.act_backdrop, self.act_note])
+            menu.addAction("Paste Here", lambda: self.paste(scene_pos))
+            menu.addSeparator()
+            menu.addAction(self.act_frame_all)
+        menu.exec(global_pos)
+
+    # -- viewer and painter -------------------------------------------------------------
+
+    def _cached_output(self, node_id: str) -> dict[str, Any] | None:
+        if node_id not in self.graph:
+            return None
+        try:
+            return self.controller.engine.output(self.graph, node_id)
+        except Exception:  # the viewer shows "not rendered yet" rather than an error
+            return None
+
+    def open_painter(self, node_id: str) -> Any:
+        try:
+            from studio.ui.painter.window import PainterWindow
+        except ImportError:
+            self.statusBar().showMessage("The painter is not installed in this build", 6000)
+            return None
+        window = PainterWindow(
+            self.graph, node_id, self._keyframe_for(node_id), self.undo.push, self
+        )
+        window.show()
+        return window
+
+    def _keyframe_for(self, node_id: str) -> Any:
+        """The cached picture feeding ``node_id`` (its image input, else its first input)."""
+        import numpy as np
+
+        node = self.graph.node(node_id)
+        for port in sorted(node.inputs, key=lambda p: p.name != "image"):
+            edge = self.graph.edge_into(node_id, port.name)
+            outputs = self._cached_output(edge.src_node) if edge else None
+            value = (outputs or {}).get(edge.src_port) if edge else None
+            if isinstance(value, np.ndarray) and value.ndim == 3:
+                return value
+        return None
+
+    # -- running ------------------------------------------------------------------------
+
+    def run_all(self) -> bool:
+        return self._start(None)
+
+    def run_selected(self) -> bool:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            self.statusBar().showMessage("Select the node to render up to", 5000)
+            return False
+        return self._start(ids)
+
+    def _start(self, targets: list[str] | None) -> bool:
+        self.inspector.commit_pending()
+        if not self.graph.nodes:
+            self.statusBar().showMessage("Nothing to render: add some nodes first", 5000)
+            return False
+        problem = self.controller.start(self.graph, targets)
+        if problem:
+            self.statusBar().showMessage(f"Cannot render: {problem}", 8000)
+            return False
+        self.run_dock.raise_()
+        return True
+
+    def cancel(self) -> None:
+        if self.scene.wire_active():
+            self.scene.cancel_gesture()
+        elif self.controller.running:
+            self.controller.cancel()
+            self.statusBar().showMessage("Cancelling at the next step…", 5000)
+
+    def _running_changed(self, running: bool) -> None:
+        self.act_cancel.setEnabled(running)
+        self.act_run.setEnabled(not running)
+        self.act_run_sel.setEnabled(not running)
+
+    def _on_run_event(self, event: Any) -> None:
+        self.run_panel.handle(event)
+        kind, node_id = event.kind, event.node_id
+        if kind == "run_started":
+            for nid in event.node_ids:
+                self.scene.set_status(nid, "queued")
+        elif kind == "node_started":
+            self.scene.set_status(node_id, "running", 0.0)
+        elif kind == "node_progress" and event.total:
+            self.scene.set_status(node_id, "running", (event.step or 0) / event.total)
+        elif kind in RUN_EVENT_STATUS and node_id is not None:
+            self.scene.set_status(node_id, RUN_EVENT_STATUS[kind])
+            if RUN_EVENT_STATUS[kind] == "cached":
+                self._pending_thumbs.add(node_id)
+                self._thumb_timer.start()
+        elif kind == "run_finished":
+            for nid in self.graph.topological_order():
+                if self.scene.status(nid) in ("queued", "running"):
+                    self.scene.set_status(nid, "stale")
+            self._state_timer.start()
+            if self.viewer is not None:
+                self.viewer.refresh()
+            if event.status == "failed" and event.message:
+                self.statusBar().showMessage(f"Render failed: {event.message}", 10000)
+
+    def _flush_thumbnails(self) -> None:
+        ids, self._pending_thumbs = self._pending_thumbs, set()
+        self.queries.request_thumbnails(self.graph, ids)
+
+    def _refresh_states(self) -> None:
+        if not self.controller.running and self.graph.nodes:
+            self.queries.request_states(self.graph)
+
+    def _apply_states(self, states: dict[str, str]) -> None:
+        if self.controller.running:
+            return
+        cached = []
+        for node_id, state in states.items():
+            if node_id in self.graph and self.scene.status(node_id) != "failed":
+                self.scene.set_status(node_id, state)
+                if state == "cached" and self.scene.item_for(node_id).thumbnail is None:
+                    cached.append(node_id)
+        if cached:
+            self.queries.request_thumbnails(self.graph, cached)
