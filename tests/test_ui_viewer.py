@@ -221,7 +221,7 @@ def test_zoom_fit_one_to_one_and_pixel_value(dock, outputs) -> None:
     at = view.mapFromScene(QPointF(7.5, 3.5))
     QTest.mouseMove(view.viewport(), at)
     r, g, b = outputs["still"]["image"][3, 7]
-    assert f"x 7 y 3" in dock.panel.status.text()
+    assert "x 7 y 3" in dock.panel.status.text()
     assert f"R {r} G {g} B {b}" in dock.panel.status.text()
 
 
