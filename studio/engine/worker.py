@@ -39,6 +39,8 @@ class RenderJob:
         self.error: BaseException | None = None
         self._token = CancelToken()
         self._thread: threading.Thread | None = None
+        # Not Thread.is_alive(): a Ctrl-C that interrupts Thread.join() can leave it wrong.
+        self._done = threading.Event()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -65,6 +67,8 @@ class RenderJob:
                     "run_finished", "", status="failed", message=f"{type(exc).__name__}: {exc}"
                 )
             )
+        finally:
+            self._done.set()
 
     def cancel(self) -> None:
         """Ask the run to stop; it does so at the running node's next progress step."""
@@ -78,9 +82,11 @@ class RenderJob:
         """The result once finished; None if still running after ``timeout`` seconds."""
         if self._thread is None:
             raise RuntimeError("the job was not started")
-        self._thread.join(timeout)
-        return None if self._thread.is_alive() else self.result
+        if not self._done.wait(timeout):
+            return None
+        self._thread.join()  # already past its last line: returns at once
+        return self.result
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._done.is_set()
