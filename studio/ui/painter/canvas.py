@@ -216,7 +216,7 @@ class PainterCanvas(PictureView):
             self._refresh_editable()
             return
         self._gesture.append(point)
-        self._draw_live()
+        self._draw_live(self._gesture)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         if event.button() != Qt.MouseButton.LeftButton or self._press is None:
@@ -289,7 +289,7 @@ class PainterCanvas(PictureView):
                 self._close_polygon(modifiers)
                 return
             self._polygon.append(point)
-            self._draw_live()
+            self._draw_live([point])
         elif tool == "path":
             self.live.setPath(QPainterPath())
             if moved:
@@ -324,10 +324,9 @@ class PainterCanvas(PictureView):
 
     # -- live drawing -------------------------------------------------------------------------
 
-    def _draw_live(self) -> None:
+    def _draw_live(self, points: list[Point]) -> None:
         colour = QColor(theme.MUTED if self.tool == "eraser" else self.live_colour)
         path = QPainterPath()
-        points = self._gesture
         if self.tool in ("brush", "eraser"):
             colour.setAlphaF(0.6)
             pen = QPen(colour, 2 * self.radius_px)

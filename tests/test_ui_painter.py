@@ -1,0 +1,272 @@
+"""Painter: real mouse gestures become one undoable SetParam each; undo redraws at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtTest import QTest
+
+from studio.graph.commands import Command, Connect
+from studio.graph.graph import Edge, Graph
+from studio.ui.painter.camera_controls import camera_of, camera_outline
+from studio.ui.painter.window import PainterWindow
+
+W, H = 160, 120
+LEFT = Qt.MouseButton.LeftButton
+NONE = Qt.KeyboardModifier.NoModifier
+
+
+class _Undoable(QUndoCommand):
+    def __init__(self, graph: Graph, command: Command) -> None:
+        super().__init__(command.label)
+        self.graph, self.command = graph, command
+
+    def redo(self) -> None:
+        self.command.apply(self.graph)
+
+    def undo(self) -> None:
+        self.command.revert(self.graph)
+
+
+def keyframe() -> np.ndarray:
+    image = np.full((H, W, 3), 90, np.uint8)
+    image[30:90, 50:110] = (220, 80, 60)  # a red "subject" on grey
+    return image
+
+
+@pytest.fixture
+def setup(qtbot, registry):
+    graph = Graph(registry)
+    stack = QUndoStack()
+
+    def open_painter(type_id: str, **params) -> PainterWindow:
+        node = graph.add(type_id, params=params or None)
+        window = PainterWindow(
+            graph, node.id, keyframe(), lambda command: stack.push(_Undoable(graph, command))
+        )
+        qtbot.addWidget(window)
+        window.resize(900, 560)
+        window.show()
+        qtbot.waitExposed(window)
+        window.canvas.fit()
+        return window
+
+    return graph, stack, open_painter
+
+
+def at(window: PainterWindow, x: float, y: float) -> QPoint:
+    """The viewport position of keyframe pixel (x, y)."""
+    return window.canvas.mapFromScene(QPointF(x, y))
+
+
+def drag(
+    window: PainterWindow, points: list[tuple[float, float]], modifiers: Qt.KeyboardModifier = NONE
+) -> None:
+    viewport = window.canvas.viewport()
+    QTest.mousePress(viewport, LEFT, modifiers, at(window, *points[0]))
+    for p in points[1:]:
+        QTest.mouseMove(viewport, at(window, *p))
+    QTest.mouseRelease(viewport, LEFT, modifiers, at(window, *points[-1]))
+
+
+def params(window: PainterWindow) -> dict:
+    return window.graph.node(window.node_id).params
+
+
+def test_brush_stroke_is_one_command_and_undo_redraws(setup) -> None:
+    graph, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    drag(window, [(40, 60), (60, 62), (80, 64), (100, 60)])
+    assert stack.count() == 1
+    (shape,) = params(window)["shapes"]
+    assert shape["kind"] == "stroke" and shape["op"] == "add"
+    assert shape["radius"] == pytest.approx(window.canvas.brush.radius)
+    points = np.array(shape["points"]) * (W, H)
+    assert np.allclose(points[0], (40, 60), atol=1.5) and np.allclose(
+        points[-1], (100, 60), atol=1.5
+    )
+    overlay = window.canvas.overlay.pixmap().toImage()
+    assert overlay.pixelColor(70, 63).alpha() > 0 and overlay.pixelColor(70, 10).alpha() == 0
+    stack.undo()
+    assert params(window)["shapes"] == []
+    assert window.canvas.overlay.pixmap().toImage().pixelColor(70, 63).alpha() == 0
+    stack.redo()
+    assert params(window)["shapes"] == [shape]
+
+
+def test_eraser_rect_ellipse_and_polygon(setup) -> None:
+    graph, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    window.set_tool("rect")
+    drag(window, [(20, 20), (50, 40), (80, 70)])
+    window.set_tool("ellipse")
+    drag(window, [(90, 10), (130, 50)], Qt.KeyboardModifier.AltModifier)
+    window.set_tool("eraser")
+    drag(window, [(30, 30), (40, 30)])
+    window.set_tool("polygon")
+    viewport = window.canvas.viewport()
+    for corner in ((100, 80), (140, 80), (120, 110)):
+        QTest.mouseClick(viewport, LEFT, NONE, at(window, *corner))
+    QTest.mouseDClick(viewport, LEFT, NONE, at(window, 120, 110))
+    shapes = params(window)["shapes"]
+    assert [(s["kind"], s["op"]) for s in shapes] == [
+        ("rect", "add"),
+        ("ellipse", "subtract"),
+        ("stroke", "subtract"),
+        ("polygon", "add"),
+    ]
+    assert np.allclose(np.array(shapes[0]["points"]) * (W, H), [(20, 20), (80, 70)], atol=1.5)
+    assert len(shapes[3]["points"]) == 3
+    assert stack.count() == 4
+
+
+def test_bracket_keys_resize_the_brush(setup) -> None:
+    _, _, open_painter = setup
+    window = open_painter("RegionMask")
+    radius = window.canvas.brush.radius
+    QTest.keyClick(window.canvas, Qt.Key.Key_BracketRight)
+    assert window.canvas.brush.radius > radius
+    assert window.size_box.value() == pytest.approx(window.canvas.brush.radius * 100, abs=0.05)
+    QTest.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    QTest.keyClick(window.canvas, Qt.Key.Key_BracketLeft)
+    assert window.canvas.brush.radius < radius
+
+
+def test_box_to_subject_sets_shapes_and_grabcut_in_one_step(setup) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    window.set_tool("subject")
+    drag(window, [(40, 20), (120, 100)])
+    assert stack.count() == 1
+    assert params(window)["subject"] is True
+    assert params(window)["shapes"][0]["kind"] == "rect"
+    overlay = window.canvas.overlay.pixmap().toImage()
+    assert overlay.pixelColor(80, 60).alpha() > 0  # the red square was cut out
+    assert overlay.pixelColor(44, 24).alpha() == 0  # grey inside the box is background
+    stack.undo()
+    assert params(window)["subject"] is False and params(window)["shapes"] == []
+
+
+def test_draw_a_path_then_edit_a_point(setup) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("MotionBrush")
+    window.set_tool("brush")
+    drag(window, [(60, 50), (90, 60)])  # paints the region of a new brush
+    window.set_tool("path")
+    drag(window, [(75, 55), (95, 50), (115, 45), (140, 40)])
+    assert stack.count() == 2
+    (brush,) = params(window)["brushes"]
+    assert brush["region"][0]["kind"] == "stroke"
+    trajectory = np.array(brush["trajectory"]) * (W, H)
+    assert 2 <= len(trajectory) <= 4
+    assert np.allclose(trajectory[0], (75, 55), atol=1.5)
+    assert np.allclose(trajectory[-1], (140, 40), atol=1.5)
+    assert window.canvas.paths.paths[0].points[-1] == pytest.approx(
+        (brush["trajectory"][-1][0] * W, brush["trajectory"][-1][1] * H)
+    )
+    drag(window, [(140, 40), (130, 90), (120, 100)])  # grabs the end point
+    assert stack.count() == 3
+    moved = np.array(params(window)["brushes"][0]["trajectory"][-1]) * (W, H)
+    assert np.allclose(moved, (120, 100), atol=1.5)
+    stack.undo()
+    end = np.array(params(window)["brushes"][0]["trajectory"][-1]) * (W, H)
+    assert np.allclose(end, (140, 40), atol=1.5)
+    assert np.allclose(window.canvas.paths.paths[0].points[-1], (140, 40), atol=1.5)
+    stack.undo()
+    stack.undo()
+    assert params(window)["brushes"] == []
+    assert window.canvas.paths.paths == []
+
+
+def test_brush_panel_timing_static_and_limit(setup) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("MotionBrush")
+    panel = window.brush_panel
+    for _ in range(8):
+        panel.add_button.click()
+    assert len(params(window)["brushes"]) == 8 and not panel.add_button.isEnabled()
+    assert window.current_brush == 7
+    panel.list.setCurrentRow(2)
+    panel.end.setValue(0.6)
+    panel.ease.activated.emit(panel.ease.findText("ease-out"))
+    panel.static.setChecked(True)
+    brush = params(window)["brushes"][2]
+    assert (brush["end"], brush["ease"], brush["static"]) == (0.6, "ease-out", True)
+    assert stack.count() == 8 + 3  # eight adds, then one command per edit
+    stack.undo()
+    assert params(window)["brushes"][2]["static"] is False
+    assert not panel.static.isChecked()  # the panel redrew from the undo
+
+
+def test_camera_controls_push_one_command_and_draw_the_outline(setup) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("MotionBrush")
+    assert window.canvas.camera.outlines == []
+    window.camera_controls.boxes["zoom"].setValue(2.0)
+    assert stack.count() == 1 and params(window)["zoom"] == 2.0
+    end = window.canvas.camera.outlines[-1]
+    # Pushing in 2x: the end frame is the middle half of the keyframe.
+    assert np.allclose(end, [(40, 30), (120, 30), (120, 90), (40, 90)], atol=1e-6)
+    stack.undo()
+    assert window.camera_controls.boxes["zoom"].value() == 1.0
+    assert window.canvas.camera.outlines == []
+
+
+def test_camera_outline_follows_pan() -> None:
+    camera = camera_of(
+        {"pan": 0.25, "tilt": 0.0, "zoom": 1.0, "roll": 0.0, "camera_ease": "linear"}
+    )
+    corners = camera_outline(camera, 1.0, 200, 100)
+    assert np.allclose(corners[0], (50, 0))  # the camera moved right by a quarter width
+
+
+def test_input_region_uses_the_wired_region_mask(setup) -> None:
+    graph, _, open_painter = setup
+    window = open_painter(
+        "MotionBrush",
+        brushes=[{"name": "a", "region": "input", "trajectory": [[0.5, 0.5], [0.6, 0.5]]}],
+    )
+    assert window.canvas.overlay.pixmap().toImage().pixelColor(80, 60).alpha() == 0
+    region = graph.add(
+        "RegionMask", params={"shapes": [{"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}]}
+    )
+    Connect(Edge(region.id, "mask", window.node_id, "mask")).apply(graph)
+    assert window.canvas.overlay.pixmap().toImage().pixelColor(80, 60).alpha() > 0
+
+
+def test_quick_preview_renders_on_a_worker_and_plays(setup, qtbot) -> None:
+    _, _, open_painter = setup
+    window = open_painter(
+        "MotionBrush",
+        brushes=[
+            {
+                "name": "box",
+                "region": [{"kind": "rect", "points": [[0.3, 0.25], [0.7, 0.75]]}],
+                "trajectory": [[0.5, 0.5], [0.8, 0.5]],
+            }
+        ],
+    )
+    window.preview.button.click()
+    qtbot.waitUntil(lambda: window.preview.clip is not None, timeout=20000)
+    clip = window.preview.clip
+    assert len(clip) == 25 and clip.width <= W
+    assert not np.array_equal(clip.frames[0], clip.frames[-1])  # the box moved
+    first = window.preview.frame
+    qtbot.waitUntil(lambda: window.preview.frame != first, timeout=5000)
+
+
+def test_quick_preview_reports_a_bad_brush(setup) -> None:
+    _, _, open_painter = setup
+    window = open_painter("MotionBrush", brushes=[{"name": "empty", "region": []}])
+    window.preview.button.click()
+    assert "empty" in window.preview.status.text()
+    assert window.preview.clip is None
+
+
+def test_removing_the_node_detaches_the_window(setup) -> None:
+    graph, _, open_painter = setup
+    window = open_painter("RegionMask")
+    graph.remove(window.node_id)
+    assert window._unsubscribe is None and not window.isVisible()
