@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
-from studio.graph.graph import Edge, Graph, Group, Node
+from studio.graph.graph import Edge, Graph, GraphError, Group, Node
 from studio.graph.migrations import CURRENT_FORMAT_VERSION, migrate
 from studio.graph.registry import NodeRegistry
 
@@ -148,7 +148,9 @@ def load(path: str | os.PathLike[str], registry: NodeRegistry) -> LoadedWorkflow
 
 def loads(text: str, registry: NodeRegistry, source: str = "workflow") -> LoadedWorkflow:
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicates
+        )
     except json.JSONDecodeError as exc:
         raise WorkflowFileError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -162,6 +164,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a workflow file")
 
 
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; two nodes with one id would lose one silently.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r} in one object")
+        result[key] = value
+    return result
+
+
 def from_dict(data: Any, registry: NodeRegistry, source: str = "workflow") -> LoadedWorkflow:
     if not isinstance(data, dict):
         raise WorkflowFileError(f"{source} is not a workflow: expected a JSON object at the top")
@@ -171,7 +183,7 @@ def from_dict(data: Any, registry: NodeRegistry, source: str = "workflow") -> Lo
         raise WorkflowFileError(f"{source}: {exc}") from None
     try:
         return _build(data, registry)
-    except WorkflowFileError as exc:
+    except (WorkflowFileError, GraphError) as exc:
         raise WorkflowFileError(f"{source}: {exc}") from None
 
 
