@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
@@ -20,10 +21,18 @@ from studio.ui.viewer import theme
 MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 
 
-def qimage_of(frame: np.ndarray) -> QImage:
-    """Wrap an (H, W, 3) uint8 frame without copying; keep ``frame`` alive while it is used."""
+def qimage_of(frame: np.ndarray, out: np.ndarray | None = None) -> tuple[QImage, np.ndarray]:
+    """An (H, W, 3) RGB frame as a QImage in Qt's native 32-bit layout, plus its buffer.
+
+    Qt's raster painter draws ``Format_RGB32`` about eight times faster than ``RGB888`` when
+    scaling, and the conversion costs a fraction of a millisecond. Keep the buffer alive while
+    the image is used; pass the previous buffer as ``out`` to reuse it.
+    """
     h, w = frame.shape[:2]
-    return QImage(frame.data, w, h, frame.strides[0], QImage.Format.Format_RGB888)
+    if out is None or out.shape != (h, w, 4):
+        out = np.empty((h, w, 4), np.uint8)
+    cv2.cvtColor(frame, cv2.COLOR_RGB2BGRA, dst=out)
+    return QImage(out.data, w, h, out.strides[0], QImage.Format.Format_RGB32), out
 
 
 class FrameItem(QGraphicsItem):
@@ -33,6 +42,7 @@ class FrameItem(QGraphicsItem):
         super().__init__()
         self._frame: np.ndarray | None = None
         self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None  # the QImage's pixels
         self._rect = QRectF()
         self.wipe_x: float | None = None  # a wipe line in image pixels, drawn over the frame
 
@@ -45,7 +55,10 @@ class FrameItem(QGraphicsItem):
         if size_changed:
             self.prepareGeometryChange()
         self._frame = frame
-        self._image = qimage_of(frame) if frame is not None else None
+        self._image = None
+        if frame is not None:
+            # A new buffer each time: the old image may still be queued for painting.
+            self._image, self._buffer = qimage_of(frame)
         h, w = (frame.shape[:2]) if frame is not None else (0, 0)
         self._rect = QRectF(0, 0, w, h)
         self.update()
