@@ -306,6 +306,7 @@ def test_output_node_result_is_reused_only_while_its_files_exist(stubs, engine, 
     engine.run(graph, output_dir=out)
     assert stubs.calls == []
     assert engine.state(graph, output_dir=out)[save] == "cached"
+    assert engine.state(graph)[save] == "cached"  # defaults to the last run's folder
 
     saved.unlink()
     assert engine.state(graph, output_dir=out)[save] == "stale"

@@ -74,7 +74,8 @@ def compute_keys(
         if node.bypass:
             recipe.append("bypass")
         else:
-            recipe += [node.version, _params_of(node), _fingerprints(node)]
+            params = node.params_view() if node.spec is not None else node.raw
+            recipe += [node.version, dict(params or {}), _fingerprints(node, params)]
             if spec is not None and spec.output_node:
                 recipe.append(out_dir)
         if volatile:
@@ -85,17 +86,11 @@ def compute_keys(
     return keys
 
 
-def _params_of(node: Node) -> Any:
-    if node.spec is None:  # a placeholder: its whole file record stands in for params
-        return node.raw
-    return node.params
-
-
-def _fingerprints(node: Node) -> list[list[Any]]:
+def _fingerprints(node: Node, params: Any) -> list[list[Any]]:
     if node.spec is None:
         return []
     prints: list[list[Any]] = []
-    for path in node.spec.files_read(node.params):
+    for path in node.spec.files_read(params):
         try:
             stat = path.stat()
         except OSError:

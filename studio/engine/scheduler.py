@@ -84,6 +84,7 @@ class Engine:
         self.cache = cache if cache is not None else Cache()
         self.models = models
         self._device = device
+        self.output_dir = Path("out")  # the last run's: the default for keys, state, output
         # Results of always-run nodes (never cached) from the last run, for previews.
         self._volatile: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -103,17 +104,21 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> RunResult:
         """Render ``targets`` (default: :func:`default_targets`) and return their outputs."""
+        self.output_dir = Path(output_dir)
         return _Run(self, graph, targets, Path(output_dir), on_event, cancel or CancelToken()).go()
 
-    def keys(self, graph: Graph, *, output_dir: Path = Path("out")) -> dict[str, str]:
-        """The cache key of every node (always-run nodes get a fresh one each call)."""
+    def keys(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
+        """The cache key of every node (always-run nodes get a fresh one each call).
+        ``output_dir`` (for output nodes' keys) defaults to the last run's."""
+        output_dir = self.output_dir if output_dir is None else output_dir
         order = graph.topological_order()
         return compute_keys(graph, order, output_dir=output_dir, nonce=uuid4().hex).key
 
     def output(
-        self, graph: Graph, node_id: str, *, output_dir: Path = Path("out")
+        self, graph: Graph, node_id: str, *, output_dir: Path | None = None
     ) -> dict[str, Any] | None:
         """``node_id``'s outputs if they are cached (memory, then disk); never runs anything."""
+        output_dir = self.output_dir if output_dir is None else output_dir
         node = graph.node(node_id)
         if node.bypass and node.spec is not None:
             values = {}
@@ -133,7 +138,7 @@ class Engine:
             return last[1] if last is not None else None
         return self._cached(node, keys.key[node_id])
 
-    def state(self, graph: Graph, *, output_dir: Path = Path("out")) -> dict[str, str]:
+    def state(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
         """Node id -> "cached" or "stale", for the canvas badges. Loads nothing but the
         small results of output nodes (to ask whether their files still exist)."""
         keys = self.keys(graph, output_dir=output_dir)
