@@ -8,8 +8,9 @@ commands in :mod:`studio.graph.commands`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from uuid import uuid4
 
@@ -122,6 +123,11 @@ class Node:
     def params(self) -> dict[str, Any]:
         """A copy; change values with :meth:`set_param` so listeners hear of it."""
         return copy.deepcopy(self._params)
+
+    def params_view(self) -> Mapping[str, Any]:
+        """The params without copying, read-only at the top level: for hot readers (the
+        engine keys every node before each run) that promise not to change nested values."""
+        return MappingProxyType(self._params)
 
     def param(self, name: str) -> Any:
         return copy.deepcopy(self._params.get(name))

@@ -23,6 +23,8 @@ def validate(graph: Graph, node_ids: Iterable[str] | None = None) -> list[Proble
     """Every problem in ``node_ids`` (default: the whole graph), errors and warnings."""
     wanted = graph.nodes if node_ids is None else [graph.node(i) for i in node_ids]
     problems: list[Problem] = []
+    # One pass over the edges: Graph.edge_into per input would scan them all for each node.
+    connected = {(e.dst_node, e.dst_port) for e in graph.edges}
     for node in wanted:
         def report(message: str, severity: str = "error", node=node) -> None:
             problems.append(Problem(node.id, node.title, message, severity))
@@ -32,9 +34,9 @@ def validate(graph: Graph, node_ids: Iterable[str] | None = None) -> list[Proble
             continue
         spec = node.spec
         for port in spec.inputs:
-            if not port.optional and graph.edge_into(node.id, port.name) is None:
+            if not port.optional and (node.id, port.name) not in connected:
                 report(f"input {port.name!r} ({port.type.value}) is not connected")
-        values = node.params
+        values = node.params_view()
         for param in spec.params:
             if param.name not in values:
                 report(f"parameter {param.name!r} is missing")
