@@ -45,6 +45,7 @@ class FrameItem(QGraphicsItem):
         self._buffer: np.ndarray | None = None  # the QImage's pixels
         self._rect = QRectF()
         self.wipe_x: float | None = None  # a wipe line in image pixels, drawn over the frame
+        self.wipe_labels: tuple[str, str] = ("A", "B")
 
     def set_frame(self, frame: np.ndarray | None) -> None:
         if frame is not None:
@@ -80,11 +81,30 @@ class FrameItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(self._rect, self._image)
         if self.wipe_x is not None:
-            pen = QPen(QColor(theme.ACCENT), 0)
-            pen.setCosmetic(True)
-            pen.setWidth(2)
-            painter.setPen(pen)
-            painter.drawLine(QPointF(self.wipe_x, 0), QPointF(self.wipe_x, self._rect.height()))
+            self._paint_wipe(painter)
+
+    def _paint_wipe(self, painter: QPainter) -> None:
+        assert self.wipe_x is not None
+        top = painter.transform().map(QPointF(self.wipe_x, 0))
+        bottom = painter.transform().map(QPointF(self.wipe_x, self._rect.height()))
+        painter.save()
+        painter.resetTransform()  # draw the line and labels in screen pixels
+        painter.setPen(QPen(QColor(theme.ACCENT), 2))
+        painter.drawLine(top, bottom)
+        painter.setPen(QColor("white"))
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        left, right = self.wipe_labels
+        painter.fillRect(QRectF(top.x() - 26, top.y() + 6, 20, 18), QColor(0, 0, 0, 150))
+        painter.fillRect(QRectF(top.x() + 6, top.y() + 6, 20, 18), QColor(0, 0, 0, 150))
+        painter.drawText(
+            QRectF(top.x() - 26, top.y() + 6, 20, 18), Qt.AlignmentFlag.AlignCenter, left
+        )
+        painter.drawText(
+            QRectF(top.x() + 6, top.y() + 6, 20, 18), Qt.AlignmentFlag.AlignCenter, right
+        )
+        painter.restore()
 
 
 class PictureView(QGraphicsView):
