@@ -270,3 +270,24 @@ def test_removing_the_node_detaches_the_window(setup) -> None:
     window = open_painter("RegionMask")
     graph.remove(window.node_id)
     assert window._unsubscribe is None and not window.isVisible()
+
+
+def test_lasso_drag_makes_a_polygon(setup) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    window.set_tool("polygon")
+    drag(window, [(40, 40), (80, 30), (110, 60), (80, 95), (45, 80), (40, 45)])
+    (shape,) = window.graph.node(window.node_id).params["shapes"]
+    assert shape["kind"] == "polygon" and len(shape["points"]) >= 4
+    assert stack.count() == 1
+
+
+def test_no_keyframe_paints_on_a_blank_frame(qtbot, registry) -> None:
+    graph = Graph(registry)
+    node = graph.add("RegionMask")
+    window = PainterWindow(graph, node.id, None, lambda command: command.apply(graph))
+    qtbot.addWidget(window)
+    assert window.canvas.image_size == (1024, 576)
+    assert "no keyframe" in window.status.text()
+    with pytest.raises(ValueError, match="uint8"):
+        PainterWindow(graph, node.id, np.zeros((8, 8), np.float32), lambda command: None)

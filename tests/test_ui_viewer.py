@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from studio.graph.types import CameraPath, Video
 from studio.ui.viewer.compare import compose
@@ -244,3 +246,27 @@ def test_refresh_picks_up_a_new_render(dock, outputs) -> None:
     assert dock.panel.timeline.count == 10
     assert dock.panel.timeline.frame == 3
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["clip"]["video"].frames[3])
+
+
+def test_wheel_zooms_about_the_cursor_and_closing_releases_frames(dock, outputs) -> None:
+    dock.show_node("still")
+    view = dock.panel.picture
+    before = view.zoom
+    at = view.mapFromScene(QPointF(30, 20))
+    QTest.mouseMove(view.viewport(), at)
+    event = QWheelEvent(
+        QPointF(at),
+        QPointF(view.viewport().mapToGlobal(at)),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.zoom == pytest.approx(before * 1.25**2)
+    dock.close()
+    assert dock.panel.a.source is None
+    dock.refresh()  # reopening reads the cache again
+    np.testing.assert_array_equal(dock.panel.current_frame(), outputs["still"]["image"])

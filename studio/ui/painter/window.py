@@ -70,6 +70,13 @@ class PainterWindow(QWidget):
             raise ValueError(
                 f"the painter edits {' or '.join(PAINTABLE)} nodes, not {node.type_id}"
             )
+        if keyframe is not None and (
+            keyframe.ndim != 3 or keyframe.shape[2] != 3 or keyframe.dtype != np.uint8
+        ):
+            raise ValueError(
+                f"the keyframe must be an (H, W, 3) uint8 RGB image, got "
+                f"{keyframe.shape} {keyframe.dtype}"
+            )
         self.graph, self.node_id, self.push = graph, node_id, push
         self.motion = node.type_id == "MotionBrush"
         self.keyframe = keyframe if keyframe is not None else self._blank()

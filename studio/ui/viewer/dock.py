@@ -78,7 +78,8 @@ class _Side:
         ports = showable(outputs) if outputs else []
         port = self.port if self.port in ports else (ports[0] if ports else None)
         value = outputs[port] if outputs and port else None
-        same = node_id == self.node_id and port == self.port and value is self.value
+        same = (node_id, port) == (self.node_id, self.port) and value is self.value
+        same = same and (value is None or self.source is not None)
         self.node_id, self.outputs, self.port = node_id, outputs, port
         if same:
             return

@@ -12,7 +12,6 @@ import mmap
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 
 import numpy as np
 
@@ -99,7 +98,6 @@ class FrameSource:
         self._wake = threading.Condition(self._lock)
         self._closed = False
         self._worker: threading.Thread | None = None
-        self.on_ready: Callable[[int], None] | None = None  # called on the worker thread
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -168,8 +166,6 @@ class FrameSource:
                     continue
             frame = self._read(index)
             self._store(index, frame)
-            if self.on_ready is not None:
-                self.on_ready(index)
 
     def close(self) -> None:
         with self._lock:
