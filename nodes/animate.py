@@ -115,7 +115,10 @@ def fill_holes(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if known.min() > 0:
         return image.copy()
     if known.max() == 0:
-        raise NodeError("the motion brushes cover the whole frame: nothing is left to fill from")
+        raise NodeError(
+            "the moving brushes cover the whole frame, so nothing is left to fill the holes "
+            "from: to move everything use the camera move instead"
+        )
     colour = image.astype(np.float32) * known[..., None]
     weights = [known]
     colours = [colour]
@@ -160,11 +163,13 @@ def cut_and_drag(
     fps: float,
     size: tuple[int, int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    info: Callable[[str], None] | None = None,
 ) -> GuidanceClip:
     """Animate ``image`` by dragging its brushed regions and moving the camera.
 
     ``size`` is (width, height); when given the keyframe is resized to cover it and
-    centre-cropped. ``progress(done, total)`` is called once per frame (it may raise to cancel).
+    centre-cropped. ``progress(done, total)`` is called once per frame (it may raise to cancel);
+    ``info(message)`` hears about adjustments made on the way (a region stretched to fit).
     """
     # 1. Check inputs and bring the keyframe to the output size.
     keyframe = _check_inputs(image, motion, frames, fps, size)
@@ -172,6 +177,7 @@ def cut_and_drag(
     feather = max(1.0, 0.004 * min(width, height))
 
     # 2. Prepare brushes: regions at frame size, pinned (static) area, clean plate.
+    _report_stretched_regions(motion, image.shape[:2], info)
     regions = [
         _region_alpha(b.region, image.shape[:2], width, height, feather) for b in motion.brushes
     ]
@@ -260,6 +266,22 @@ def _check_inputs(
     if not (math.isfinite(camera.zoom) and 0.1 <= camera.zoom <= 10):
         raise NodeError(f"camera zoom = {camera.zoom} is out of range; use 0.1 to 10")
     return cover_crop(image, width, height)
+
+
+def _report_stretched_regions(
+    motion: Motion, keyframe_hw: tuple[int, ...], info: Callable[[str], None] | None
+) -> None:
+    """Regions cover the keyframe whatever their size; say so when that changes their shape."""
+    if info is None:
+        return
+    kh, kw = keyframe_hw
+    for index, brush in enumerate(motion.brushes):
+        rh, rw = brush.region.shape
+        if abs(rw / rh - kw / kh) > 0.01 * (kw / kh):
+            info(
+                f"{brush.name or f'brush {index + 1}'}: its region is {rw}x{rh} but the keyframe "
+                f"is {kw}x{kh}; the region was stretched to cover the keyframe"
+            )
 
 
 def _region_alpha(

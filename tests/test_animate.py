@@ -238,3 +238,20 @@ def test_example_workflow_motion_stage_lifts_the_rocket() -> None:
     rows = np.nonzero(clip.masks[-1].max(axis=1) > 0.5)[0]
     assert 0 < mask.mean() < 0.1  # GrabCut found a slim subject, not the whole box
     assert rows.min() < first.min() - 15  # the rocket rose by more than 10 % of the frame
+
+
+def test_region_of_another_shape_is_stretched_and_reported(keyframe: np.ndarray) -> None:
+    messages: list[str] = []
+    wide = np.zeros((10, 40), np.float32)  # 4:1, the keyframe is 4:3
+    wide[3:7, 10:20] = 1.0
+    brush = MotionBrushValue(wide, ((0.4, 0.5), (0.5, 0.5)), name="sign")
+    clip = cut_and_drag(keyframe, Motion((brush,)), frames=2, fps=8, info=messages.append)
+    assert messages and "sign: its region is 40x10 but the keyframe is 192x144" in messages[0]
+    # Stretched onto the keyframe: x 48..96, y 43..101 moved right by 0.1 of the width.
+    assert clip.masks[1][70, 110] > 0.99 and clip.masks[1][70, 150] == 0.0
+
+
+def test_brushes_covering_the_whole_frame_say_to_use_the_camera(keyframe: np.ndarray) -> None:
+    everything = MotionBrushValue(np.ones((H, W), np.float32), ((0.5, 0.5), (0.6, 0.5)))
+    with pytest.raises(NodeError, match="use the camera move instead"):
+        cut_and_drag(keyframe, Motion((everything,)), frames=2, fps=8)
