@@ -235,11 +235,11 @@ class ProgressPrinter:
                 desc=title, total=None, unit="step", file=sys.stderr, leave=True, dynamic_ncols=True
             )
         elif kind == "node_progress" and self.bar is not None:
-            self.bar.total = event.total
-            self.bar.n = event.step
+            if self.bar.total != event.total:
+                self.bar.total = event.total
             if event.message:
                 self.bar.set_postfix_str(event.message, refresh=False)
-            self.bar.refresh()
+            self.bar.update(event.step - self.bar.n)  # redraws at most every 0.1 s
         elif kind == "node_finished":
             self._close()
             done = "bypassed" if event.message == "bypassed" else f"done in {event.elapsed:.2f} s"

@@ -369,3 +369,16 @@ def test_ctrl_c_cancels_cleanly_with_exit_130(tmp_path):
     events = events_of(rest)
     assert events[-1]["kind"] == "run_finished" and events[-1]["status"] == "cancelled"
     assert "Traceback" not in err
+
+
+def test_open_hands_over_to_the_editor(monkeypatch, capsys):
+    calls = []
+    fake = type(sys)("studio.ui.app")
+    fake.open_editor = lambda path, run, screenshot: calls.append((path, run, screenshot)) or 7
+    monkeypatch.setitem(sys.modules, "studio.ui.app", fake)
+    assert main(["open", "shot.json", "--run", "--screenshot", "s.png"]) == 7
+    assert main(["open"]) == 7
+    assert calls == [("shot.json", True, "s.png"), (None, False, None)]
+    monkeypatch.setitem(sys.modules, "studio.ui.app", None)
+    assert main(["open"]) == 1
+    assert "the editor is not available" in capsys.readouterr().err
