@@ -52,7 +52,7 @@ def outputs() -> dict[str, dict]:
         "stab": {"video": Video(other, 24.0), "camera_path": path},
         "still": {"image": still},
         "mask": {"mask": mask},
-        "still_image": {"image": still},
+        "bare_mask": {"mask": mask * 0.25},
     }
 
 
@@ -270,3 +270,12 @@ def test_wheel_zooms_about_the_cursor_and_closing_releases_frames(dock, outputs)
     assert dock.panel.a.source is None
     dock.refresh()  # reopening reads the cache again
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["still"]["image"])
+
+
+def test_mask_without_its_image_shows_grey_with_its_value(dock) -> None:
+    dock.show_node("bare_mask")
+    frame = dock.panel.current_frame()
+    assert frame[20, 30].tolist() == [64, 64, 64] and frame[0, 0].tolist() == [0, 0, 0]
+    view = dock.panel.picture
+    QTest.mouseMove(view.viewport(), view.mapFromScene(QPointF(30.5, 20.5)))
+    assert "mask 0.250" in dock.panel.status.text()

@@ -83,7 +83,10 @@ class PainterWindow(QWidget):
         self.has_keyframe = keyframe is not None
         self.current_brush = 0
         self._input_cache: tuple[str, np.ndarray | None] = ("", None)
+        # Its own window even when the editor passes itself as the parent.
+        self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle(f"Paint — {node.title}")
+        self.resize(1200, 760)
         self.setStyleSheet(theme.STYLE)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 

@@ -313,6 +313,12 @@ class ViewerPanel(QWidget):
                 r, g, b = (int(v) for v in frame[y, x])
                 label = f"{name} " if self.b.source is not None and self.mode != "A" else ""
                 text = f"{label}R {r} G {g} B {b}"
+                if (
+                    side.overlay is None
+                    and isinstance(side.value, np.ndarray)
+                    and side.value.ndim == 2
+                ):
+                    text = f"{label}mask {float(side.value[y, x]):.3f}"
                 if side.overlay is not None:
                     oh, ow = side.overlay.shape
                     my, mx = y * oh // frame.shape[0], x * ow // frame.shape[1]
