@@ -242,3 +242,14 @@ def test_warm_start_in_a_new_process_renders_from_disk(tmp_path):
     warm = render()
     assert warm["ran"] == [] and warm["cached"] == ["up"]
     assert warm["first"] == 8 and warm["mapped"]
+
+
+def test_budgets_come_from_the_settings(tmp_path):
+    from studio.settings import Settings
+
+    assert Cache(tmp_path).disk.budget == 20 * 1024**3
+    Settings().set("cache_disk_bytes", 12345)
+    Settings().set("cache_memory_bytes", "lots")  # not a number: the default stands
+    cache = Cache(tmp_path)
+    assert cache.disk.budget == 12345 and cache.memory.budget == 2 * 1024**3
+    assert Cache(tmp_path, disk_budget=7).disk.budget == 7

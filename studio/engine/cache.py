@@ -19,20 +19,24 @@ def _ignore(message: str) -> None:
 
 class Cache:
     """Node results by cache key. ``root=None`` uses :func:`studio.settings.cache_dir`;
-    ``disk=False`` keeps results in memory only (tests, benchmarks of the scheduler)."""
+    ``disk=False`` keeps results in memory only (tests, benchmarks of the scheduler).
+    Budgets not given come from the settings (``cache_memory_bytes``, ``cache_disk_bytes``),
+    else 2 GiB of memory and 20 GiB of disk."""
 
     def __init__(
         self,
         root: Path | None = None,
         *,
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
-        disk_budget: int = DEFAULT_DISK_BUDGET,
+        memory_budget: int | None = None,
+        disk_budget: int | None = None,
         disk: bool = True,
     ) -> None:
         if root is None and disk:
             from studio.settings import cache_dir
 
             root = cache_dir()
+        if memory_budget is None or disk_budget is None:
+            memory_budget, disk_budget = _budgets_from_settings(memory_budget, disk_budget)
         self.memory = MemoryCache(memory_budget)
         self.disk = DiskCache(Path(root), disk_budget) if disk and root is not None else None
 
@@ -98,3 +102,19 @@ class Cache:
         """Empty both tiers; returns how many disk entries were deleted."""
         self.memory.clear()
         return self.disk.clear() if self.disk is not None else 0
+
+
+def _budgets_from_settings(memory: int | None, disk: int | None) -> tuple[int, int]:
+    from studio.settings import Settings
+
+    settings = Settings()
+
+    def budget(name: str, default: int) -> int:
+        value = settings.get(name, default)
+        valid = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return value if valid else default
+
+    return (
+        memory if memory is not None else budget("cache_memory_bytes", DEFAULT_MEMORY_BUDGET),
+        disk if disk is not None else budget("cache_disk_bytes", DEFAULT_DISK_BUDGET),
+    )

@@ -158,7 +158,12 @@ class Engine:
         value = self.cache.get(key, report)
         spec = node.spec
         if value is not None and spec is not None and spec.still_valid is not None:
-            if not spec.still_valid(value):
+            try:
+                valid = bool(spec.still_valid(value))
+            except Exception:  # a faulty check: run the node again rather than trust it
+                log.exception("still_valid of %s failed", spec.type_id)
+                valid = False
+            if not valid:
                 self.cache.discard(key)
                 return None
         return value
@@ -187,6 +192,7 @@ class _Run:
         self.errors: dict[str, str] = {}
         self.executed: list[str] = []
         self.cached: list[str] = []
+        self.actions: dict[str, str] = {}  # node id -> "cached" | "run" | "bypass"
         self._workflow_json: str | None = None
 
     def emit(self, kind: str, node_id: str | None = None, **fields: Any) -> None:
@@ -243,7 +249,6 @@ class _Run:
         """Walk back from the targets; returns the nodes to load or run, in dependency order,
         and messages (damaged cache entries) to emit once the run has started."""
         demanded = set(targets)
-        self.actions: dict[str, str] = {}
         notes: list[tuple[str, str]] = []
         for node_id in reversed(order):
             if node_id not in demanded:
