@@ -409,7 +409,9 @@ def camera_transform(camera: CameraMove, fraction: float, width: int, height: in
     """The camera's 2x3 affine (composited frame -> screen) at ``fraction`` of the clip."""
     p = ease(camera.ease, fraction)
     zoom = 1.0 + (camera.zoom - 1.0) * p
-    matrix = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), -camera.roll * p, zoom)
+    # OpenCV puts pixel centres on integers: the frame turns about ((w - 1) / 2, (h - 1) / 2).
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, -camera.roll * p, zoom)
     matrix[0, 2] -= camera.pan * width * p
     matrix[1, 2] += camera.tilt * height * p
     return matrix

@@ -255,3 +255,14 @@ def test_brushes_covering_the_whole_frame_say_to_use_the_camera(keyframe: np.nda
     everything = MotionBrushValue(np.ones((H, W), np.float32), ((0.5, 0.5), (0.6, 0.5)))
     with pytest.raises(NodeError, match="use the camera move instead"):
         cut_and_drag(keyframe, Motion((everything,)), frames=2, fps=8)
+
+
+def test_camera_push_in_and_roll_turn_about_the_centre(keyframe: np.ndarray) -> None:
+    zoom = cut_and_drag(keyframe, Motion(camera=CameraMove(zoom=2.0)), frames=2, fps=8)
+    # A 2x push-in shows the middle half of the keyframe, enlarged.
+    middle = cv2.resize(keyframe[36:108, 48:144], (W, H), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(zoom.video.frames[1].astype(int) - middle).mean() < 4
+    assert zoom.masks[1].max() == 0.0  # pushing in reveals nothing
+    roll = cut_and_drag(keyframe, Motion(camera=CameraMove(roll=180.0)), frames=2, fps=8)
+    turned = np.rot90(keyframe, 2)  # half a turn about the centre, either way
+    assert np.abs(roll.video.frames[1][4:-4, 4:-4].astype(int) - turned[4:-4, 4:-4]).mean() < 4
