@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,7 @@ def cmd_open(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
 def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.engine import CancelToken, RunEvent
     from studio.engine.context import NodeContext
+    from studio.engine.scheduler import output_problem
     from studio.graph.spec import Cancelled, NodeError
 
     registry = _registry(registry)
@@ -419,8 +421,19 @@ def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     start = time.perf_counter()
     try:
         outputs = spec.run(ctx, inputs, params)
+        problem = output_problem(spec, outputs)
+        if problem:
+            raise NodeError(problem)
     except (NodeError, Cancelled) as exc:
         printer(RunEvent("node_failed", "cli", "node", message=str(exc) or "cancelled"))
+        return EXIT_FAILED
+    except Exception as exc:  # a bug in the node: its message and where it happened
+        message = f"{type(exc).__name__}: {exc}"
+        printer(
+            RunEvent(
+                "node_failed", "cli", "node", message=message, traceback=traceback.format_exc()
+            )
+        )
         return EXIT_FAILED
     printer(RunEvent("node_finished", "cli", "node", elapsed=time.perf_counter() - start))
     args.out.mkdir(parents=True, exist_ok=True)

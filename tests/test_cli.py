@@ -176,6 +176,10 @@ def _invert(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> d
     return {"image": 255 - image, "mask": (image[..., 0] > params["level"]).astype(np.float32)}
 
 
+def _crash(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    return {"image": inputs["image"][..., 0]} if params["shape"] else {"image": 1 / 0}
+
+
 def _reverse(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
     video = inputs["video"]
     if len(video) < 2:
@@ -382,3 +386,14 @@ def test_open_hands_over_to_the_editor(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "studio.ui.app", None)
     assert main(["open"]) == 1
     assert "the editor is not available" in capsys.readouterr().err
+
+
+def test_node_bugs_are_reported_not_raised(tmp_path, capsys):
+    image = tmp_path / "in.png"
+    cv2.imwrite(str(image), np.zeros((4, 4, 3), np.uint8))
+    argv = ["node", "Crash", "--input", f"image={image}", "--out", str(tmp_path)]
+    assert main(argv, registry=FILE_NODES) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: ZeroDivisionError: division by zero" in err and "Traceback" in err
+    assert main([*argv, "--set", "shape=true"], registry=FILE_NODES) == 1
+    assert "expected an (H, W, 3) uint8 image" in capsys.readouterr().err
