@@ -206,6 +206,15 @@ FILE_NODES = NodeRegistry(
             inputs=(Port("video", PortType.VIDEO),),
             outputs=(Port("video", PortType.VIDEO),),
         ),
+        NodeSpec(
+            "Crash",
+            "Crash",
+            "T",
+            _crash,
+            inputs=(Port("image", PortType.IMAGE),),
+            outputs=(Port("image", PortType.IMAGE),),
+            params=(Param("shape", ParamKind.BOOL, False, help="Wrong shape."),),
+        ),
     ]
 )
 
