@@ -266,3 +266,14 @@ def test_camera_push_in_and_roll_turn_about_the_centre(keyframe: np.ndarray) -> 
     roll = cut_and_drag(keyframe, Motion(camera=CameraMove(roll=180.0)), frames=2, fps=8)
     turned = np.rot90(keyframe, 2)  # half a turn about the centre, either way
     assert np.abs(roll.video.frames[1][4:-4, 4:-4].astype(int) - turned[4:-4, 4:-4]).mean() < 4
+
+
+def test_scale_grows_the_region_about_its_centroid(keyframe: np.ndarray) -> None:
+    x0, y0, x1, y1 = 80, 50, 110, 80
+    centre = ((x0 + x1) / 2 / W, (y0 + y1) / 2 / H)
+    brush = MotionBrushValue(rect_region(x0, y0, x1, y1), trajectory=(centre, centre), scale=2.0)
+    clip = cut_and_drag(keyframe, Motion(brushes=(brush,)), frames=2, fps=8)
+    # Doubled about its centre (95, 65): the 30 px square now spans about 65..125 x 35..95.
+    grown = cv2.resize(keyframe[y0:y1, x0:x1], (60, 60), interpolation=cv2.INTER_LINEAR)
+    got = clip.video.frames[1][35:95, 65:125].astype(int)
+    assert np.abs(got[6:-6, 6:-6] - grown[6:-6, 6:-6]).mean() < 8
