@@ -252,6 +252,8 @@ class ViewerPanel(QWidget):
         else:
             self.stack.setCurrentWidget(self.picture)
         self.timeline.set_clip(max(counts, default=1), fps)
+        # Disabled rather than hidden for a still, so the picture does not jump about.
+        self.timeline.setEnabled(self.timeline.count > 1)
 
     def _port_chosen(self, port: str) -> None:
         if port and port != self.a.port:

@@ -41,6 +41,7 @@ class PathPlots(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(48)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" crowds the small labels
             plot.setMouseEnabled(x=True, y=False)
             if row < len(names) - 1:
                 plot.getAxis("bottom").setStyle(showValues=False)
