@@ -16,7 +16,7 @@ import numpy as np
 
 from studio.graph.types import Video
 
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 
 
 @dataclass(frozen=True, eq=False)

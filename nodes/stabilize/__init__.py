@@ -81,6 +81,10 @@ def run_stabilize(
         )
     if motion.featureless:
         ctx.info(f"{motion.featureless} frame(s) had too little detail to track; assumed still")
+    if motion.lost:
+        ctx.info(
+            f"tracking failed on {motion.lost} frame(s) (too fast, or blurred); assumed still there"
+        )
 
     # 2. Camera path, smoothed per shot.
     poses = cumulative(motion.steps, cuts)
@@ -94,7 +98,7 @@ def run_stabilize(
     zooms = _shot_zooms(ctx, corrections, cuts, (width, height), p["max_zoom"])
 
     # 4. Warp every frame once; measure its luma on the way.
-    out = np.empty_like(frames)
+    out = np.empty(frames.shape, dtype=np.uint8)  # frames may be a read-only memory map
     centre = np.array([[1, 0, (width - 1) / 2], [0, 1, (height - 1) / 2], [0, 0, 1.0]])
     flags = INTERPOLATIONS[p["interpolation"]] | cv2.WARP_INVERSE_MAP
     luma_before = np.empty(length)

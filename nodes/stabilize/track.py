@@ -10,16 +10,23 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-ANALYSIS_SIDE = 480  # long side of the grey copy that is tracked; full res is only warped
-MAX_CORNERS = 300
+ANALYSIS_SIDE = 320  # long side of the grey copy that is tracked; full res is only warped
+MAX_CORNERS = 200
 MIN_TRACKS = 12  # fewer usable corners than this: a featureless frame, assume no motion
 FB_TOLERANCE = 0.5  # px at analysis scale: forward-backward disagreement that rejects a track
-MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed: treat as a cut
+MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed
+# A tracking failure is a cut only if the histograms also moved this share of the way to
+# the cut threshold: different shots can share a histogram, one shot's frames always do.
+SUSPECT_SHARE = 0.4
 HIST_BINS = 32
 
+LK_WINDOW = (15, 15)
+# Two levels follow shifts of ~30 analysis px a frame; a third misleads LK on frames with
+# little texture (a rocket against the sky) at this size.
+LK_LEVELS = 2
 LK_PARAMS = {
-    "winSize": (21, 21),
-    "maxLevel": 3,
+    "winSize": LK_WINDOW,
+    "maxLevel": LK_LEVELS,
     "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01),
 }
 
@@ -32,6 +39,7 @@ class Motion:
     steps: list[np.ndarray] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)
     featureless: int = 0  # frames assumed still because nothing could be tracked
+    lost: int = 0  # frames whose tracking failed without a cut; assumed still too
 
 
 class Analyzer:
@@ -61,8 +69,10 @@ class Analyzer:
         if self._prev is not None:
             jump = cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA)
             measured = None if jump > self.cut_threshold else self._measure(self._prev, grey)
-            if measured is None:
+            if measured is None and jump > SUSPECT_SHARE * self.cut_threshold:
                 self.motion.cuts.append(len(self.motion.steps))
+            elif measured is None:
+                self.motion.lost += 1
             elif measured is _STILL:
                 self.motion.featureless += 1
             else:
@@ -71,7 +81,7 @@ class Analyzer:
         self._prev, self._prev_hist = grey, hist
 
     def _measure(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray | object | None:
-        """3x3 map from ``cur`` to ``prev`` (analysis pixels); _STILL or None for a cut."""
+        """3x3 map from ``cur`` to ``prev`` (analysis pixels); _STILL, or None: tracking failed."""
         corners = cv2.goodFeaturesToTrack(
             prev, maxCorners=MAX_CORNERS, qualityLevel=0.01, minDistance=8, blockSize=7
         )
