@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import traceback
@@ -56,19 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="render a workflow file")
     render.add_argument("workflow", help="the workflow .json file")
     render.add_argument("--out", type=Path, default=Path("out"), help="output folder (./out)")
+    many: dict[str, Any] = {"action": "append", "default": []}  # repeatable options
     render.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="NODE",
-        help="render only up to NODE (id, id prefix or title); repeatable",
+        "--target", metavar="NODE", **many, help="render only up to NODE (id, id prefix or title)"
     )
     render.add_argument(
         "--set",
-        action="append",
-        default=[],
         metavar="NODE.PARAM=VALUE",
-        help="override a parameter (VALUE is JSON, else text); repeatable",
+        **many,
+        help="override a parameter (VALUE is JSON, else text)",
     )
     render.add_argument(
         "--events", choices=["jsonl"], help="print one JSON event per line instead of progress bars"
@@ -87,13 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("type", help="node type, e.g. Upscale")
     node.add_argument(
         "--input",
-        action="append",
-        default=[],
         metavar="PORT=PATH",
+        **many,
         help="an input from a file: PNG/JPEG for images and masks; an mp4, a "
         "folder of numbered PNGs or one image for videos",
     )
-    node.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE")
+    node.add_argument("--set", metavar="PARAM=VALUE", **many)
     node.add_argument("--out", type=Path, required=True, help="folder for the outputs")
     node.add_argument(
         "--fps", type=float, default=16.0, help="frame rate for videos read from images (16)"
@@ -204,10 +200,18 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     if result is None:
         print(f"studio: error: the engine failed: {job.error}", file=sys.stderr)
         return EXIT_FAILED
+    files = [p for outputs in result.outputs.values() for p in outputs.get("files", [])]
+    for node_id in targets or []:  # "up to node X": write X's outputs for the artist to see
+        node = graph.node(node_id)
+        for port in node.outputs if node_id in result.outputs else ():
+            if port.name in result.outputs[node_id]:
+                stem = re.sub(r"[^\w-]+", "_", f"{node.title}_{port.name}").strip("_")
+                args.out.mkdir(parents=True, exist_ok=True)
+                value = result.outputs[node_id][port.name]
+                files += write_output(port.type, value, args.out, stem)[:1]
     if args.events != "jsonl":
-        for outputs in result.outputs.values():
-            for path in outputs.get("files", []) if isinstance(outputs, dict) else []:
-                print(path)
+        for path in files:
+            print(path)
     return {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
 
 
@@ -526,8 +530,6 @@ def read_video(path: Path, fps: float) -> Any:
 
 
 def _natural_key(path: Path) -> list[Any]:
-    import re
-
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 

@@ -70,7 +70,11 @@ def test_render_with_overrides_and_a_target(tmp_path, capsys):
     )
     assert code == 0
     assert stubs.calls == ["c0nst", "add1"]  # Save was not a target
-    err = capsys.readouterr().err
+    # The target's outputs are written for the artist to look at.
+    assert json.loads((tmp_path / "Add_one_out.json").read_text()) == [[12.0, 12.0]] * 2
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / "Add_one_out.json")
+    err = captured.err
     assert "Add one: done" in err and "render ok" in err
     # The override went through JSON parsing: value [1] is not a number, so validation fails.
     stubs.calls.clear()
