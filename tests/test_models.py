@@ -292,10 +292,20 @@ def test_loading_a_second_heavy_model_unloads_the_first_unless_both_fit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manager = ModelManager()
+    monkeypatch.setattr(models, "available_ram", lambda: 16 * GIB)
     keyframe, video = fake_model(tmp_path, "sdxl", 7 * GIB), fake_model(tmp_path, "wan", 30 * GIB)
     k = manager.load(keyframe, FakePipe, device="cpu", dtype="float32", policy="none")
     manager.load(video, FakePipe, device="cpu", dtype="float32", policy="none")
     assert k.removed and [e.key[0] for e in manager.loaded()] == [str(video.path.resolve())]
+    # Small models that fit in RAM beside each other stay loaded on the CPU.
+    manager.unload()
+    manager.load(
+        fake_model(tmp_path, "small", GIB), FakePipe, device="cpu", dtype="float32", policy="none"
+    )
+    manager.load(
+        fake_model(tmp_path, "tiny", GIB), FakePipe, device="cpu", dtype="float32", policy="none"
+    )
+    assert len(manager.loaded()) == 2
 
     # On a GPU with room for both, the keyframe model stays for the next run.
     monkeypatch.setattr(models, "memory_info", lambda device: MemoryInfo(60 * GIB, 80 * GIB))

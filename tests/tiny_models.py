@@ -113,7 +113,7 @@ def build_sd(folder: Path) -> Path:
         text_encoder=text_encoder,
         tokenizer=clip_tokenizer(),
         unet=unet,
-        scheduler=DDIMScheduler(clip_sample=False),
+        scheduler=DDIMScheduler(clip_sample=False, steps_offset=1),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

@@ -14,8 +14,10 @@ How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.anima
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,15 +69,14 @@ def generate_video(
     frames, steps, strength = params["frames"], params["steps"], params["strength"]
     rule.check_frames(frames)
     if last_image is not None:
-        if fam not in ("wan", "vace"):
-            raise NodeError("a last frame needs a Wan I2V (first-last frame) or Wan VACE model")
+        _check_last_frame_support(model, fam)
         last_image = P.resize(P.check_image(last_image, "last_image"), width, height)
     keyframe = P.resize(image, width, height)
     steered = bool(motion.brushes) or not motion.camera.is_identity
     if steered and fam == "cogvideox":
         ctx.info("CogVideoX has no guidance input here: motion brushes are ignored")
         steered = False
-    if steered and fam in ("wan", "ltx") and int(steps * strength) < 1:
+    if steered and fam == "wan" and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
 
     # 2. The cut-and-drag guidance clip (the brushes' and camera's motion, rendered).
@@ -107,6 +108,27 @@ def generate_video(
 
     clip = P.run_on_model(ctx, model, params["memory"], attempt)
     return Video(P.to_uint8(clip[0], "clip"), float(params["fps"]))
+
+
+def _check_last_frame_support(model: ModelInfo, fam: str) -> None:
+    if fam not in ("wan", "vace"):
+        raise NodeError("a last frame needs a Wan I2V (first-last frame) or Wan VACE model")
+    if fam == "wan" and (model.path / "image_encoder").is_dir():
+        # Wan 2.1 encodes both frames with CLIP; only the FLF2V transformer has room for two.
+        transformer = _json(model.path / "transformer" / "config.json")
+        if not transformer.get("pos_embed_seq_len"):
+            raise NodeError(
+                f"model {model.name!r} has no first-last-frame support: use a Wan 2.1 FLF2V, "
+                "a Wan 2.2 I2V or a Wan VACE model for a last frame"
+            )
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _target(fam: str, steered: bool, model: ModelInfo) -> str:

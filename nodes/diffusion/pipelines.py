@@ -30,8 +30,11 @@ def build_pipeline(model: ModelInfo, dtype: Any, target: str = "", auto: str = "
     import diffusers
 
     loader = getattr(diffusers, auto or "DiffusionPipeline")
+    # diffusers renamed ``torch_dtype`` to ``dtype``; older releases only know the former.
+    renamed = hasattr(diffusers.utils.deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
+    dtype_kwarg = {"dtype" if renamed else "torch_dtype": dtype}
     try:
-        pipe = loader.from_pretrained(model.path, torch_dtype=dtype, local_files_only=True)
+        pipe = loader.from_pretrained(model.path, local_files_only=True, **dtype_kwarg)
         if target and type(pipe).__name__ != target:
             pipe = getattr(diffusers, target).from_pipe(pipe)
     except Exception as error:

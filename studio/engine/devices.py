@@ -77,18 +77,22 @@ def memory_info(device: str) -> MemoryInfo:
 
 
 def empty_cache(device: str) -> None:
-    """Give cached blocks back to the driver after a model was unloaded or an OOM."""
+    """Give cached blocks back to the driver after a model was unloaded or an OOM.
+
+    Only for accelerators: on the CPU freed tensors go back at once, and a full ``gc.collect``
+    over a heap holding torch and transformers costs most of a second.
+    """
+    kind = device.split(":")[0]
+    if kind not in ACCELERATORS:
+        return
     import gc
 
-    gc.collect()
-    kind = device.split(":")[0]
+    import torch
+
+    gc.collect()  # reference cycles in the unloaded pipeline would pin its tensors
     if kind == "cuda":
-        import torch
-
         torch.cuda.empty_cache()
-    elif kind == "mps":
-        import torch
-
+    else:
         torch.mps.empty_cache()
 
 

@@ -316,7 +316,7 @@ class ModelManager:
         self.unload(model.path)
         if not self._loaded:
             return
-        free = memory_info(device).free if is_accelerator(device) else None
+        free = memory_info(device).free if is_accelerator(device) else available_ram()
         if free is not None and model.size_bytes + MIN_HEADROOM <= free:
             return  # both fit: keep the other model for the next run
         for key in list(self._loaded):  # least recently used first
@@ -332,6 +332,14 @@ class ModelManager:
 
     def report(self) -> str:
         return format_model_report(self)
+
+
+def available_ram() -> int | None:
+    """Bytes of system memory available now (Linux), where CPU-resident models live."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def format_model_report(manager: ModelManager | None = None, settings: Any = None) -> str:

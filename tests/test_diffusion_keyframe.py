@@ -1,0 +1,109 @@
+"""GenerateKeyframe on a tiny randomly initialised Stable Diffusion pipeline built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tiny_models import FakeContext, build_sd
+
+from nodes.keyframe import GENERATE_KEYFRAME
+from studio.engine.models import ModelManager
+from studio.graph.spec import Cancelled, NodeError
+
+
+@pytest.fixture(scope="session")
+def sd_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(scope="module")
+def manager() -> ModelManager:
+    # Shared within the module so the tiny pipeline loads once, as it would in the app.
+    return ModelManager()
+
+
+@pytest.fixture(autouse=True)
+def _empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+
+
+def params(model: Path, **overrides: Any) -> dict[str, Any]:
+    values = GENERATE_KEYFRAME.default_params()
+    values.update(
+        model=str(model) if str(model) != "." else "",
+        prompt="a red cat",
+        width=64,
+        height=48,
+        steps=2,
+        seed=7,
+    )
+    values.update(overrides)
+    return values
+
+
+def test_keyframe_is_an_rgb_image_of_the_asked_size_with_progress(
+    sd_model: Path, manager: ModelManager
+) -> None:
+    ctx = FakeContext(manager)
+    image = GENERATE_KEYFRAME.run(ctx, {}, params(sd_model))["image"]
+    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+    assert image.std() > 1  # a picture, not a flat (black) frame
+    assert ctx.events == [(1, 2), (2, 2)]
+
+
+def test_same_seed_same_picture_other_seed_another(sd_model: Path, manager: ModelManager) -> None:
+    run = GENERATE_KEYFRAME.run
+    first = run(FakeContext(manager), {}, params(sd_model))["image"]
+    again = run(FakeContext(manager), {}, params(sd_model))["image"]
+    other = run(FakeContext(manager), {}, params(sd_model, seed=8))["image"]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert manager.loads == 1  # reused across runs, not reloaded
+
+
+def test_reference_image_runs_image_to_image(sd_model: Path, manager: ModelManager) -> None:
+    ctx = FakeContext(manager)
+    reference = np.zeros((30, 40, 3), np.uint8)
+    reference[:, 20:] = (250, 40, 40)
+    p = params(sd_model, steps=4, strength=0.5)
+    image = GENERATE_KEYFRAME.run(ctx, {"reference": reference}, p)["image"]
+    assert image.shape == (48, 64, 3)
+    assert ctx.events == [(1, 2), (2, 2)]  # strength 0.5 of 4 steps
+    text_only = GENERATE_KEYFRAME.run(FakeContext(manager), {}, p)["image"]
+    assert not np.array_equal(image, text_only)
+
+
+def test_wrong_size_proposes_the_nearest_valid_one(sd_model: Path) -> None:
+    # The tiny VAE halves the size once: sizes must be even.
+    with pytest.raises(NodeError, match=r"multiples of 2\. Nearest valid size: 64x48"):
+        GENERATE_KEYFRAME.run(FakeContext(), {}, params(sd_model, width=65, height=47))
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match="no text-to-image model chosen"):
+        GENERATE_KEYFRAME.run(FakeContext(), {}, params(Path("")))
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(NodeError, match=f"'{missing}' not found. Looked for a folder"):
+        GENERATE_KEYFRAME.run(FakeContext(), {}, params(missing))
+
+
+def test_cancel_stops_within_a_step_and_frees_hooks(
+    sd_model: Path, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diffusers import DiffusionPipeline
+
+    freed: list[int] = []
+    original = DiffusionPipeline.maybe_free_model_hooks
+    monkeypatch.setattr(
+        DiffusionPipeline,
+        "maybe_free_model_hooks",
+        lambda self: (freed.append(1), original(self))[1],
+    )
+    ctx = FakeContext(manager, cancel_at=1)
+    with pytest.raises(Cancelled):
+        GENERATE_KEYFRAME.run(ctx, {}, params(sd_model, steps=3))
+    assert ctx.events == [(1, 3)] and freed == [1]

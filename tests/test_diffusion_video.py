@@ -1,0 +1,302 @@
+"""ImageToVideo with tiny randomly initialised Wan I2V, Wan VACE and LTX-Video pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tiny_models import FakeContext, build_ltx_i2v, build_wan_i2v, build_wan_vace
+
+from nodes.animate import cut_and_drag
+from nodes.diffusion.pipelines import configure_speedups
+from nodes.image_to_video import IMAGE_TO_VIDEO
+from studio.engine.models import ModelManager
+from studio.graph.spec import Cancelled, NodeError
+from studio.graph.types import Motion, MotionBrushValue, Video
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("video-models")
+    return {
+        "wan": build_wan_i2v(root / "wan-i2v"),
+        "vace": build_wan_vace(root / "wan-vace"),
+        "ltx": build_ltx_i2v(root / "ltx-i2v"),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _empty_hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+
+
+class SpyManager:
+    """Wraps the shared manager (so nothing reloads) and records each pipeline call's
+    arguments; the first ``ooms`` calls run out of memory."""
+
+    def __init__(self, ooms: int = 0) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.policies: list[str] = []
+        self.ooms = ooms
+
+    def load(self, model: Any, build: Any, **kwargs: Any) -> Any:
+        self.policies.append(kwargs["policy"])
+        return _Spy(SHARED.load(model, build, **kwargs), self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(SHARED, name)
+
+
+class _Spy:
+    def __init__(self, pipe: Any, manager: SpyManager) -> None:
+        object.__setattr__(self, "_pipe", pipe)
+        object.__setattr__(self, "_manager", manager)
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self._manager.calls.append(kwargs)
+        if self._manager.ooms:
+            import torch
+
+            self._manager.ooms -= 1
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return self._pipe(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._pipe, name, value)
+
+
+KEYFRAME = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+SHARED = ModelManager()  # one manager for the plain runs, as the app has
+
+
+def brush_motion() -> Motion:
+    region = np.zeros((32, 32), np.float32)
+    region[10:22, 4:14] = 1.0
+    brush = MotionBrushValue(region=region, trajectory=((0.28, 0.5), (0.7, 0.5)))
+    return Motion(brushes=(brush,))
+
+
+def params(model: Path, **overrides: Any) -> dict[str, Any]:
+    values = IMAGE_TO_VIDEO.default_params()
+    values.update(
+        model=str(model),
+        prompt="a cat walks",
+        width=32,
+        height=32,
+        frames=9,
+        steps=2,
+        fps=8.0,
+        seed=1,
+    )
+    values.update(overrides)
+    return values
+
+
+def run(ctx: FakeContext, model: Path, motion: Motion | None = None, **overrides: Any) -> Video:
+    inputs: dict[str, Any] = {"image": KEYFRAME, "motion": motion}
+    if "last_image" in overrides:
+        inputs["last_image"] = overrides.pop("last_image")
+    return IMAGE_TO_VIDEO.run(ctx, inputs, params(model, **overrides))["video"]
+
+
+def test_wan_i2v_clip_progress_and_determinism(tiny: dict[str, Path]) -> None:
+    ctx = FakeContext(SHARED)
+    video = run(ctx, tiny["wan"])
+    assert video.frames.shape == (9, 32, 32, 3) and video.frames.dtype == np.uint8
+    assert video.fps == 8.0 and video.frames.std() > 1
+    assert ctx.events == [(1, 2), (2, 2)]
+    assert np.array_equal(video.frames, run(FakeContext(SHARED), tiny["wan"]).frames)
+    assert not np.array_equal(video.frames, run(FakeContext(SHARED), tiny["wan"], seed=2).frames)
+
+
+def test_wan_i2v_with_brushes_starts_from_the_noised_guidance_clip(tiny: dict[str, Path]) -> None:
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    video = run(ctx, tiny["wan"], brush_motion(), steps=4, strength=0.5)
+    assert video.frames.shape == (9, 32, 32, 3)
+    assert ctx.events == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
+    latents = spy.calls[0]["latents"]
+    assert tuple(latents.shape) == (1, 16, 3, 4, 4)  # 9 frames -> 3 latent frames, 32 px -> 4
+    plain = run(FakeContext(SHARED), tiny["wan"], steps=4)
+    assert not np.array_equal(video.frames, plain.frames)
+
+
+def test_last_frame_is_kept_by_vace_and_refused_by_a_plain_wan_21_i2v(
+    tiny: dict[str, Path],
+) -> None:
+    spy = SpyManager()
+    last = np.full((32, 32, 3), 200, np.uint8)
+    video = run(FakeContext(spy), tiny["vace"], last_image=last, frames=5)
+    assert video.frames.shape == (5, 32, 32, 3)
+    assert np.array_equal(np.asarray(spy.calls[0]["video"][-1]), last)
+    assert np.asarray(spy.calls[0]["mask"][-1]).max() == 0
+    with pytest.raises(NodeError, match="no first-last-frame support"):
+        run(FakeContext(), tiny["wan"], last_image=last)
+
+
+def test_vace_brushes_become_control_video_and_mask(tiny: dict[str, Path]) -> None:
+    spy = SpyManager()
+    motion = brush_motion()
+    ctx = FakeContext(spy)
+    video = run(ctx, tiny["vace"], motion)
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    call = spy.calls[0]
+    guidance = cut_and_drag(KEYFRAME, motion, frames=9, fps=8.0, size=(32, 32))
+    control = np.stack([np.asarray(f) for f in call["video"]])
+    masks = np.stack([np.asarray(m) for m in call["mask"]])
+    assert np.array_equal(control, guidance.video.frames)
+    assert masks.shape == (9, 32, 32) and masks[0].max() == 0  # the keyframe is kept
+    assert masks[-1].max() == 255  # where the brush moved: generate
+    assert np.array_equal(masks > 127, guidance.masks > 0.5)
+    assert np.array_equal(np.asarray(call["reference_images"][0]), KEYFRAME)
+
+
+def test_vace_without_brushes_is_plain_image_to_video(tiny: dict[str, Path]) -> None:
+    spy = SpyManager()
+    video = run(FakeContext(spy), tiny["vace"])
+    call = spy.calls[0]
+    masks = np.stack([np.asarray(m) for m in call["mask"]])
+    assert np.array_equal(np.asarray(call["video"][0]), KEYFRAME)
+    assert masks[0].max() == 0 and masks[1:].min() == 255
+    assert call["reference_images"] is None
+    assert video.frames.shape == (9, 32, 32, 3)
+    steered = run(FakeContext(SHARED), tiny["vace"], brush_motion())
+    assert not np.array_equal(video.frames, steered.frames)
+
+
+def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    plain = run(ctx, tiny["ltx"])
+    assert plain.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert "image" in spy.calls[0] and spy.calls[0]["frame_rate"] == 8
+    steered = run(FakeContext(spy), tiny["ltx"], brush_motion(), strength=0.25)
+    conditions = spy.calls[1]["conditions"]
+    assert [c.strength for c in conditions] == [1.0, 0.75]
+    assert steered.frames.shape == (9, 32, 32, 3)
+    assert not np.array_equal(plain.frames, steered.frames)
+
+
+def test_wrong_size_and_frame_count_propose_the_nearest_valid(tiny: dict[str, Path]) -> None:
+    with pytest.raises(NodeError, match=r"multiples of 16\. Nearest valid size: 32x48"):
+        run(FakeContext(), tiny["wan"], width=34, height=50)
+    with pytest.raises(NodeError, match=r"8 frames .* 4k\+1 frames\. Nearest valid: 5 or 9"):
+        run(FakeContext(), tiny["wan"], frames=8)
+    with pytest.raises(NodeError, match="set both width and height"):
+        run(FakeContext(), tiny["wan"], width=32, height=0)
+    with pytest.raises(NodeError, match="last frame needs a Wan"):
+        run(FakeContext(), tiny["ltx"], last_image=KEYFRAME)
+
+
+def test_keyframe_size_is_snapped_to_the_model_when_width_and_height_are_zero(
+    tiny: dict[str, Path],
+) -> None:
+    video = run(FakeContext(SHARED), tiny["vace"], width=0, height=0, frames=5)
+    assert video.frames.shape == (5, 32, 32, 3)
+
+
+def test_missing_model_names_it(tiny: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(NodeError, match="'org/Wan2.1-I2V' not found"):
+        run(FakeContext(), Path("org/Wan2.1-I2V"))
+
+
+def test_cancel_mid_run_returns_nothing_decodes_nothing_and_frees_hooks(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diffusers import AutoencoderKLWan, DiffusionPipeline
+
+    freed, decoded = [], []
+    free = DiffusionPipeline.maybe_free_model_hooks
+    decode = AutoencoderKLWan.decode
+    monkeypatch.setattr(
+        DiffusionPipeline, "maybe_free_model_hooks", lambda self: (freed.append(1), free(self))[1]
+    )
+    monkeypatch.setattr(
+        AutoencoderKLWan,
+        "decode",
+        lambda self, *a, **k: (decoded.append(1), decode(self, *a, **k))[1],
+    )
+    ctx = FakeContext(SHARED, cancel_at=2)
+    with pytest.raises(Cancelled):
+        run(ctx, tiny["wan"], steps=4)
+    assert ctx.events == [(1, 4), (2, 4)]
+    assert freed == [1] and decoded == []
+    # The reused pipeline still runs cleanly after the cancel.
+    assert run(FakeContext(SHARED), tiny["wan"]).frames.shape == (9, 32, 32, 3)
+
+
+def test_out_of_memory_retries_with_a_stricter_policy(tiny: dict[str, Path]) -> None:
+    spy = SpyManager(ooms=1)
+    ctx = FakeContext(spy)
+    video = run(ctx, tiny["vace"], memory="none")
+    assert video.frames.shape == (9, 32, 32, 3)
+    assert spy.policies == ["none", "model offload"]
+    assert "out of GPU memory with 'none'; retrying with 'model offload'" in ctx.infos
+    assert any("skipped: there is no GPU" in m for m in ctx.infos)
+
+
+def test_out_of_memory_twice_is_a_clear_error(tiny: dict[str, Path]) -> None:
+    spy = SpyManager(ooms=2)
+    with pytest.raises(NodeError) as error:
+        run(FakeContext(spy), tiny["vace"], memory="group offload")
+    assert "'group offload' then 'sequential offload'" in str(error.value)
+    assert "3.00 GiB" in str(error.value)
+    # The failed placements were unloaded.
+    assert all("wan-vace" not in entry.key[0] for entry in SHARED.loaded())
+
+
+def test_first_block_step_cache_runs_on_wan(tiny: dict[str, Path]) -> None:
+    ctx = FakeContext(SHARED)
+    video = run(ctx, tiny["wan"], step_cache="first-block", steps=3)
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.infos == []
+    assert SHARED.loaded()[-1].pipeline._studio_step_cache == "first-block"
+    run(FakeContext(SHARED), tiny["wan"])  # switches the cache off again on the reused pipeline
+    assert SHARED.loaded()[-1].pipeline._studio_step_cache == "off"
+
+
+class _FakeTransformer:
+    def __init__(self) -> None:
+        self.log: list[str] = []
+
+    def enable_cache(self, config: Any) -> None:
+        self.log.append(f"enable {type(config).__name__}")
+
+    def disable_cache(self) -> None:
+        self.log.append("disable")
+
+    def compile_repeated_blocks(self, **kwargs: Any) -> None:
+        self.log.append("compile")
+
+
+class _FakePipe:
+    def __init__(self, transformer: Any) -> None:
+        self.transformer = transformer
+
+
+def test_speedups_switch_cleanly_on_a_reused_pipeline() -> None:
+    transformer, ctx = _FakeTransformer(), FakeContext()
+    pipe = _FakePipe(transformer)
+    configure_speedups(pipe, ctx, "first-block", compile_blocks=True)
+    configure_speedups(pipe, ctx, "first-block", compile_blocks=True)
+    configure_speedups(pipe, ctx, "taylorseer", compile_blocks=True)
+    configure_speedups(pipe, ctx, "off")
+    assert transformer.log == [
+        "enable FirstBlockCacheConfig",
+        "compile",
+        "disable",
+        "enable TaylorSeerCacheConfig",
+        "disable",
+    ]
+    assert ctx.infos == ["the model stays compiled until it is unloaded"]
+    bare = _FakePipe(object())
+    configure_speedups(bare, ctx, "taylorseer", compile_blocks=True)
+    assert ctx.infos[-2:] == [
+        "step cache skipped: object does not support one",
+        "compile skipped: object has no repeated blocks to compile",
+    ]
