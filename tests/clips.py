@@ -113,11 +113,16 @@ def static_clip(frames: int = 12, size: tuple[int, int] = (160, 96)) -> Syntheti
     return SyntheticClip(Video(np.repeat(pixels, frames, axis=0), 24.0), poses, poses, gains)
 
 
-def cut_clip(frames: int = 40, size: tuple[int, int] = (320, 180), seed: int = 0) -> SyntheticClip:
+def cut_clip(
+    frames: int = 40,
+    size: tuple[int, int] = (320, 180),
+    seed: int = 0,
+    images: tuple[str, str] = ("astronaut", "coffee"),
+) -> SyntheticClip:
     """Two shaky shots of different photos, cut together at ``frames // 2``."""
     half = frames // 2
-    first = shaky_clip(half, size, "astronaut", seed=seed)
-    second = shaky_clip(frames - half, size, "coffee", seed=seed + 1)
+    first = shaky_clip(half, size, images[0], seed=seed)
+    second = shaky_clip(frames - half, size, images[1], seed=seed + 1)
     pixels = np.concatenate([first.video.frames, second.video.frames])
     return SyntheticClip(
         Video(pixels, 24.0),

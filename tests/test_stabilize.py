@@ -117,6 +117,24 @@ def test_scene_cut_resets_the_path() -> None:
     assert clips.residual_jitter(video.frames, clip, skip=clip.cuts) < 0.5
 
 
+def test_cut_between_shots_with_alike_histograms_is_found_by_tracking() -> None:
+    # Cat and stained tissue have similar brightness histograms (distance ~0.26, under the
+    # 0.5 threshold): the cut shows because tracking breaks there.
+    clip = clips.cut_clip(frames=24, images=("chelsea", "immunohistochemistry"))
+    _, path, _ = stabilize(clip.video, deflicker=False)
+    assert path.cuts == (12,)
+
+
+def test_strong_shake_is_not_mistaken_for_cuts() -> None:
+    clip = clips.shaky_clip(
+        frames=24, size=(320, 180), image="coffee", jitter_px=12.0, jitter_deg=1.5, seed=3
+    )
+    video, path, ctx = stabilize(clip.video, deflicker=False, max_zoom=1.3)
+    assert path.cuts == ()
+    assert not [m for m in ctx.messages if "cut" in m or "failed" in m]
+    assert clips.residual_jitter(video.frames, clip) < 0.5
+
+
 def test_slow_fade_survives_deflicker() -> None:
     clip = clips.fade_clip(frames=40)
     video, path, _ = stabilize(clip.video)
@@ -226,3 +244,22 @@ def test_node_module_does_not_load_qt_or_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_path_smoother_keeps_a_pan_going_to_the_ends() -> None:
+    from nodes.stabilize.path import local_linear
+
+    ramp = np.linspace(-30.0, 50.0, 40)[:, None]
+    assert np.allclose(local_linear(ramp, 15.0), ramp)
+    noisy = ramp + np.random.default_rng(0).normal(0, 2.0, ramp.shape)
+    assert np.abs(local_linear(noisy, 8.0) - ramp).max() < 2.0
+
+
+def test_required_zoom_matches_the_geometry() -> None:
+    from nodes.stabilize.path import required_zoom, similarity
+
+    # Shifting 10 px right in a 201 px wide frame leaves 90 of 100 px on that side: 100/90.
+    zoom = required_zoom(similarity(10.0, 0.0, 0.0, 1.0)[None], (201, 101))
+    assert zoom[0] == pytest.approx(100 / 90)
+    assert required_zoom(np.eye(3)[None], (201, 101))[0] == 1.0
+    assert np.isinf(required_zoom(similarity(150.0, 0.0, 0.0, 1.0)[None], (201, 101))[0])
