@@ -125,9 +125,10 @@ def run_stabilize(
         target = luma_target(luma_before, cuts, p["deflicker_window"])
         for t in range(length):
             gain = target[t] / luma_before[t] if luma_before[t] > 0.5 else 1.0
-            graded = apply_gain(out[t], gain)
-            if graded is not out[t]:
-                out[t] = graded
+            frame = out[t]
+            graded = apply_gain(frame, gain)
+            if graded is not frame:
+                frame[...] = graded
                 luma_after[t] = mean_luma(graded)
             ctx.progress(2 * length + t + 1, total)
 
@@ -152,20 +153,25 @@ def _shot_zooms(
     """Per frame, the zoom of its shot: the least that hides all borders, capped."""
     needed = required_zoom(corrections, size)
     # A border thinner than half a pixel is invisible: no zoom, edge replication covers it.
-    negligible = 1.0 + 1.0 / min(size)
+    negligible = 1.0 + 1.0 / max(size)
     zooms = np.ones(len(corrections))
     for start, end in segments(len(corrections), cuts):
         want = float(needed[start:end].max())
         if want <= negligible:
             continue
         if want > max_zoom:
-            shown = "more than 10x" if not np.isfinite(want) else f"{want:.3f}"
+            need = (
+                f"would need a {want:.3f}x zoom"
+                if np.isfinite(want)
+                else "cannot be done by zooming (the picture leaves the frame)"
+            )
             ctx.info(
-                f"frames {start}-{end - 1} need a zoom of {shown} to hide the borders; "
-                f"capped at max_zoom {max_zoom:.3f}, the rest is filled by repeating "
-                "the edge pixels"
+                f"frames {start}-{end - 1}: hiding the moving borders {need}; zoom capped at "
+                f"max_zoom {max_zoom:.3f}x, the rest is filled by repeating the edge pixels"
             )
             want = max_zoom
+        else:
+            ctx.info(f"frames {start}-{end - 1}: zoomed in {want:.3f}x to hide the moving borders")
         zooms[start:end] = want
     return zooms
 
