@@ -134,6 +134,7 @@ class PainterCanvas(PictureView):
     shape_drawn = Signal(dict)
     subject_drawn = Signal(dict)
     trajectory_drawn = Signal(list)
+    picked = Signal(float, float)  # a click (no drag) with the path tool, in image pixels
     point_moved = Signal(int, list)
     brush_changed = Signal()
 
@@ -294,6 +295,8 @@ class PainterCanvas(PictureView):
             self.live.setPath(QPainterPath())
             if moved:
                 self.trajectory_drawn.emit(mask_tools.trajectory(gesture, size))
+            else:
+                self.picked.emit(*gesture[-1])
 
     def _close_polygon(self, modifiers: Qt.KeyboardModifier) -> None:
         points, self._polygon = self._polygon, []

@@ -96,6 +96,7 @@ class PainterWindow(QWidget):
         self.canvas.subject_drawn.connect(self._subject_drawn)
         self.canvas.trajectory_drawn.connect(self._trajectory_drawn)
         self.canvas.point_moved.connect(self._point_moved)
+        self.canvas.picked.connect(self._pick_region)
         self.canvas.brush_changed.connect(self._brush_settings_changed)
         self.status = QLabel("")
         self.status.setProperty("muted", True)
@@ -111,6 +112,8 @@ class PainterWindow(QWidget):
         layout.setSpacing(0)
         layout.addLayout(centre, 1)
         layout.addWidget(self._side_panel())
+        self._region_masks: list[tuple[int, np.ndarray]] = []  # (brush, overlay-size mask)
+        self._history_shortcuts()
         self._unsubscribe: Callable[[], None] | None = graph.subscribe(self._on_graph_event)
         self.set_tool("path" if self.motion and self._brushes() else "brush")
         self.reload()
@@ -283,6 +286,7 @@ class PainterWindow(QWidget):
         ow, oh = self._overlay_size(w, h)
         regions, paths, message = [], [], ""
         highlight: int | None = None
+        self._region_masks = []
         for index, brush in enumerate(brushes):
             colour = region_colour(index)
             mask = None
@@ -299,6 +303,7 @@ class PainterWindow(QWidget):
                 if index == self.current_brush:
                     highlight = len(regions)
                 regions.append((cv2.resize(mask, (ow, oh)), colour))
+                self._region_masks.append((index, regions[-1][0]))
             anchor = None
             if mask is not None and mask.max() > 0.5:
                 ys, xs = np.nonzero(mask > 0.5)
@@ -368,6 +373,16 @@ class PainterWindow(QWidget):
 
     def _feather_edited(self, percent: float) -> None:
         self.canvas.brush.feather = percent / 100
+
+    def _pick_region(self, x: float, y: float) -> None:
+        """A click with the path tool selects the brush whose region is under it (topmost)."""
+        w, h = self.canvas.image_size
+        for index, mask in reversed(self._region_masks):
+            mx, my = int(x * mask.shape[1] / w), int(y * mask.shape[0] / h)
+            if 0 <= mx < mask.shape[1] and 0 <= my < mask.shape[0] and mask[my, mx] > 0.5:
+                if index != self.current_brush:
+                    self.select_brush(index)
+                return
 
     def select_brush(self, index: int) -> None:
         self.current_brush = max(0, index)
@@ -451,6 +466,17 @@ class PainterWindow(QWidget):
             return self.keyframe, build_motion(self._params(), self._input_mask())
         except NodeError as error:
             return f"Cannot preview: {error}"
+
+    def _history_shortcuts(self) -> None:
+        # ``push`` is usually the editor's undo stack's bound method: when that stack can
+        # undo and redo, the usual keys work in this window too.
+        history = getattr(self.push, "__self__", None)
+        if not (
+            callable(getattr(history, "undo", None)) and callable(getattr(history, "redo", None))
+        ):
+            return
+        QShortcut(QKeySequence.StandardKey.Undo, self, history.undo)
+        QShortcut(QKeySequence.StandardKey.Redo, self, history.redo)
 
     # -- lifetime -----------------------------------------------------------------------------
 
