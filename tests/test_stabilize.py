@@ -226,8 +226,8 @@ def test_cancel_stops_the_run(shaky) -> None:
     assert ctx.steps[-1][0] == 10
 
 
-def test_spec_is_complete() -> None:
-    assert STABILIZE.type_id == "Stabilize" and STABILIZE.category == "Video"
+def test_spec_is_complete_and_registered(registry) -> None:
+    assert registry["Stabilize"] is STABILIZE and STABILIZE.category == "Video"
     assert STABILIZE.version >= 1
     assert [p.name for p in STABILIZE.outputs] == ["video", "camera_path"]
     for param in STABILIZE.params:

@@ -3,7 +3,7 @@
 All transforms here are 3x3 matrices in *centred* pixel coordinates (origin at the frame
 centre, x right, y down) so rotation and scale happen about the centre, as a camera's do.
 A pose is summarised as (x, y, rotation_deg, scale); smoothing works on
-(x, y, rotation_deg, log scale), where scale is additive.
+(x, y, rotation_deg, log scale): in log scale, zooms add up like shifts do.
 """
 
 from __future__ import annotations
