@@ -340,3 +340,23 @@ def test_clicking_a_region_with_the_path_tool_selects_its_brush(setup) -> None:
     QTest.mouseClick(window.canvas.viewport(), LEFT, NONE, at(window, 20, 60))
     assert window.current_brush == 0
     assert stack.count() == 0  # selecting is not an edit
+
+
+def test_redraws_only_for_what_it_paints(setup, monkeypatch) -> None:
+    graph, _, open_painter = setup
+    window = open_painter(
+        "MotionBrush",
+        brushes=[{"name": "a", "region": "input", "trajectory": [[0.5, 0.5], [0.6, 0.5]]}],
+    )
+    region = graph.add(
+        "RegionMask", params={"shapes": [{"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}]}
+    )
+    Connect(Edge(region.id, "mask", window.node_id, "mask")).apply(graph)
+    reloads: list[int] = []
+    monkeypatch.setattr(window, "reload", lambda: reloads.append(1))
+    graph.node(window.node_id).position = (300.0, 40.0)
+    graph.add("RegionMask")
+    assert reloads == []
+    graph.node(region.id).set_param("invert", True)  # the wired mask changed
+    graph.node(window.node_id).set_param("zoom", 1.5)
+    assert len(reloads) == 2

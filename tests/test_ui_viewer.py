@@ -279,3 +279,17 @@ def test_mask_without_its_image_shows_grey_with_its_value(dock) -> None:
     view = dock.panel.picture
     QTest.mouseMove(view.viewport(), view.mapFromScene(QPointF(30.5, 20.5)))
     assert "mask 0.250" in dock.panel.status.text()
+
+
+def test_playback_without_loop_stops_on_the_last_frame(dock, qtbot) -> None:
+    dock.show_node("clip")
+    timeline = dock.panel.timeline
+    timeline.loop_button.setChecked(False)
+    timeline.set_speed(4.0)
+    timeline.seek(26)
+    timeline.play_button.click()
+    qtbot.waitUntil(lambda: not timeline.playing, timeout=5000)
+    assert timeline.frame == 29 and shown_number(dock) == 29
+    timeline.play_button.click()  # playing again from the end starts over
+    assert timeline.playing and timeline.frame == 0
+    timeline.set_playing(False)

@@ -233,10 +233,15 @@ class PainterWindow(QWidget):
         if event.kind == "node_removed" and event.node_id == self.node_id:
             self.detach()
             self.close()
-        elif event.kind == "node_changed" and event.node_id == self.node_id:
-            self.reload()
+        elif event.kind == "node_changed" and event.field == "params":
+            mask_edge = self.graph.edge_into(self.node_id, "mask") if self.motion else None
+            upstream = mask_edge.src_node if mask_edge is not None else None
+            # Moving or renaming nodes on the canvas changes nothing painted here.
+            if event.node_id in (self.node_id, upstream):
+                self.reload()
         elif event.kind in ("edge_added", "edge_removed") and self.motion:
-            self.reload()  # the mask input may have changed
+            if event.edge is not None and event.edge.dst_node == self.node_id:
+                self.reload()  # the mask input changed
 
     def reload(self) -> None:
         """Redraw everything from the node's params."""
