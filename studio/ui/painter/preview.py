@@ -27,8 +27,8 @@ PREVIEW_SCALE = 0.25
 MIN_PREVIEW_SIDE = 96
 
 
-class _Context:
-    """The smallest RunContext the MotionBrush node needs to build its Motion."""
+class StubContext:
+    """A RunContext for running a node's own ``run`` inside the painter: no progress, no cancel."""
 
     node_id = "preview"
     device = "cpu"
@@ -54,7 +54,7 @@ def build_motion(params: Mapping[str, Any], mask: np.ndarray | None) -> Motion:
     """The Motion a MotionBrush node with ``params`` (and mask input ``mask``) outputs."""
     from nodes.motion import run_motion_brush
 
-    return run_motion_brush(_Context(), {"mask": mask}, params)["motion"]
+    return run_motion_brush(StubContext(), {"mask": mask}, params)["motion"]
 
 
 def preview_size(width: int, height: int) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from studio.ui.painter.brush_editor import BrushPanel, new_brush
 from studio.ui.painter.camera_controls import CameraControls, camera_of
 from studio.ui.painter.canvas import PainterCanvas, PathDrawing
 from studio.ui.painter.mask_tools import TOOLS, region_colour
-from studio.ui.painter.preview import QuickPreview, _Context, build_motion
+from studio.ui.painter.preview import QuickPreview, StubContext, build_motion
 from studio.ui.viewer import theme
 
 PAINTABLE = ("RegionMask", "MotionBrush")
@@ -50,7 +50,7 @@ def region_mask_of(params: dict[str, Any], image: np.ndarray) -> np.ndarray:
     """What a RegionMask with ``params`` outputs over ``image`` (its own run, for fidelity)."""
     from nodes.masks import run_region_mask
 
-    return run_region_mask(_Context(), {"image": image}, params)["mask"]
+    return run_region_mask(StubContext(), {"image": image}, params)["mask"]
 
 
 class PainterWindow(QWidget):
