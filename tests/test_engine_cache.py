@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,12 @@ def test_values_it_cannot_encode_are_refused_not_pickled(tmp_path):
     messages: list[str] = []
     cache = Cache(tmp_path)
     cache.put("ef" * 20, {"x": object()}, messages.append)
+    cache.flush()
     assert cache.get("ef" * 20) is not None  # still served from memory
     assert "cannot store" in messages[0]
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "manifest", "missing"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "manifest", "manifest-bit", "missing"])
 def test_damaged_entry_is_detected_and_discarded(tmp_path, damage):
     key = "12" * 20
     DiskCache(tmp_path).put(key, {"a": np.arange(1000)})
@@ -103,6 +105,9 @@ def test_damaged_entry_is_detected_and_discarded(tmp_path, damage):
         blob.write_bytes(blob.read_bytes()[:100])
     elif damage == "manifest":
         (entry / "manifest.json").write_text('{"format": 1, "key"')
+    elif damage == "manifest-bit":
+        manifest = entry / "manifest.json"
+        manifest.write_text(manifest.read_text().replace('"format": 1', '"format": 7'))
     else:
         blob.unlink()
     messages: list[str] = []
@@ -142,10 +147,17 @@ def test_full_disk_does_not_fail_the_run(tmp_path, monkeypatch):
     graph = Graph(stubs.registry)
     (a,) = chain(graph, "Const")
     events: list[RunEvent] = []
+    threads: set[str] = set()
+
+    def listen(event: RunEvent) -> None:
+        events.append(event)
+        threads.add(threading.current_thread().name)
+
     result = Engine(stubs.registry, Cache(tmp_path / "c")).run(
-        graph, output_dir=tmp_path, on_event=events.append
+        graph, output_dir=tmp_path, on_event=listen
     )
     assert result.status == "ok"
+    assert threads == {threading.current_thread().name}  # not the cache's writer thread
     info = [e.message for e in events if e.kind == "node_info"]
     assert len(info) == 1 and "No space left" in info[0]
     assert not list((tmp_path / "c").rglob("manifest.json"))

@@ -1,7 +1,15 @@
-"""Two-tier result cache: memory (LRU, byte budget) in front of disk (content addressed)."""
+"""Two-tier result cache: memory (LRU, byte budget) in front of disk (content addressed).
+
+Disk writes happen on a background thread so the next node starts at once: a result is in
+the memory tier the moment it is stored, and :meth:`Cache.flush` waits until it is on disk
+too (the engine flushes at the end of every run, so a new process finds it).
+"""
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +19,9 @@ from studio.engine.disk_cache import DEFAULT_DISK_BUDGET, CorruptEntry, DiskCach
 from studio.engine.memory_cache import DEFAULT_MEMORY_BUDGET, MemoryCache
 
 Report = Callable[[str], None]
+log = logging.getLogger(__name__)
+# Results waiting for the disk; a full queue makes the run wait rather than hoard memory.
+MAX_PENDING_WRITES = 16
 
 
 def _ignore(message: str) -> None:
@@ -21,7 +32,8 @@ class Cache:
     """Node results by cache key. ``root=None`` uses :func:`studio.settings.cache_dir`;
     ``disk=False`` keeps results in memory only (tests, benchmarks of the scheduler).
     Budgets not given come from the settings (``cache_memory_bytes``, ``cache_disk_bytes``),
-    else 2 GiB of memory and 20 GiB of disk."""
+    else 2 GiB of memory and 20 GiB of disk. ``background=False`` writes to disk inside
+    :meth:`put`. With background writes, ``report`` callbacks run on the writer thread."""
 
     def __init__(
         self,
@@ -30,6 +42,7 @@ class Cache:
         memory_budget: int | None = None,
         disk_budget: int | None = None,
         disk: bool = True,
+        background: bool = True,
     ) -> None:
         if root is None and disk:
             from studio.settings import cache_dir
@@ -39,6 +52,9 @@ class Cache:
             memory_budget, disk_budget = _budgets_from_settings(memory_budget, disk_budget)
         self.memory = MemoryCache(memory_budget)
         self.disk = DiskCache(Path(root), disk_budget) if disk and root is not None else None
+        self.background = background
+        self._pending: queue.Queue[tuple[str, dict[str, Any], Report]] | None = None
+        self._writer_lock = threading.Lock()
 
     def get(self, key: str, report: Report = _ignore) -> dict[str, Any] | None:
         """A stored result: memory first, then disk (promoted to memory). A damaged disk
@@ -65,10 +81,39 @@ class Cache:
     def put(self, key: str, value: dict[str, Any], report: Report = _ignore) -> None:
         """Store in both tiers. Disk problems (full, read-only, unsupported values) are
         reported and otherwise ignored: the run goes on uncached."""
-        freeze(value)
+        freeze(value)  # also makes it safe for the writer thread to read while nodes run
         self.memory.put(key, value)
         if self.disk is None:
             return
+        if not self.background:
+            self._write(key, value, report)
+            return
+        with self._writer_lock:
+            if self._pending is None:
+                self._pending = queue.Queue(MAX_PENDING_WRITES)
+                threading.Thread(
+                    target=self._writer, name="studio-cache-writer", daemon=True
+                ).start()
+        self._pending.put((key, value, report))
+
+    def flush(self) -> None:
+        """Wait until every stored result is on disk (or reported as not stored)."""
+        if self._pending is not None:
+            self._pending.join()
+
+    def _writer(self) -> None:
+        assert self._pending is not None
+        while True:
+            key, value, report = self._pending.get()
+            try:
+                self._write(key, value, report)
+            except Exception:  # never let the writer die: later results still need it
+                log.exception("writing cache entry %s failed", key)
+            finally:
+                self._pending.task_done()
+
+    def _write(self, key: str, value: dict[str, Any], report: Report) -> None:
+        assert self.disk is not None
         try:
             self.disk.put(key, value)
         except UnsupportedValue as exc:
@@ -83,6 +128,7 @@ class Cache:
         self.memory.discard(key)
 
     def info(self) -> dict[str, Any]:
+        self.flush()
         data: dict[str, Any] = {
             "memory_entries": len(self.memory),
             "memory_bytes": self.memory.nbytes,
@@ -100,6 +146,7 @@ class Cache:
 
     def clear(self) -> int:
         """Empty both tiers; returns how many disk entries were deleted."""
+        self.flush()
         self.memory.clear()
         return self.disk.clear() if self.disk is not None else 0
 

@@ -1,7 +1,8 @@
 """The disk tier: content-addressed entries that survive a restart.
 
 Each entry is a folder ``entries/<key[:2]>/<key>/`` holding ``.npy`` blobs and a
-``manifest.json`` (the encoded value plus size and CRC-32 of every blob). Entries are written
+``manifest.json`` (the encoded value plus size and CRC-32 of every blob; its first line is
+the CRC-32 of the rest). Entries are written
 to ``tmp/`` and renamed into place, so readers see a whole entry or none; a damaged entry
 (failed checksum, missing blob, unreadable manifest) is deleted and reported, never loaded.
 Least recently used entries are evicted past the byte budget.
@@ -53,6 +54,7 @@ class DiskCache:
         self.root = Path(root)
         self.budget = budget
         self._index: dict[str, tuple[int, float]] | None = None  # key -> (bytes, last use)
+        self._total = 0  # bytes in _index
         self._lock = threading.Lock()
 
     @property
@@ -93,12 +95,13 @@ class DiskCache:
                 "files": files,
                 "bytes": total,
             }
-            text = json.dumps(manifest)
+            body = json.dumps(manifest)
+            # The manifest checks itself too: its first line is the CRC-32 of the rest.
+            text = f"{zlib.crc32(body.encode()):08x}\n{body}"
             (tmp / MANIFEST).write_text(text, encoding="utf-8")
             total += len(text)
-            final.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.rename(tmp, final)
+                _publish(tmp, final)
             except OSError:
                 if not (final / MANIFEST).is_file():
                     raise
@@ -111,21 +114,27 @@ class DiskCache:
     def _account(self, key: str, size: int) -> None:
         with self._lock:
             if self._index is None:
-                self._index = self._scan()
+                self._rescan()
+            assert self._index is not None
+            old = self._index.get(key)
+            self._total += size - (old[0] if old else 0)
             self._index[key] = (size, time.time())
-            if sum(s for s, _ in self._index.values()) > self.budget:
-                self._index = self._scan()  # other processes may have added or removed some
+            if self._total > self.budget:
+                self._rescan()  # other processes may have added or removed some
                 self._evict()
 
     def _evict(self) -> None:
         assert self._index is not None
-        total = sum(s for s, _ in self._index.values())
         for key, (size, _) in sorted(self._index.items(), key=lambda kv: kv[1][1]):
-            if total <= self.budget:
+            if self._total <= self.budget:
                 break
             shutil.rmtree(self._entry(key), ignore_errors=True)
             del self._index[key]
-            total -= size
+            self._total -= size
+
+    def _rescan(self) -> None:
+        self._index = self._scan()
+        self._total = sum(size for size, _ in self._index.values())
 
     def _scan(self) -> dict[str, tuple[int, float]]:
         index: dict[str, tuple[int, float]] = {}
@@ -163,7 +172,10 @@ class DiskCache:
             self._discard(folder)
             raise CorruptEntry(f"its manifest cannot be read ({exc})") from None
         try:
-            manifest = json.loads(text)
+            crc, _, body = text.partition("\n")
+            if crc != f"{zlib.crc32(body.encode()):08x}":
+                raise ValueError("its manifest fails its checksum")
+            manifest = json.loads(body)
             if manifest.get("format") != ENTRY_FORMAT or manifest.get("key") != key:
                 raise ValueError("its manifest is for another entry or format")
             files = manifest["files"]
@@ -195,7 +207,8 @@ class DiskCache:
         shutil.rmtree(folder, ignore_errors=True)
         with self._lock:
             if self._index is not None:
-                self._index.pop(folder.name, None)
+                dropped = self._index.pop(folder.name, None)
+                self._total -= dropped[0] if dropped else 0
 
     # -- management ---------------------------------------------------------------------------
 
@@ -216,6 +229,14 @@ class DiskCache:
         with self._lock:
             self._index = None
         return count
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    try:
+        os.rename(tmp, final)
+    except FileNotFoundError:  # first entry of its shard (a mkdir per put costs more)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, final)
 
 
 def _verify(path: Path, size: int, crc: int) -> None:

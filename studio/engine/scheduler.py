@@ -15,6 +15,7 @@ A run goes:
 from __future__ import annotations
 
 import logging
+import queue
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -193,6 +194,9 @@ class _Run:
         self.executed: list[str] = []
         self.cached: list[str] = []
         self.actions: dict[str, str] = {}  # node id -> "cached" | "run" | "bypass"
+        # Disk-cache messages come from the writer thread; the run thread emits them, so
+        # listeners only ever hear from one thread.
+        self._notes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._workflow_json: str | None = None
 
     def emit(self, kind: str, node_id: str | None = None, **fields: Any) -> None:
@@ -231,6 +235,8 @@ class _Run:
         return self.finish(status, targets, start)
 
     def finish(self, status: str, targets: list[str], start: float) -> RunResult:
+        self.engine.cache.flush()  # on disk before anyone hears the run is over
+        self.emit_notes()
         elapsed = time.perf_counter() - start
         outputs = {t: self.values[t] for t in targets if t in self.values}
         self.emit("run_finished", status=status, elapsed=elapsed)
@@ -372,11 +378,15 @@ class _Run:
         if volatile:
             self.engine._volatile[node_id] = (key, outputs)
         else:
-            self.engine.cache.put(
-                key, outputs, lambda m: self.emit("node_info", node_id, message=m)
-            )
+            self.engine.cache.put(key, outputs, lambda m: self._notes.put((node_id, m)))
         self.emit("node_finished", node_id, elapsed=elapsed)
+        self.emit_notes()
         return True
+
+    def emit_notes(self) -> None:
+        while not self._notes.empty():
+            node_id, message = self._notes.get()
+            self.emit("node_info", node_id, message=message)
 
     def fail(self, node_id: str, message: str, trace: str | None = None) -> bool:
         self.errors[node_id] = message
