@@ -286,6 +286,9 @@ def test_removing_the_node_detaches_the_window(setup) -> None:
     window = open_painter("RegionMask")
     graph.remove(window.node_id)
     assert window._unsubscribe is None and not window.isVisible()
+    other = open_painter("MotionBrush")
+    graph.clear()
+    assert other._unsubscribe is None and not other.isVisible()
 
 
 def test_lasso_drag_makes_a_polygon(setup) -> None:

@@ -230,7 +230,8 @@ class PainterWindow(QWidget):
         return list(self._params().get("brushes") or []) if self.motion else []
 
     def _on_graph_event(self, event: GraphEvent) -> None:
-        if event.kind == "node_removed" and event.node_id == self.node_id:
+        gone = event.kind == "node_removed" and event.node_id == self.node_id
+        if gone or event.kind == "cleared":  # deleted, or another workflow was opened
             self.detach()
             self.close()
         elif event.kind == "node_changed" and event.field == "params":
