@@ -293,3 +293,16 @@ def test_playback_without_loop_stops_on_the_last_frame(dock, qtbot) -> None:
     timeline.play_button.click()  # playing again from the end starts over
     assert timeline.playing and timeline.frame == 0
     timeline.set_playing(False)
+
+
+def test_pin_then_select_then_ab_compares_the_two(dock) -> None:
+    dock.show_node("clip")
+    assert not dock.panel.compare_button.isEnabled() and dock.panel.mode_box.isHidden()
+    dock.panel.pin_button.click()
+    dock.show_node("copy")
+    assert dock.panel.compare_button.isEnabled()
+    dock.panel.compare_button.click()
+    assert (dock.panel.a.node_id, dock.panel.b.node_id) == ("clip", "copy")
+    assert dock.panel.mode == "wipe" and not dock.panel.mode_box.isHidden()
+    dock.panel.compare_button.click()  # back to A alone, still pinned
+    assert dock.panel.b.node_id is None and dock.panel.pinned and dock.panel.mode == "A"

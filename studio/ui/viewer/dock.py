@@ -137,6 +137,13 @@ class ViewerPanel(QWidget):
         self.title_label = QLabel("")
         self.port_box = QComboBox(toolTip="Which output to show")
         self.port_box.currentTextChanged.connect(self._port_chosen)
+        self.port_box.hide()
+        self.compare_button = QToolButton(
+            text="A/B",
+            toolTip="Compare the pinned node (A) with the selected node (B), frame-locked",
+        )
+        self.compare_button.setCheckable(True)
+        self.compare_button.clicked.connect(self._compare_clicked)
         self.mode_box = QComboBox(
             toolTip="A/B compare: wipe (drag on the picture), side by "
             "side, or the difference amplified ×4"
@@ -150,7 +157,7 @@ class ViewerPanel(QWidget):
         for w in (self.pin_button, self.title_label):
             header.addWidget(w)
         header.addStretch(1)
-        for w in (self.port_box, self.mode_box, fit, one):
+        for w in (self.port_box, self.compare_button, self.mode_box, fit, one):
             header.addWidget(w)
 
         self.picture = PictureView()
@@ -206,6 +213,7 @@ class ViewerPanel(QWidget):
     def show_node(self, node_id: str | None) -> None:
         """Show ``node_id``'s output (the selection), unless the pin holds another node."""
         self._follow = node_id
+        self._update_compare_button()
         if self.pinned:
             return
         self.mode_box.setCurrentText("A")
@@ -251,9 +259,25 @@ class ViewerPanel(QWidget):
             self.picture.set_frame(None)
         else:
             self.stack.setCurrentWidget(self.picture)
+        self.mode_box.setVisible(b_id is not None)
+        self._update_compare_button()
         self.timeline.set_clip(max(counts, default=1), fps)
         # Disabled rather than hidden for a still, so the picture does not jump about.
         self.timeline.setEnabled(self.timeline.count > 1)
+
+    def _update_compare_button(self) -> None:
+        comparing = self.b.node_id is not None
+        self.compare_button.setChecked(comparing)
+        other = self._follow not in (None, self.a.node_id)
+        self.compare_button.setEnabled(comparing or (self.pinned and other))
+
+    def _compare_clicked(self) -> None:
+        a_id = self.a.node_id
+        if self.b.node_id is not None:  # end the comparison, keep A on screen
+            self.mode_box.setCurrentText("A")
+            self._load(a_id, None)
+        elif a_id is not None and self._follow is not None:
+            self.compare(a_id, self._follow)
 
     def _port_chosen(self, port: str) -> None:
         if port and port != self.a.port:
@@ -268,6 +292,7 @@ class ViewerPanel(QWidget):
     def _pin_toggled(self, on: bool) -> None:
         if not on:  # unpinned: catch up with the selection
             self.show_node(self._follow)
+        self._update_compare_button()
 
     # -- drawing ------------------------------------------------------------------------------
 
