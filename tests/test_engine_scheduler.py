@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,36 @@ def test_cached_values_are_read_only(stubs, engine, tmp_path):
     value = engine.run(graph, output_dir=tmp_path).outputs[const]["out"]
     with pytest.raises(ValueError):
         value[0, 0] = 5
+
+
+def test_validation_covers_only_the_nodes_to_run(stubs, engine, tmp_path):
+    graph = Graph(stubs.registry)
+    a, b = chain(graph, "Const", "Add")
+    broken = graph.add("Add", title="broken").id  # unconnected, but not needed for b
+    result = engine.run(graph, [b], output_dir=tmp_path)
+    assert result.status == "ok"
+    everything = engine.run(graph, output_dir=tmp_path)
+    assert everything.status == "failed" and set(everything.errors) == {broken}
+
+
+def test_unknown_node_type_cannot_run(stubs, engine, tmp_path):
+    from studio.graph.fileformat import loads
+
+    data = {"format_version": 2, "nodes": {"x": {"type": "Teleport", "params": {"to": 1}}}}
+    graph = loads(json.dumps(data), stubs.registry).graph
+    result = engine.run(graph, output_dir=tmp_path)
+    assert result.status == "failed" and "'Teleport'" in result.errors["x"]
+    assert engine.state(graph) == {"x": "stale"} and engine.output(graph, "x") is None
+
+
+def test_output_reads_the_cache_and_never_runs(stubs, engine, tmp_path):
+    graph = Graph(stubs.registry)
+    a, b, c = chain(graph, "Const", "Add", "Add")
+    assert engine.output(graph, c) is None and stubs.calls == []
+    engine.run(graph, [b], output_dir=tmp_path)
+    np.testing.assert_array_equal(engine.output(graph, b)["out"], np.full((2, 2), 1.0))
+    graph.node(c).bypass = True  # a bypassed node shows what flows through it
+    np.testing.assert_array_equal(engine.output(graph, c)["out"], np.full((2, 2), 1.0))
+    fresh = Engine(stubs.registry, Cache(tmp_path / "cache"))  # from disk, in a new engine
+    np.testing.assert_array_equal(fresh.output(graph, a)["out"], np.full((2, 2), 1.0))
+    assert stubs.calls == [a, b]
