@@ -55,15 +55,17 @@ def compute_keys(
         upstream = []
         volatile = False
         for edge in into.get(node_id, ()):
-            src_key = keys.key.get(edge.src_node)
-            if src_key is None:  # upstream outside ``order``: key it on its own
-                src_key = compute_keys(
+            if edge.src_node not in keys.key:  # upstream outside ``order``: key it too
+                sub = compute_keys(
                     graph,
                     graph.topological_order(graph.upstream([edge.src_node])),
                     output_dir=output_dir,
                     nonce=nonce,
                     into=into,
-                ).key[edge.src_node]
+                )
+                keys.key.update(sub.key)
+                keys.volatile |= sub.volatile
+            src_key = keys.key[edge.src_node]
             volatile = volatile or edge.src_node in keys.volatile
             upstream.append((edge.dst_port, src_key, edge.src_port))
         upstream.sort()
