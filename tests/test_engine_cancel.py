@@ -145,3 +145,17 @@ def test_render_job_returns_the_outputs(tmp_path: Path):
     result = job.wait(timeout=30)
     assert result is not None and result.status == "ok"
     np.testing.assert_array_equal(result.outputs[loop]["out"], np.arange(3))
+
+
+def test_render_job_reports_an_engine_bug_instead_of_vanishing(tmp_path: Path):
+    looper = Looper()
+    engine = Engine(looper.registry, Cache(tmp_path / "c"))
+    graph = Graph(looper.registry)
+    graph.add("Loop")
+    events: list[RunEvent] = []
+    job = RenderJob(engine, graph, ["no-such-node"], output_dir=tmp_path, on_event=events.append)
+    job.start()
+    assert job.wait(timeout=30) is None and not job.running
+    assert "no-such-node" in str(job.error)
+    assert events[-1].kind == "run_finished" and events[-1].status == "failed"
+    assert "GraphError" in events[-1].message
