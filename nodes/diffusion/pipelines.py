@@ -30,11 +30,8 @@ def build_pipeline(model: ModelInfo, dtype: Any, target: str = "", auto: str = "
     import diffusers
 
     loader = getattr(diffusers, auto or "DiffusionPipeline")
-    # diffusers renamed ``torch_dtype`` to ``dtype``; older releases only know the former.
-    renamed = hasattr(diffusers.utils.deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
-    dtype_kwarg = {"dtype" if renamed else "torch_dtype": dtype}
     try:
-        pipe = loader.from_pretrained(model.path, local_files_only=True, **dtype_kwarg)
+        pipe = loader.from_pretrained(model.path, local_files_only=True, **dtype_kwarg(dtype))
         if target and type(pipe).__name__ != target:
             pipe = getattr(diffusers, target).from_pipe(pipe)
     except Exception as error:
@@ -45,6 +42,14 @@ def build_pipeline(model: ModelInfo, dtype: Any, target: str = "", auto: str = "
         ) from error
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def dtype_kwarg(dtype: Any) -> dict[str, Any]:
+    """``from_pretrained``'s dtype argument: diffusers renamed ``torch_dtype`` to ``dtype``."""
+    import diffusers.utils.deprecation_utils as deprecation
+
+    renamed = hasattr(deprecation, "_TORCH_DTYPE_DEPRECATION_MESSAGE")
+    return {"dtype" if renamed else "torch_dtype": dtype}
 
 
 def load(
