@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nodes.upscale import upscalers
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 
@@ -49,10 +50,8 @@ def check_inputs(video: Any, params: Mapping[str, Any]) -> int:
     return scale
 
 
-def choose_upscaler(ctx: RunContext, params: Mapping[str, Any], scale: int) -> Any:
+def choose_upscaler(ctx: RunContext, params: Mapping[str, Any], scale: int) -> upscalers.Upscaler:
     """Pick the path: the artist's model, the shipped Real-ESRGAN, or Lanczos (and say why)."""
-    from nodes.upscale import upscalers
-
     method, model = params["method"], params["model"]
     if method == "lanczos":
         return upscalers.lanczos(scale, "chosen in the node")
@@ -87,7 +86,7 @@ def run_upscale(
 
     # 2. Choose and load the upscaler, and tell the artist which one runs.
     upscaler = choose_upscaler(ctx, params, scale)
-    tiles = f", tiles of {upscaler.tile} px" if upscaler.tile else ""
+    tiles = f", tiles up to {upscaler.tile} px" if upscaler.tile else ""
     ctx.info(f"{upscaler.description}{tiles}.")
 
     # 3. Upscale frame by frame; progress per frame is also where a cancel lands.
