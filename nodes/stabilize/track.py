@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-ANALYSIS_SIDE = 320  # long side of the grey copy that is tracked; full res is only warped
-MAX_CORNERS = 200
+ANALYSIS_SIDE = 480  # long side of the grey copy that is tracked; full res is only warped
+MAX_CORNERS = 150
 MIN_TRACKS = 12  # fewer usable corners than this: a featureless frame, assume no motion
 FB_TOLERANCE = 0.5  # px at analysis scale: forward-backward disagreement that rejects a track
 MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed
