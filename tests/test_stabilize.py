@@ -117,6 +117,17 @@ def test_scene_cut_resets_the_path() -> None:
     assert clips.residual_jitter(video.frames, clip, skip=clip.cuts) < 0.5
 
 
+def test_deflicker_keeps_the_brightness_jump_at_a_cut() -> None:
+    clip = clips.cut_clip(frames=24)
+    frames = clip.video.frames.copy()
+    frames[12:] //= 2  # the second shot is much darker
+    video, path, _ = stabilize(Video(frames, 24.0))
+    assert path.cuts == (12,)
+    before, after = clips.luma_curve(frames), clips.luma_curve(video.frames)
+    # Frames next to the cut are not pulled towards the other shot's brightness.
+    assert np.abs(after[9:15] / before[9:15] - 1).max() < 0.1
+
+
 def test_cut_between_shots_with_alike_histograms_is_found_by_tracking() -> None:
     # Cat and stained tissue have similar brightness histograms (distance ~0.26, under the
     # 0.5 threshold): the cut shows because tracking breaks there.
