@@ -86,11 +86,16 @@ def wide_graph(count: int) -> Graph:
     return graph
 
 
-def bench_overhead(count: int = 1000, *, disk: bool) -> tuple[float, float]:
-    """Per-node scheduling overhead of a full run (s) and the time of a cached re-run (s)."""
+def bench_overhead(
+    count: int = 1000, *, disk: bool, disk_min_seconds: float | None = None
+) -> tuple[float, float]:
+    """Per-node scheduling overhead of a full run (s) and the time of a cached re-run (s).
+    When every result goes to disk, the re-run is by a new engine (memory empty), as after
+    a restart."""
     graph = wide_graph(count)
     with tempfile.TemporaryDirectory() as folder:
-        engine = Engine(REGISTRY, Cache(Path(folder), disk=disk), device="cpu")
+        cache = Cache(Path(folder), disk=disk, disk_min_seconds=disk_min_seconds)
+        engine = Engine(REGISTRY, cache, device="cpu")
         node_time = 0.0
 
         def listen(event: RunEvent) -> None:
@@ -102,8 +107,9 @@ def bench_overhead(count: int = 1000, *, disk: bool) -> tuple[float, float]:
         assert full.status == "ok" and len(full.executed) == count
         per_node = (full.elapsed - node_time) / count
         best = min(_timed(lambda: engine.run(graph, output_dir=Path(folder))) for _ in range(5))
-        if disk:  # a new process: memory is empty, results come from disk
-            fresh = Engine(REGISTRY, Cache(Path(folder)), device="cpu")
+        if disk and disk_min_seconds == 0:  # a new process: memory empty, all from disk
+            cache = Cache(Path(folder), disk_min_seconds=disk_min_seconds)
+            fresh = Engine(REGISTRY, cache, device="cpu")
             best = _timed(lambda: fresh.run(graph, output_dir=Path(folder)))
     return per_node, best
 
@@ -167,12 +173,18 @@ def _timed(function: Any) -> float:
 
 def main() -> None:
     print("scheduler (1,000 no-op nodes)")
-    for disk in (False, True):
-        per_node, cached = bench_overhead(disk=disk)
-        tier = "memory + disk cache" if disk else "memory cache only  "
+    tiers = (
+        ("memory only", False, None, "cached re-run"),
+        # The default: results cheaper than a disk write stay in memory (no-ops all do).
+        ("memory + disk, default", True, None, "cached re-run"),
+        # Worst case: every result written to disk, then all 1,000 read back by a new engine.
+        ("memory + disk, every result", True, 0.0, "re-run from disk"),
+    )
+    for name, disk, min_seconds, rerun in tiers:
+        per_node, cached = bench_overhead(disk=disk, disk_min_seconds=min_seconds)
         print(
-            f"  {tier}: full run overhead {per_node * 1e6:7.1f} us/node (target <= 50)"
-            f"   cached re-run {cached * 1e3:6.1f} ms (target <= 20)"
+            f"  {name:<28}: full run overhead {per_node * 1e6:7.1f} us/node (target <= 50)"
+            f"   {rerun} {cached * 1e3:6.1f} ms (target <= 20)"
         )
     executed, total, own = bench_incremental()
     print(

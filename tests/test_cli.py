@@ -148,7 +148,8 @@ def test_nodes_lists_types_ports_and_params(capsys):
     assert "param  k: float = 0.0" in capsys.readouterr().out
 
 
-def test_cache_info_and_clear(tmp_path, capsys):
+def test_cache_info_and_clear(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("studio.engine.cache.DEFAULT_DISK_MIN_SECONDS", 0.0)  # stubs are fast
     flow = workflow_file(tmp_path)
     main(["render", str(flow), "--out", str(tmp_path)], registry=Stubs().registry)
     capsys.readouterr()

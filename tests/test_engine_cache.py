@@ -84,7 +84,7 @@ def test_values_it_cannot_encode_are_refused_not_pickled(tmp_path):
         DiskCache(tmp_path).put("ef" * 20, {"x": object()})
     assert not list((tmp_path / "entries").rglob("manifest.json"))
     messages: list[str] = []
-    cache = Cache(tmp_path)
+    cache = Cache(tmp_path, disk_min_seconds=0)
     cache.put("ef" * 20, {"x": object()}, messages.append)
     cache.flush()
     assert cache.get("ef" * 20) is not None  # still served from memory
@@ -111,7 +111,7 @@ def test_damaged_entry_is_detected_and_discarded(tmp_path, damage):
     else:
         blob.unlink()
     messages: list[str] = []
-    assert Cache(tmp_path).get(key, messages.append) is None
+    assert Cache(tmp_path, disk_min_seconds=0).get(key, messages.append) is None
     assert "damaged" in messages[0]
     assert not entry.exists()
 
@@ -122,13 +122,17 @@ def test_corrupt_entry_is_recomputed_with_a_message(tmp_path):
     stubs = Stubs()
     graph = Graph(stubs.registry)
     a, b = chain(graph, "Const", "Add")
-    Engine(stubs.registry, Cache(tmp_path / "c")).run(graph, output_dir=tmp_path)
-    key = Engine(stubs.registry, Cache(tmp_path / "c")).keys(graph)[b]
+    Engine(stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0)).run(
+        graph, output_dir=tmp_path
+    )
+    key = Engine(stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0)).keys(graph)[b]
     for blob in (tmp_path / "c" / "entries" / key[:2] / key).glob("*.npy"):
         blob.write_bytes(blob.read_bytes()[:-3] + b"???")
     stubs.calls.clear()
     events: list[RunEvent] = []
-    fresh = Engine(stubs.registry, Cache(tmp_path / "c"))  # a new process: memory is empty
+    fresh = Engine(
+        stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0)
+    )  # a new process: memory is empty
     result = fresh.run(graph, output_dir=tmp_path, on_event=events.append)
     assert result.status == "ok" and stubs.calls == [b]
     info = [e for e in events if e.kind == "node_info"]
@@ -153,7 +157,7 @@ def test_full_disk_does_not_fail_the_run(tmp_path, monkeypatch):
         events.append(event)
         threads.add(threading.current_thread().name)
 
-    result = Engine(stubs.registry, Cache(tmp_path / "c")).run(
+    result = Engine(stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0)).run(
         graph, output_dir=tmp_path, on_event=listen
     )
     assert result.status == "ok"
@@ -218,7 +222,7 @@ WARM_START = textwrap.dedent(
                  outputs=(Port("video", PortType.VIDEO),)),
     ])
     graph = load(sys.argv[1], registry).graph
-    result = Engine(registry, Cache()).run(graph, output_dir=sys.argv[2])
+    result = Engine(registry, Cache(disk_min_seconds=0)).run(graph, output_dir=sys.argv[2])
     (video,) = [o["video"] for o in result.outputs.values()]
     print(json.dumps({"ran": ran, "cached": result.cached, "first": int(video.frames[0, 0, 0, 0]),
                       "mapped": isinstance(video.frames, np.memmap)}))
@@ -259,9 +263,18 @@ def test_warm_start_in_a_new_process_renders_from_disk(tmp_path):
 def test_budgets_come_from_the_settings(tmp_path):
     from studio.settings import Settings
 
-    assert Cache(tmp_path).disk.budget == 20 * 1024**3
+    assert Cache(tmp_path, disk_min_seconds=0).disk.budget == 20 * 1024**3
     Settings().set("cache_disk_bytes", 12345)
     Settings().set("cache_memory_bytes", "lots")  # not a number: the default stands
-    cache = Cache(tmp_path)
+    cache = Cache(tmp_path, disk_min_seconds=0)
     assert cache.disk.budget == 12345 and cache.memory.budget == 2 * 1024**3
     assert Cache(tmp_path, disk_budget=7).disk.budget == 7
+
+
+def test_results_cheaper_than_a_disk_write_stay_in_memory(tmp_path):
+    cache = Cache(tmp_path, disk_min_seconds=0.01)
+    cache.put("aa" * 20, {"x": np.arange(10)}, compute_seconds=0.001)
+    cache.put("bb" * 20, {"x": np.arange(10)}, compute_seconds=0.5)
+    cache.flush()
+    assert cache.get("aa" * 20) is not None  # memory still has it
+    assert "aa" * 20 not in cache.disk and "bb" * 20 in cache.disk

@@ -55,7 +55,7 @@ def test_cancel_from_the_event_callback_stops_within_one_step(tmp_path: Path):
     loop = graph.add("Loop").id
     sink = graph.add("Sink").id
     graph.connect(loop, "out", sink, "a")
-    engine = Engine(looper.registry, Cache(tmp_path / "cache"))
+    engine = Engine(looper.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
     token = CancelToken()
     events: list[RunEvent] = []
 
@@ -96,7 +96,7 @@ def test_node_that_swallows_cancellation_caches_nothing(tmp_path: Path):
     graph.add("S")
     token = CancelToken()
     token.cancel()
-    engine = Engine(registry, Cache(tmp_path / "c"))
+    engine = Engine(registry, Cache(tmp_path / "c", disk_min_seconds=0))
     assert engine.run(graph, output_dir=tmp_path, cancel=token).status == "cancelled"
     assert set(engine.state(graph).values()) == {"stale"}
 
@@ -117,7 +117,7 @@ def test_render_job_runs_a_snapshot_on_a_thread_and_cancels(tmp_path: Path):
             looper.release.clear()  # hold the loop before its next step
             progressed.set()
 
-    engine = Engine(looper.registry, Cache(tmp_path / "cache"))
+    engine = Engine(looper.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
     job = RenderJob(engine, graph, output_dir=tmp_path, on_event=listen)
     job.start()
     graph.node(loop).set_param("steps", 2)  # edits after start do not reach the run
@@ -139,7 +139,7 @@ def test_render_job_returns_the_outputs(tmp_path: Path):
     graph = Graph(looper.registry)
     loop = graph.add("Loop", params={"steps": 2}).id
     job = RenderJob(
-        Engine(looper.registry, Cache(tmp_path / "c")), graph, [loop], output_dir=tmp_path
+        Engine(looper.registry, Cache(tmp_path / "c", disk_min_seconds=0)), graph, [loop], output_dir=tmp_path
     )
     job.start()
     result = job.wait(timeout=30)
@@ -149,7 +149,7 @@ def test_render_job_returns_the_outputs(tmp_path: Path):
 
 def test_render_job_reports_an_engine_bug_instead_of_vanishing(tmp_path: Path):
     looper = Looper()
-    engine = Engine(looper.registry, Cache(tmp_path / "c"))
+    engine = Engine(looper.registry, Cache(tmp_path / "c", disk_min_seconds=0))
     graph = Graph(looper.registry)
     graph.add("Loop")
     events: list[RunEvent] = []

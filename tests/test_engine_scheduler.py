@@ -126,7 +126,7 @@ def stubs() -> Stubs:
 
 @pytest.fixture
 def engine(stubs: Stubs, tmp_path: Path) -> Engine:
-    return Engine(stubs.registry, Cache(tmp_path / "cache"), device="cpu")
+    return Engine(stubs.registry, Cache(tmp_path / "cache", disk_min_seconds=0), device="cpu")
 
 
 def chain(graph: Graph, *types: str) -> list[str]:
@@ -338,7 +338,7 @@ def test_file_fingerprint_enters_the_key(tmp_path):
     source = tmp_path / "input.txt"
     source.write_text("one")
     node = graph.add("Read", params={"path": str(source)}).id
-    engine = Engine(graph.registry, Cache(tmp_path / "cache"))
+    engine = Engine(graph.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
     engine.run(graph, output_dir=tmp_path)
     engine.run(graph, output_dir=tmp_path)
     assert calls == ["one"]
@@ -391,6 +391,6 @@ def test_output_reads_the_cache_and_never_runs(stubs, engine, tmp_path):
     np.testing.assert_array_equal(engine.output(graph, b)["out"], np.full((2, 2), 1.0))
     graph.node(c).bypass = True  # a bypassed node shows what flows through it
     np.testing.assert_array_equal(engine.output(graph, c)["out"], np.full((2, 2), 1.0))
-    fresh = Engine(stubs.registry, Cache(tmp_path / "cache"))  # from disk, in a new engine
+    fresh = Engine(stubs.registry, Cache(tmp_path / "cache", disk_min_seconds=0))  # from disk, in a new engine
     np.testing.assert_array_equal(fresh.output(graph, a)["out"], np.full((2, 2), 1.0))
     assert stubs.calls == [a, b]

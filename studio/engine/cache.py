@@ -20,6 +20,8 @@ from studio.engine.memory_cache import DEFAULT_MEMORY_BUDGET, MemoryCache
 
 Report = Callable[[str], None]
 log = logging.getLogger(__name__)
+# Results cheaper than this to compute are not worth a disk entry.
+DEFAULT_DISK_MIN_SECONDS = 0.005
 # Results waiting for the disk; a full queue makes the run wait rather than hoard memory.
 MAX_PENDING_WRITES = 16
 
@@ -33,7 +35,9 @@ class Cache:
     ``disk=False`` keeps results in memory only (tests, benchmarks of the scheduler).
     Budgets not given come from the settings (``cache_memory_bytes``, ``cache_disk_bytes``),
     else 2 GiB of memory and 20 GiB of disk. ``background=False`` writes to disk inside
-    :meth:`put`. With background writes, ``report`` callbacks run on the writer thread."""
+    :meth:`put`. With background writes, ``report`` callbacks run on the writer thread.
+    Results that took less than ``disk_min_seconds`` to compute stay in memory only: writing
+    them costs more than computing them again (about 0.5 ms of file-system work an entry)."""
 
     def __init__(
         self,
@@ -43,6 +47,7 @@ class Cache:
         disk_budget: int | None = None,
         disk: bool = True,
         background: bool = True,
+        disk_min_seconds: float | None = None,
     ) -> None:
         if root is None and disk:
             from studio.settings import cache_dir
@@ -53,6 +58,9 @@ class Cache:
         self.memory = MemoryCache(memory_budget)
         self.disk = DiskCache(Path(root), disk_budget) if disk and root is not None else None
         self.background = background
+        self.disk_min_seconds = (
+            DEFAULT_DISK_MIN_SECONDS if disk_min_seconds is None else disk_min_seconds
+        )
         self._pending: queue.Queue[tuple[str, dict[str, Any], Report]] | None = None
         self._writer_lock = threading.Lock()
 
@@ -78,12 +86,21 @@ class Cache:
         """Whether a result is stored, without loading it (may be damaged: :meth:`get` tells)."""
         return key in self.memory or (self.disk is not None and key in self.disk)
 
-    def put(self, key: str, value: dict[str, Any], report: Report = _ignore) -> None:
+    def put(
+        self,
+        key: str,
+        value: dict[str, Any],
+        report: Report = _ignore,
+        *,
+        compute_seconds: float | None = None,
+    ) -> None:
         """Store in both tiers. Disk problems (full, read-only, unsupported values) are
         reported and otherwise ignored: the run goes on uncached."""
         freeze(value)  # also makes it safe for the writer thread to read while nodes run
         self.memory.put(key, value)
         if self.disk is None:
+            return
+        if compute_seconds is not None and compute_seconds < self.disk_min_seconds:
             return
         if not self.background:
             self._write(key, value, report)

@@ -378,7 +378,9 @@ class _Run:
         if volatile:
             self.engine._volatile[node_id] = (key, outputs)
         else:
-            self.engine.cache.put(key, outputs, lambda m: self._notes.put((node_id, m)))
+            self.engine.cache.put(
+                key, outputs, lambda m: self._notes.put((node_id, m)), compute_seconds=elapsed
+            )
         self.emit("node_finished", node_id, elapsed=elapsed)
         self.emit_notes()
         return True
