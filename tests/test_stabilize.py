@@ -62,8 +62,8 @@ def test_flicker_is_reduced_five_fold(shaky, steadied) -> None:
     before = clips.flicker_index(shaky.video.frames)
     after = clips.flicker_index(video.frames)
     assert after * 5 <= before, f"flicker {before:.3f} -> {after:.3f}"
-    # The reported curves are the same measurement.
-    assert clips.flicker_index(video.frames) == pytest.approx(after)
+    # The reported curve is the output's brightness (the node samples every 4th pixel).
+    assert np.allclose(path.luma_after, clips.luma_curve(video.frames), atol=1.0)
     assert np.std(np.diff(path.luma_after)) < np.std(np.diff(path.luma_before)) / 3
 
 
@@ -80,7 +80,7 @@ def test_camera_path_reports_the_measured_shake(shaky, steadied) -> None:
     raw_wobble = np.std(np.diff(path.raw[:, 0], 2))
     smooth_wobble = np.std(np.diff(path.smoothed[:, 0], 2))
     assert raw_wobble > 1.0 and smooth_wobble < raw_wobble / 20
-    # The measured pan follows the true one: the camera moves right, so the picture moves left.
+    # The path is the camera's position relative to the first frame: it pans as the true one.
     true_pan = shaky.smooth[-1, 0, 2] - shaky.smooth[0, 0, 2]
     assert path.smoothed[-1, 0] - path.smoothed[0, 0] == pytest.approx(true_pan, abs=3.0)
 
