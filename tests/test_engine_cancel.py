@@ -139,7 +139,10 @@ def test_render_job_returns_the_outputs(tmp_path: Path):
     graph = Graph(looper.registry)
     loop = graph.add("Loop", params={"steps": 2}).id
     job = RenderJob(
-        Engine(looper.registry, Cache(tmp_path / "c", disk_min_seconds=0)), graph, [loop], output_dir=tmp_path
+        Engine(looper.registry, Cache(tmp_path / "c", disk_min_seconds=0)),
+        graph,
+        [loop],
+        output_dir=tmp_path,
     )
     job.start()
     result = job.wait(timeout=30)

@@ -391,6 +391,7 @@ def test_output_reads_the_cache_and_never_runs(stubs, engine, tmp_path):
     np.testing.assert_array_equal(engine.output(graph, b)["out"], np.full((2, 2), 1.0))
     graph.node(c).bypass = True  # a bypassed node shows what flows through it
     np.testing.assert_array_equal(engine.output(graph, c)["out"], np.full((2, 2), 1.0))
-    fresh = Engine(stubs.registry, Cache(tmp_path / "cache", disk_min_seconds=0))  # from disk, in a new engine
+    # From disk, in a new engine.
+    fresh = Engine(stubs.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
     np.testing.assert_array_equal(fresh.output(graph, a)["out"], np.full((2, 2), 1.0))
     assert stubs.calls == [a, b]
