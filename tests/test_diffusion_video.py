@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tiny_models import FakeContext, build_ltx_i2v, build_wan_i2v, build_wan_vace
+from tiny_models import (
+    FakeContext,
+    build_cogvideox_i2v,
+    build_ltx_i2v,
+    build_wan_i2v,
+    build_wan_vace,
+)
 
 from nodes.animate import cut_and_drag
 from nodes.diffusion.pipelines import configure_speedups
@@ -24,6 +30,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "wan": build_wan_i2v(root / "wan-i2v"),
         "vace": build_wan_vace(root / "wan-vace"),
         "ltx": build_ltx_i2v(root / "ltx-i2v"),
+        "cog": build_cogvideox_i2v(root / "cogvideox-i2v"),
     }
 
 
@@ -181,6 +188,31 @@ def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
     assert [c.strength for c in conditions] == [1.0, 0.75]
     assert steered.frames.shape == (9, 32, 32, 3)
     assert not np.array_equal(plain.frames, steered.frames)
+
+
+def test_cogvideox_runs_plain_image_to_video_and_says_brushes_are_unused(
+    tiny: dict[str, Path],
+) -> None:
+    ctx = FakeContext(SHARED)
+    video = run(ctx, tiny["cog"], brush_motion())
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert ctx.infos == ["CogVideoX has no guidance input here: motion brushes are ignored"]
+
+
+def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None:
+    import torch
+
+    class HalfManager(ModelManager):
+        def dtype(self, device: str) -> Any:
+            return torch.bfloat16  # what a CUDA GPU gets
+
+    manager = HalfManager()
+    video = run(FakeContext(manager), tiny["vace"], frames=5)
+    assert video.frames.shape == (5, 32, 32, 3) and video.frames.std() > 1
+    pipe = manager.loaded()[0].pipeline
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
+    assert pipe.vae.dtype == torch.float32
+    assert manager.loaded()[0].key[1] == "bfloat16"
 
 
 def test_wrong_size_and_frame_count_propose_the_nearest_valid(tiny: dict[str, Path]) -> None:

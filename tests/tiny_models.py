@@ -252,11 +252,56 @@ def build_ltx_i2v(folder: Path) -> Path:
     return folder
 
 
+def build_cogvideox_i2v(folder: Path) -> Path:
+    """A tiny CogVideoX 1.0 image-to-video pipeline (multiple of 8, 4k+1 frames)."""
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    _seed()
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=8,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=TEXT_DIM,
+        num_layers=1,
+        sample_width=4,
+        sample_height=4,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=226,
+        use_rotary_positional_embeddings=True,
+    ).eval()
+    vae = AutoencoderKLCogVideoX(
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    ).eval()
+    pipe = CogVideoXImageToVideoPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(),
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDDIMScheduler(),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
 BUILDERS = {
     "sd": build_sd,
     "wan-i2v": build_wan_i2v,
     "wan-vace": build_wan_vace,
     "ltx-i2v": build_ltx_i2v,
+    "cogvideox-i2v": build_cogvideox_i2v,
 }
 
 

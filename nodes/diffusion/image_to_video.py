@@ -87,9 +87,10 @@ def generate_video(
     # 3. Load (or reuse) the pipeline and run; on OOM retry once with a stricter policy.
     dtype = ctx.models.dtype(ctx.device)
     target = _target(fam, steered, model)
+    fp32 = ("vae", "image_encoder") if fam in ("wan", "vace") else ()
 
     def attempt(policy: str) -> np.ndarray:
-        pipe = P.load(ctx, model, dtype, policy, target=target)
+        pipe = P.load(ctx, model, dtype, policy, target=target, fp32_components=fp32)
         P.configure_speedups(pipe, ctx, params["step_cache"], params["compile"])
         common: dict[str, Any] = dict(
             prompt=params["prompt"],

@@ -20,20 +20,31 @@ STEP_CACHES = ("off", "first-block", "taylorseer")
 # Wan's FasterCache fails (IndexError) and MagCache needs a calibration run: not offered.
 
 
-def build_pipeline(model: ModelInfo, dtype: Any, target: str = "", auto: str = "") -> Any:
+def build_pipeline(
+    model: ModelInfo,
+    dtype: Any,
+    target: str = "",
+    auto: str = "",
+    fp32_components: tuple[str, ...] = (),
+) -> Any:
     """Read ``model`` from disk (never from a hub) as diffusers class ``target`` on the CPU.
 
     ``auto`` names a diffusers AutoPipeline ("AutoPipelineForText2Image") that maps the folder's
-    own class to the right task; otherwise the folder's class is loaded and, when ``target``
-    differs, re-wrapped with ``from_pipe`` (same weights, another task).
+    own class to the right task; ``target`` names a pipeline class to read the folder's
+    components into (an LTXConditionPipeline over LTX image-to-video weights). Not
+    ``from_pipe``: it casts every component to one dtype, float32 unless told otherwise.
+    ``fp32_components`` stay in float32 when ``dtype`` is half precision (Wan's VAE and CLIP
+    image encoder lose detail in bf16, and they are small).
     """
     import diffusers
+    import torch
 
-    loader = getattr(diffusers, auto or "DiffusionPipeline")
+    if fp32_components and dtype != torch.float32:
+        dtype = {"default": dtype, **dict.fromkeys(fp32_components, torch.float32)}
+
+    loader = getattr(diffusers, auto or target or "DiffusionPipeline")
     try:
         pipe = loader.from_pretrained(model.path, local_files_only=True, **dtype_kwarg(dtype))
-        if target and type(pipe).__name__ != target:
-            pipe = getattr(diffusers, target).from_pipe(pipe)
     except Exception as error:
         if is_out_of_memory(error):
             raise
@@ -61,11 +72,12 @@ def load(
     target: str = "",
     auto: str = "",
     vae_tiling: bool = False,
+    fp32_components: tuple[str, ...] = (),
 ) -> Any:
     """The pipeline for ``model`` under ``policy``, reused by the model manager when loaded."""
     return ctx.models.load(
         model,
-        lambda: build_pipeline(model, dtype, target, auto),
+        lambda: build_pipeline(model, dtype, target, auto, fp32_components),
         device=ctx.device,
         dtype=dtype,
         policy=policy,
