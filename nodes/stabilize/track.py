@@ -21,8 +21,8 @@ SUSPECT_SHARE = 0.4
 HIST_BINS = 32
 
 LK_WINDOW = (15, 15)
-# Two levels follow shifts of ~30 analysis px a frame; a third misleads LK on frames with
-# little texture (a rocket against the sky) at this size.
+# Two levels follow shifts of ~30 analysis px a frame; a third misled LK on frames with
+# little texture (a rocket against the sky) in our tests.
 LK_LEVELS = 2
 LK_PARAMS = {
     "winSize": LK_WINDOW,
@@ -32,7 +32,7 @@ LK_PARAMS = {
 
 
 @dataclass
-class Motion:
+class CameraMotion:
     """What the analysis found: ``steps[t]`` maps frame t into frame t-1 (centred, full-res
     pixels; identity for t = 0 and at cuts)."""
 
@@ -56,7 +56,7 @@ class Analyzer:
         self._to_small = to_small @ from_centred
         self._from_small = np.linalg.inv(self._to_small)
         self.cut_threshold = cut_threshold
-        self.motion = Motion()
+        self.motion = CameraMotion()
         self._prev: np.ndarray | None = None
         self._prev_hist: np.ndarray | None = None
 
@@ -118,7 +118,9 @@ def _normalised_histogram(grey: np.ndarray) -> np.ndarray:
     return cv2.normalize(hist, None, alpha=1.0, norm_type=cv2.NORM_L1)
 
 
-def analyse(frames: np.ndarray, cut_threshold: float, progress: Callable[[int], None]) -> Motion:
+def analyse(
+    frames: np.ndarray, cut_threshold: float, progress: Callable[[int], None]
+) -> CameraMotion:
     height, width = frames.shape[1:3]
     analyzer = Analyzer(width, height, cut_threshold)
     for t, frame in enumerate(frames):
