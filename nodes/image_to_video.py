@@ -16,6 +16,7 @@ from studio.graph.types import Motion, PortType
 BUILT_IN = ""  # the ``model`` value that selects the CPU cut-and-drag animator
 MEMORY_POLICIES = ("auto", "none", "model offload", "group offload", "sequential offload")
 STEP_CACHES = ("off", "first-block", "taylorseer")
+ATTENTION = ("default", "cudnn", "flash", "sage", "flex")
 
 
 def run_image_to_video(
@@ -162,6 +163,14 @@ IMAGE_TO_VIDEO = NodeSpec(
             ParamKind.BOOL,
             False,
             help="torch.compile the transformer's repeated blocks (slow first run).",
+        ),
+        Param(
+            "attention",
+            ParamKind.CHOICE,
+            "default",
+            choices=ATTENTION,
+            help="Attention kernel (GPU): flash and sage need their packages installed; "
+            "unavailable ones fall back to the default.",
         ),
     ),
 )

@@ -305,6 +305,11 @@ class _FakeTransformer:
     def compile_repeated_blocks(self, **kwargs: Any) -> None:
         self.log.append("compile")
 
+    def set_attention_backend(self, backend: str) -> None:
+        if backend == "sage":
+            raise ImportError("sageattention is not installed")
+        self.log.append(f"attention {backend}")
+
 
 class _FakePipe:
     def __init__(self, transformer: Any) -> None:
@@ -326,6 +331,10 @@ def test_speedups_switch_cleanly_on_a_reused_pipeline() -> None:
         "disable",
     ]
     assert ctx.infos == ["the model stays compiled until it is unloaded"]
+    configure_speedups(pipe, ctx, "off", attention="flash")
+    configure_speedups(pipe, ctx, "off", attention="sage")
+    assert transformer.log[-2:] == ["attention flash", "attention native"]
+    assert ctx.infos[-1].startswith("attention 'sage' unavailable here, using the default")
     bare = _FakePipe(object())
     configure_speedups(bare, ctx, "taylorseer", compile_blocks=True)
     assert ctx.infos[-2:] == [

@@ -91,7 +91,9 @@ def generate_video(
 
     def attempt(policy: str) -> np.ndarray:
         pipe = P.load(ctx, model, dtype, policy, target=target, fp32_components=fp32)
-        P.configure_speedups(pipe, ctx, params["step_cache"], params["compile"])
+        P.configure_speedups(
+            pipe, ctx, params["step_cache"], params["compile"], params.get("attention", "default")
+        )
         common: dict[str, Any] = dict(
             prompt=params["prompt"],
             negative_prompt=params["negative_prompt"] or None,

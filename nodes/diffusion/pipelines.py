@@ -17,6 +17,15 @@ from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
 
 STEP_CACHES = ("off", "first-block", "taylorseer")
+# Studio's names for diffusers attention backends. The "*_hub" ones fetch kernels from a hub
+# at run time, which Studio never does, so they are not offered.
+ATTENTION_BACKENDS = {
+    "default": "native",
+    "cudnn": "_native_cudnn",
+    "flash": "flash",
+    "sage": "sage",
+    "flex": "flex",
+}
 # Wan's FasterCache fails (IndexError) and MagCache needs a calibration run: not offered.
 
 
@@ -109,10 +118,16 @@ def denoiser(pipe: Any) -> Any:
 
 
 def configure_speedups(
-    pipe: Any, ctx: RunContext, step_cache: str = "off", compile_blocks: bool = False
+    pipe: Any,
+    ctx: RunContext,
+    step_cache: str = "off",
+    compile_blocks: bool = False,
+    attention: str = "default",
 ) -> None:
-    """Switch the step cache and block compilation of a (possibly reused) pipeline."""
+    """Switch the step cache, attention backend and block compilation of a (possibly
+    reused) pipeline."""
     model = denoiser(pipe)
+    _set_attention(pipe, model, attention, ctx)
     current = getattr(pipe, "_studio_step_cache", "off")
     if step_cache not in STEP_CACHES:
         raise NodeError(f"unknown step cache {step_cache!r}; use one of {', '.join(STEP_CACHES)}")
@@ -132,6 +147,27 @@ def configure_speedups(
             pipe._studio_compiled = True
     elif not compile_blocks and getattr(pipe, "_studio_compiled", False):
         ctx.info("the model stays compiled until it is unloaded")
+
+
+def _set_attention(pipe: Any, model: Any, attention: str, ctx: RunContext) -> None:
+    if attention not in ATTENTION_BACKENDS:
+        raise NodeError(
+            f"unknown attention backend {attention!r}; use one of {', '.join(ATTENTION_BACKENDS)}"
+        )
+    if attention == getattr(pipe, "_studio_attention", "default"):
+        return
+    setter = getattr(model, "set_attention_backend", None)
+    if setter is None:
+        ctx.info(f"attention '{attention}' skipped: {type(model).__name__} has no backends")
+        return
+    try:
+        setter(ATTENTION_BACKENDS[attention])
+    except (ValueError, RuntimeError, ImportError) as error:
+        # Missing package (flash-attn, sageattention) or an unsupported GPU.
+        ctx.info(f"attention '{attention}' unavailable here, using the default: {error}")
+        setter("native")
+        attention = "default"
+    pipe._studio_attention = attention
 
 
 def _enable_step_cache(pipe: Any, model: Any, step_cache: str, ctx: RunContext) -> None:
