@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from nodes.diffusion.size_rules import SizeRule, size_rule
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
 from studio.graph.types import Motion, Video
+
+if TYPE_CHECKING:
+    from nodes.animate import GuidanceClip
 
 
 def family(model: ModelInfo) -> str:
@@ -105,9 +109,9 @@ def generate_video(
             generator=P.generator(ctx.device, params["seed"]),
             output_type="np",
         )
+        job = Job(ctx, common, keyframe, guidance, last_image, strength, float(params["fps"]))
         with free_hooks_on_error(pipe):
-            run = _RUNNERS[fam]
-            return run(ctx, pipe, common, keyframe, guidance, last_image, params)
+            return _RUNNERS[fam](pipe, job)
 
     clip = P.run_on_model(ctx, model, params["memory"], attempt)
     return Video(P.to_uint8(clip[0], "clip"), float(params["fps"]))
@@ -144,7 +148,7 @@ def _target(fam: str, steered: bool, model: ModelInfo) -> str:
 
 def _guidance(
     ctx: RunContext, image: np.ndarray, motion: Motion, frames: int, fps: float, w: int, h: int
-) -> Any:
+) -> GuidanceClip:
     from nodes.animate import cut_and_drag
 
     # Guidance is cheap next to denoising: check for cancel per frame, report no progress.
@@ -159,77 +163,100 @@ def _guidance(
 
 
 # -- one runner per family: turn the node's inputs into that pipeline's call -------------------
-Runner = Callable[..., np.ndarray]
+@dataclass(frozen=True)
+class Job:
+    """What every runner needs: the pipeline call's shared arguments and the node's inputs."""
+
+    ctx: RunContext
+    common: dict[str, Any]  # prompt, size, frames, steps, guidance, generator, output type
+    keyframe: np.ndarray  # already at the output size
+    guidance: GuidanceClip | None  # the cut-and-drag clip when brushes or a camera move steer
+    last_image: np.ndarray | None
+    strength: float
+    fps: float
+
+    @property
+    def steps(self) -> int:
+        return int(self.common["num_inference_steps"])
 
 
-def _run_vace(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
-    frames, (h, w) = common["num_frames"], keyframe.shape[:2]
-    if guidance is not None:
-        video = list(guidance.video.frames)
-        masks = [(np.clip(m, 0, 1) * 255 + 0.5).astype(np.uint8) for m in guidance.masks]
-        reference = [P.pil(keyframe)]
+Runner = Callable[[Any, Job], np.ndarray]
+
+
+def _run_vace(pipe: Any, job: Job) -> np.ndarray:
+    frames, (h, w) = job.common["num_frames"], job.keyframe.shape[:2]
+    if job.guidance is not None:
+        video = list(job.guidance.video.frames)
+        masks = [(np.clip(m, 0, 1) * 255 + 0.5).astype(np.uint8) for m in job.guidance.masks]
+        reference = [P.pil(job.keyframe)]
     else:
         # Plain I2V with VACE: keep frame 0, generate the rest (grey = "no content" to VACE).
-        video = [keyframe] + [np.full((h, w, 3), 127, np.uint8)] * (frames - 1)
+        video = [job.keyframe] + [np.full((h, w, 3), 127, np.uint8)] * (frames - 1)
         masks = [np.zeros((h, w), np.uint8)] + [np.full((h, w), 255, np.uint8)] * (frames - 1)
         reference = None
-    if last_image is not None:
-        video[-1], masks[-1] = last_image, np.zeros((h, w), np.uint8)
+    if job.last_image is not None:
+        video[-1], masks[-1] = job.last_image, np.zeros((h, w), np.uint8)
     return pipe(
         video=[P.pil(f) for f in video],
         mask=[P.pil(m) for m in masks],
         reference_images=reference,
-        callback_on_step_end=step_callback(ctx, common["num_inference_steps"]),
-        **common,
+        callback_on_step_end=step_callback(job.ctx, job.steps),
+        **job.common,
     ).frames
 
 
-def _run_wan(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
-    steps = common["num_inference_steps"]
+def _run_wan(pipe: Any, job: Job) -> np.ndarray:
     extra: dict[str, Any] = {}
-    if last_image is not None:
-        extra["last_image"] = P.pil(last_image)
-    if guidance is None:
+    if job.last_image is not None:
+        extra["last_image"] = P.pil(job.last_image)
+    if job.guidance is None:
         return pipe(
-            image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **extra, **common
+            image=P.pil(job.keyframe),
+            callback_on_step_end=step_callback(job.ctx, job.steps),
+            **extra,
+            **job.common,
         ).frames
-    latents, start = _sdedit_latents(pipe, guidance.video.frames, params["strength"], common)
+    latents, start = _sdedit_latents(pipe, job.guidance.video.frames, job.strength, job.common)
     with _skip_first_steps(pipe.scheduler, start):
         return pipe(
-            image=P.pil(keyframe),
+            image=P.pil(job.keyframe),
             latents=latents,
-            callback_on_step_end=step_callback(ctx, steps - start),
+            callback_on_step_end=step_callback(job.ctx, job.steps - start),
             **extra,
-            **common,
+            **job.common,
         ).frames
 
 
-def _run_ltx(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
-    steps = common["num_inference_steps"]
-    ltx = dict(frame_rate=int(round(params["fps"])))
-    if guidance is None:
+def _run_ltx(pipe: Any, job: Job) -> np.ndarray:
+    callback = step_callback(job.ctx, job.steps)
+    frame_rate = int(round(job.fps))
+    if job.guidance is None:
         return pipe(
-            image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **ltx, **common
+            image=P.pil(job.keyframe),
+            frame_rate=frame_rate,
+            callback_on_step_end=callback,
+            **job.common,
         ).frames
     from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
     conditions = [
-        LTXVideoCondition(image=P.pil(keyframe), frame_index=0, strength=1.0),
+        LTXVideoCondition(image=P.pil(job.keyframe), frame_index=0, strength=1.0),
         LTXVideoCondition(
-            video=[P.pil(f) for f in guidance.video.frames],
+            video=[P.pil(f) for f in job.guidance.video.frames],
             frame_index=0,
-            strength=1.0 - params["strength"],
+            strength=1.0 - job.strength,
         ),
     ]
     return pipe(
-        conditions=conditions, callback_on_step_end=step_callback(ctx, steps), **ltx, **common
+        conditions=conditions, frame_rate=frame_rate, callback_on_step_end=callback, **job.common
     ).frames
 
 
-def _run_cogvideox(ctx, pipe, common, keyframe, guidance, last_image, params) -> np.ndarray:
-    steps = common["num_inference_steps"]
+def _run_cogvideox(pipe: Any, job: Job) -> np.ndarray:
     return pipe(
-        image=P.pil(keyframe), callback_on_step_end=step_callback(ctx, steps), **common
+        image=P.pil(job.keyframe),
+        callback_on_step_end=step_callback(job.ctx, job.steps),
+        **job.common,
     ).frames
 
 
