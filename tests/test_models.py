@@ -225,6 +225,32 @@ def test_oom_retries_once_with_the_next_stricter_policy() -> None:
     assert infos == ["out of GPU memory with 'none'; retrying with 'model offload'"]
 
 
+def test_the_failed_attempts_objects_are_released_before_cleanup() -> None:
+    import weakref
+
+    class Activations:
+        """Stands in for the tensors a failed forward pass held."""
+
+    refs: list[weakref.ref] = []
+
+    def attempt(policy: str) -> str:
+        activations = Activations()
+        refs.append(weakref.ref(activations))
+        if policy == "none":
+            raise oom()
+        return "clip"
+
+    alive_at_cleanup: list[bool] = []
+    run_with_oom_retry(
+        attempt,
+        "none",
+        device="cpu",
+        info=lambda m: None,
+        cleanup=lambda: alive_at_cleanup.append(refs[0]() is not None),
+    )
+    assert alive_at_cleanup == [False]
+
+
 def test_second_oom_is_a_clear_node_error_with_what_was_tried() -> None:
     def attempt(policy: str) -> str:
         raise oom()

@@ -155,13 +155,15 @@ def run_with_oom_retry(
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
-            tried.append(current)
             needed = requested_bytes(error) or needed
-            cleanup()
-            empty_cache(device)
-            current = stricter(current)
-            if current is not None and len(tried) < 2:
-                info(f"out of GPU memory with '{tried[-1]}'; retrying with '{current}'")
+        # Past the except block the traceback is gone, and with it the frames that still held
+        # the failed attempt's tensors: only now can cleanup really give memory back.
+        tried.append(current)
+        cleanup()
+        empty_cache(device)
+        current = stricter(current)
+        if current is not None and len(tried) < 2:
+            info(f"out of GPU memory with '{tried[-1]}'; retrying with '{current}'")
     what = " then ".join(f"'{p}'" for p in tried)
     need = f" (an allocation of {format_bytes(needed)} failed)" if needed else ""
     raise NodeError(
