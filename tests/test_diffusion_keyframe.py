@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from tiny_models import FakeContext, build_sd
+from tiny_models import FakeContext, build_flux, build_sd
 
 from nodes.keyframe import GENERATE_KEYFRAME
 from studio.engine.models import ModelManager
@@ -17,6 +18,11 @@ from studio.graph.spec import Cancelled, NodeError
 @pytest.fixture(scope="session")
 def sd_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+@pytest.fixture(scope="session")
+def flux_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_flux(tmp_path_factory.mktemp("models") / "tiny-flux")
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +113,24 @@ def test_cancel_stops_within_a_step_and_frees_hooks(
     with pytest.raises(Cancelled):
         GENERATE_KEYFRAME.run(ctx, {}, params(sd_model, steps=3))
     assert ctx.events == [(1, 3)] and freed == [1]
+
+
+def test_flux_keyframe_with_its_own_size_rule(flux_model: Path) -> None:
+    ctx = FakeContext()
+    image = GENERATE_KEYFRAME.run(ctx, {}, params(flux_model, width=32, height=24))["image"]
+    assert image.shape == (24, 32, 3) and image.std() > 1 and ctx.events == [(1, 2), (2, 2)]
+    with pytest.raises(NodeError, match="this Flux model: width and height must be multiples"):
+        GENERATE_KEYFRAME.run(ctx, {}, params(flux_model, width=32, height=25))
+
+
+def test_a_repo_id_in_the_hugging_face_cache_loads_offline(
+    sd_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "hub" / "models--studio-tests--tiny-sd"
+    shutil.copytree(sd_model, repo / "snapshots" / "c0ffee")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c0ffee")
+    ctx = FakeContext()
+    image = GENERATE_KEYFRAME.run(ctx, {}, params(Path("studio-tests/tiny-sd")))["image"]
+    assert image.shape == (48, 64, 3)
+    assert ctx.models.loaded()[0].key[0] == str((repo / "snapshots" / "c0ffee").resolve())

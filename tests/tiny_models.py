@@ -122,6 +122,67 @@ def build_sd(folder: Path) -> Path:
     return folder
 
 
+def build_flux(folder: Path) -> Path:
+    """A tiny Flux text-to-image pipeline (2x2 latent packing: sizes must be even)."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    _seed()
+    transformer = FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=TEXT_DIM,
+        pooled_projection_dim=TEXT_DIM,
+        axes_dims_rope=[4, 4, 8],
+    ).eval()
+    vae = AutoencoderKL(
+        sample_size=32,
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(4,),
+        layers_per_block=1,
+        latent_channels=1,
+        norm_num_groups=1,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        shift_factor=0.0609,
+        scaling_factor=1.5035,
+    ).eval()
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=TEXT_DIM,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=64,
+            projection_dim=TEXT_DIM,
+        )
+    ).eval()
+    pipe = FluxPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=clip,
+        tokenizer=clip_tokenizer(),
+        text_encoder_2=t5_encoder(),
+        tokenizer_2=t5_tokenizer(),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
 def build_wan_i2v(folder: Path) -> Path:
     """A tiny Wan 2.1 image-to-video pipeline (multiple of 16, 4k+1 frames)."""
     from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
@@ -298,6 +359,7 @@ def build_cogvideox_i2v(folder: Path) -> Path:
 
 BUILDERS = {
     "sd": build_sd,
+    "flux": build_flux,
     "wan-i2v": build_wan_i2v,
     "wan-vace": build_wan_vace,
     "ltx-i2v": build_ltx_i2v,
