@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from skimage import data
 
 from nodes.upscale import UPSCALE, ncnn_weights, srvgg, upscalers
+from nodes.upscale.tiling import tile_grid
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
 
@@ -146,6 +147,22 @@ def test_tiled_result_matches_untiled(scale: int) -> None:
     tiled = run(frame[None], scale=scale, tile=32)[0]
     assert whole.shape == (72 * scale, 80 * scale, 3)
     assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(("height", "width"), [(288, 512), (480, 854), (1080, 1920), (7, 3000)])
+def test_auto_tiles_cover_the_frame_once_and_stay_under_the_area_budget(
+    height: int, width: int
+) -> None:
+    tiles = tile_grid(height, width, 20, max_area=upscalers.CPU_TILE_AREA)
+    covered = np.zeros((height, width), np.int32)
+    for t in tiles:
+        covered[t.y0 : t.y1, t.x0 : t.x1] += 1
+        assert (t.cy1 - t.cy0) * (t.cx1 - t.cx0) <= upscalers.CPU_TILE_AREA
+        # Context reaches 20 px past the core wherever the frame goes on.
+        assert t.cy0 == max(0, t.y0 - 20) and t.cx1 == min(width, t.x1 + 20)
+    assert (covered == 1).all()
+    fed = sum((t.cy1 - t.cy0) * (t.cx1 - t.cx0) for t in tiles)
+    assert fed <= 1.3 * height * width  # overlap costs little
 
 
 @needs_weights

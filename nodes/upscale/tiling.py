@@ -8,6 +8,7 @@ the whole frame would, and inside it sees real pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,28 +36,51 @@ class Tile:
     cx1: int
 
 
-def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
-    """Equal-sized cores of at most ``tile`` pixels a side (0 = one tile), each with context."""
-    rows = 1 if tile <= 0 else math.ceil(height / tile)
-    cols = 1 if tile <= 0 else math.ceil(width / tile)
+def tile_grid(
+    height: int, width: int, overlap: int, *, tile: int = 0, max_area: int = 0
+) -> list[Tile]:
+    """Equal cores, each with context. ``tile`` caps a core's side; else ``max_area`` caps the
+    pixels a tile feeds the net (context included); with neither the frame is one tile."""
+    if tile > 0:
+        rows, cols = math.ceil(height / tile), math.ceil(width / tile)
+    elif max_area > 0:
+        rows, cols = grid_for_area(height, width, overlap, max_area)
+    else:
+        rows, cols = 1, 1
     ys = [round(i * height / rows) for i in range(rows + 1)]
     xs = [round(i * width / cols) for i in range(cols + 1)]
     tiles = []
     for y0, y1 in zip(ys, ys[1:], strict=False):
         for x0, x1 in zip(xs, xs[1:], strict=False):
-            tiles.append(
-                Tile(
-                    y0,
-                    y1,
-                    x0,
-                    x1,
-                    max(0, y0 - overlap),
-                    min(height, y1 + overlap),
-                    max(0, x0 - overlap),
-                    min(width, x1 + overlap),
-                )
-            )
+            context = (max(0, y0 - overlap), min(height, y1 + overlap))
+            context += (max(0, x0 - overlap), min(width, x1 + overlap))
+            tiles.append(Tile(y0, y1, x0, x1, *context))
     return tiles
+
+
+@functools.lru_cache(maxsize=64)  # called per frame; every frame of a clip has one size
+def grid_for_area(height: int, width: int, overlap: int, max_area: int) -> tuple[int, int]:
+    """The rows x cols split whose tiles stay under ``max_area`` pixels with the least work."""
+    best: tuple[int, int, int, int] | None = None  # (pixels fed to the net, tiles, rows, cols)
+    for rows in range(1, height + 1):
+        tall = _context_span(height, rows, overlap)
+        wide_max = max_area // tall
+        cols = next(
+            (c for c in range(1, width + 1) if _context_span(width, c, overlap) <= wide_max), 0
+        )
+        if cols:
+            work = rows * cols * tall * _context_span(width, cols, overlap)
+            best = min(best or (work, rows * cols, rows, cols), (work, rows * cols, rows, cols))
+        if tall <= 2 * overlap + 1:  # more rows only add overlap
+            break
+    return (best[2], best[3]) if best else (height, width)
+
+
+def _context_span(length: int, parts: int, overlap: int) -> int:
+    # The largest context a part gets: inner parts have overlap on both sides.
+    core = math.ceil(length / parts)
+    sides = 0 if parts == 1 else 1 if parts == 2 else 2
+    return min(length, core + sides * overlap)
 
 
 def upscale_frame(
@@ -64,8 +88,9 @@ def upscale_frame(
     frame: np.ndarray,
     scale: int,
     *,
-    tile: int,
     overlap: int,
+    tile: int = 0,
+    max_area: int = 0,
     device: str,
     dtype: torch.dtype,
     check_cancelled: Callable[[], None] = lambda: None,
@@ -84,7 +109,7 @@ def upscale_frame(
     image = image.contiguous(memory_format=torch.channels_last)
     out = np.empty((height * scale, width * scale, 3), dtype=np.uint8)
     with torch.inference_mode():
-        for t in tile_grid(height, width, tile, overlap):
+        for t in tile_grid(height, width, overlap, tile=tile, max_area=max_area):
             check_cancelled()
             patch = image[:, :, t.cy0 : t.cy1, t.cx0 : t.cx1]
             result = forward(patch.contiguous(memory_format=torch.channels_last))

@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     import torch
 
 CheckCancelled = Callable[[], None]
-AUTO_TILE = {"cpu": 512, "cuda": 1024, "mps": 512}  # input pixels a side; bounds activations
-MIN_TILE = 32
+# Auto tiling. On the GPU a tile side bounds memory. On the CPU the limit is the pixels a tile
+# feeds the net: glibc hands allocations over 32 MB back to the OS when freed, so every layer's
+# activation (64 channels x 4 bytes a pixel) would page-fault fresh memory; under 110,000 px
+# (28 MB) they are reused, which measured 35-40% less CPU time per pixel here.
+AUTO_TILE_SIDE = {"cuda": 1024, "mps": 512}
+CPU_TILE_AREA = 110_000
 
 
 class WeightsMissing(Exception):
@@ -33,7 +37,7 @@ class WeightsMissing(Exception):
 class Upscaler:
     description: str
     upscale: Callable[[np.ndarray, CheckCancelled], np.ndarray]
-    tile: int = 0
+    tiling: str = ""  # how frames are split, for the artist
 
 
 def torch_device(requested: str) -> tuple[str, str]:
@@ -47,8 +51,25 @@ def torch_device(requested: str) -> tuple[str, str]:
     return requested or "cpu", ""
 
 
-def auto_tile(device: str, tile: int) -> int:
-    return tile or AUTO_TILE.get(device.split(":")[0], 512)
+@dataclass(frozen=True)
+class Tiling:
+    side: int = 0  # largest core side in input pixels
+    area: int = 0  # largest tile, context included, in input pixels
+
+    def describe(self) -> str:
+        if self.side:
+            return f"tiles up to {self.side} px a side"
+        return f"tiles up to {self.area:,} px"
+
+
+def tiling_for(device: str, tile: int) -> Tiling:
+    """The artist's tile side, else the device's automatic choice."""
+    if tile:
+        return Tiling(side=tile)
+    kind = device.split(":")[0]
+    return (
+        Tiling(side=AUTO_TILE_SIDE[kind]) if kind in AUTO_TILE_SIDE else Tiling(area=CPU_TILE_AREA)
+    )
 
 
 def realesrgan(scale: int, device: str, tile: int) -> Upscaler:
@@ -68,12 +89,12 @@ def realesrgan(scale: int, device: str, tile: int) -> Upscaler:
             y = F.interpolate(y, size=size, mode=weights.output_resize, align_corners=False)
         return y
 
-    tile = auto_tile(device, tile)
+    tiling = tiling_for(device, tile)
     precision = "fp16" if half else "fp32"
     return Upscaler(
         description=f"Real-ESRGAN animevideov3 x{scale} on {device}, {precision}",
-        upscale=_tiled(forward, scale, tile, net.receptive_radius + 2, device, dtype),
-        tile=tile,
+        upscale=_tiled(forward, scale, tiling, net.receptive_radius + 2, device, dtype),
+        tiling=tiling.describe(),
     )
 
 
@@ -97,11 +118,11 @@ def user_model(path: Path, scale: int, device: str, tile: int) -> Upscaler:
 
     note = f", its x{native} resized to x{scale}" if native != scale else ""
     precision = "fp16" if str(model.dtype).endswith("float16") else "fp32"
-    tile = auto_tile(device, tile)
+    tiling = tiling_for(device, tile)
     return Upscaler(
         description=f"{model.name} on {device}, {precision}{note}",
-        upscale=_tiled(forward, scale, tile, model.receptive_radius + 2, device, model.dtype),
-        tile=tile,
+        upscale=_tiled(forward, scale, tiling, model.receptive_radius + 2, device, model.dtype),
+        tiling=tiling.describe(),
     )
 
 
@@ -119,7 +140,7 @@ def lanczos(scale: int, reason: str) -> Upscaler:
 def _tiled(
     forward: Callable[[torch.Tensor], torch.Tensor],
     scale: int,
-    tile: int,
+    tiling: Tiling,
     overlap: int,
     device: str,
     dtype: torch.dtype,
@@ -131,7 +152,8 @@ def _tiled(
             forward,
             frame,
             scale,
-            tile=tile,
+            tile=tiling.side,
+            max_area=tiling.area,
             overlap=overlap,
             device=device,
             dtype=dtype,
