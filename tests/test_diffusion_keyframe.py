@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from tiny_models import FakeContext, build_flux, build_sd
+from tiny_models import FakeContext, build_flux, build_sd, one_torch_thread
 
 from nodes.keyframe import GENERATE_KEYFRAME
 from studio.engine.models import ModelManager
@@ -29,6 +30,12 @@ def flux_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manager() -> ModelManager:
     # Shared within the module so the tiny pipeline loads once, as it would in the app.
     return ModelManager()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(autouse=True)

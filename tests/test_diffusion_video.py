@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from tiny_models import (
     build_ltx_i2v,
     build_wan_i2v,
     build_wan_vace,
+    one_torch_thread,
 )
 
 from nodes.animate import cut_and_drag
@@ -32,6 +34,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "ltx": build_ltx_i2v(root / "ltx-i2v"),
         "cog": build_cogvideox_i2v(root / "cogvideox-i2v"),
     }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,8 @@ dropout would otherwise make runs differ).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +372,20 @@ BUILDERS = {
 def build_all(root: Path) -> dict[str, Path]:
     """Build every tiny pipeline under ``root``; returns folder by name."""
     return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a busy machine torch's spinning worker
+    threads cost several times the work itself: run them on one thread, then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class FakeContext:
