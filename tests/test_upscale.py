@@ -229,6 +229,16 @@ def test_bad_input_is_a_clear_node_error(
         UPSCALE.run(FakeContext(), {"video": Video(frames, fps=8.0)}, values)
 
 
+def test_running_out_of_memory_asks_for_a_smaller_tile(monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(frame: np.ndarray, check: Any) -> np.ndarray:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    fake = upscalers.Upscaler("fake", out_of_memory, tiling="tiles up to 1024 px a side")
+    monkeypatch.setattr(upscalers, "realesrgan", lambda scale, device, tile: fake)
+    with pytest.raises(NodeError, match="out of memory upscaling frame 0 .*smaller 'tile'"):
+        run(np.zeros((2, 8, 8, 3), np.uint8))
+
+
 def _srvgg_tensors() -> dict[str, torch.Tensor]:
     weights = ncnn_weights.load_package_weights(4)
     return {k: torch.from_numpy(v.copy()) for k, v in weights.state_dict.items()}

@@ -96,7 +96,15 @@ def run_upscale(
         raise NodeError(f"not enough memory for {total} frames at x{scale}") from exc
     ctx.progress(0, total)
     for index in range(total):
-        frames[index] = upscaler.upscale(video.frames[index], ctx.check_cancelled)
+        try:
+            frames[index] = upscaler.upscale(video.frames[index], ctx.check_cancelled)
+        except RuntimeError as exc:  # torch's OutOfMemoryError is a RuntimeError
+            if "out of memory" not in str(exc).lower():
+                raise
+            raise NodeError(
+                f"out of memory upscaling frame {index} ({upscaler.tiling or 'one tile'}); "
+                f"set a smaller 'tile'"
+            ) from exc
         ctx.progress(index + 1, total)
     return {"video": Video(frames, video.fps)}
 

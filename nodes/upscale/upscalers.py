@@ -24,7 +24,7 @@ CheckCancelled = Callable[[], None]
 # Auto tiling. On the GPU a tile side bounds memory. On the CPU the limit is the pixels a tile
 # feeds the net: glibc hands allocations over 32 MB back to the OS when freed, so every layer's
 # activation (64 channels x 4 bytes a pixel) would page-fault fresh memory; under 110,000 px
-# (28 MB) they are reused, which measured 35-40% less CPU time per pixel here.
+# (28 MB) they are reused: about 30% less CPU time per 480p frame measured here.
 AUTO_TILE_SIDE = {"cuda": 1024, "mps": 512}
 CPU_TILE_AREA = 110_000
 
