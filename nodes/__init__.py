@@ -7,7 +7,7 @@ from importlib import import_module
 from studio.graph.registry import NodeRegistry
 
 FAMILIES = (
-    "nodes.io",  # LoadImage, LoadVideo, SaveImage, SaveVideo
+    "nodes.io",  # SampleImage, LoadImage, LoadVideo, SaveImage, SaveVideo
     "nodes.masks",  # RegionMask
     "nodes.motion",  # MotionBrush
     "nodes.keyframe",  # GenerateKeyframe

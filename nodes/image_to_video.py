@@ -43,6 +43,7 @@ def run_image_to_video(
         fps=params["fps"],
         size=size,
         progress=ctx.progress,
+        info=ctx.info,
     )
     return {"video": clip.video}
 
