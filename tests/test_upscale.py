@@ -326,3 +326,14 @@ def test_torch_port_matches_the_packages_own_ncnn_cpu_run(tmp_path: Path) -> Non
     ours = run(frame[None], scale=4)[0]
     # ncnn stores fp16 weights and pads borders its own way: close, not bit-equal.
     assert psnr(ours, reference) >= 35.0
+
+
+@needs_weights
+def test_fp16_path_used_on_cuda_matches_fp32() -> None:
+    # The GPU runs the same code in fp16; torch's CPU fp16 kernels check its numerics here.
+    frame = low_res("astronaut")[:40, :48]
+    fp32 = upscalers.realesrgan(2, "cpu", 0, half=False)
+    fp16 = upscalers.realesrgan(2, "cpu", 32, half=True)
+    assert "fp16" in fp16.description
+    a, b = fp32.upscale(frame, lambda: None), fp16.upscale(frame, lambda: None)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2

@@ -72,12 +72,12 @@ def tiling_for(device: str, tile: int) -> Tiling:
     )
 
 
-def realesrgan(scale: int, device: str, tile: int) -> Upscaler:
-    """The shipped ``realesr-animevideov3`` for ``scale``; fp16 on CUDA, fp32 elsewhere."""
+def realesrgan(scale: int, device: str, tile: int, half: bool | None = None) -> Upscaler:
+    """The shipped ``realesr-animevideov3`` for ``scale``; by default fp16 on CUDA, else fp32."""
     import torch
     import torch.nn.functional as F
 
-    half = device.startswith("cuda")
+    half = device.startswith("cuda") if half is None else half
     net, weights = _builtin_network(scale, device, half)
     dtype = torch.float16 if half else torch.float32
 
