@@ -121,14 +121,39 @@ def stub_registry() -> NodeRegistry:
     return NodeRegistry((*BUILTIN_SPECS, *STUB_SPECS))
 
 
-def chain(graph: Graph) -> tuple[str, str, str]:
-    """Source -> Blur -> Animate; returns their ids."""
-    src = graph.add("Source", position=(0, 0))
-    blur = graph.add("Blur", position=(300, 0))
-    anim = graph.add("Animate", position=(600, 0))
-    graph.connect(src.id, "image", blur.id, "image")
-    graph.connect(blur.id, "image", anim.id, "image")
-    return src.id, blur.id, anim.id
+def chain(graph: Graph, undo=None) -> tuple[str, str, str]:
+    """Source -> Blur -> Animate; returns their ids. With ``undo`` (a studio.ui.undo.UndoStack)
+    the nodes are added as one undoable edit, as the editor would."""
+    from studio.graph.commands import AddNode, Connect, Macro
+    from studio.graph.graph import Edge, new_id
+
+    src, blur, anim = new_id(), new_id(), new_id()
+    command = Macro(
+        [
+            AddNode("Source", (0.0, 0.0), node_id=src),
+            AddNode("Blur", (300.0, 0.0), node_id=blur),
+            AddNode("Animate", (600.0, 0.0), node_id=anim),
+            Connect(Edge(src, "image", blur, "image")),
+            Connect(Edge(blur, "image", anim, "image")),
+        ]
+    )
+    if undo is not None:
+        undo.push(command)
+    else:
+        command.apply(graph)
+    return src, blur, anim
+
+
+def canonical(graph: Graph) -> str:
+    """The saved form with node and edge order normalised (undo may re-insert in a new order)."""
+    import json
+
+    from studio.graph.fileformat import graph_to_dict
+
+    data = graph_to_dict(graph)
+    data["edges"] = sorted(data["edges"], key=lambda e: json.dumps(e, sort_keys=True))
+    data["groups"] = sorted(data["groups"], key=lambda g: g["id"])
+    return json.dumps(data, sort_keys=True)
 
 
 def big_graph(registry: NodeRegistry, count: int = 500) -> Graph:
@@ -143,3 +168,83 @@ def big_graph(registry: NodeRegistry, count: int = 500) -> Graph:
             graph.connect(previous, "image", node.id, "image")
         previous = node.id
     return graph
+
+
+# -- Qt helpers (imported lazily so the stub registry stays usable without Qt) ---------------
+
+
+def mouse(view, kind: str, scene_pos, button=None, buttons=None, modifiers=None) -> None:
+    """Send one mouse event to a QGraphicsView's viewport at a scene position."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    types = {
+        "press": QEvent.Type.MouseButtonPress,
+        "move": QEvent.Type.MouseMove,
+        "release": QEvent.Type.MouseButtonRelease,
+        "double": QEvent.Type.MouseButtonDblClick,
+    }
+    button = Qt.MouseButton.LeftButton if button is None else button
+    if buttons is None:
+        buttons = Qt.MouseButton.NoButton if kind == "release" else button
+    local = QPointF(view.mapFromScene(scene_pos))
+    event = QMouseEvent(
+        types[kind],
+        local,
+        QPointF(view.viewport().mapToGlobal(local)),
+        Qt.MouseButton.NoButton if kind == "move" else button,
+        buttons,
+        modifiers or Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def drag(view, start, end, steps: int = 4) -> None:
+    """Press at ``start``, move in a few steps, release at ``end`` (scene coordinates)."""
+    from PySide6.QtCore import QPointF
+
+    mouse(view, "press", start)
+    for i in range(1, steps + 1):
+        t = i / steps
+        mouse(
+            view,
+            "move",
+            QPointF(start.x() + (end.x() - start.x()) * t, start.y() + (end.y() - start.y()) * t),
+        )
+    mouse(view, "release", end)
+
+
+def make_window(qtbot, tmp_path, registry: NodeRegistry | None = None):
+    """A MainWindow on the stub registry with an in-memory engine cache. Call
+    :func:`close_window` at the end so no "save changes?" box blocks the test."""
+    from studio.engine.cache import Cache
+    from studio.engine.scheduler import Engine
+    from studio.settings import Settings
+    from studio.ui.main_window import MainWindow
+
+    registry = registry or stub_registry()
+    engine = Engine(registry, Cache(disk=False), device="cpu")
+    window = MainWindow(
+        registry,
+        engine=engine,
+        output_dir=tmp_path / "out",
+        settings=Settings(tmp_path / "settings.json"),
+    )
+    window.messages = []
+    window.statusBar().messageChanged.connect(
+        lambda text: window.messages.append(text) if text else None
+    )
+    # Not qtbot.addWidget: its teardown closes before ours and would meet "save changes?".
+    window._qtbot = qtbot
+    window.resize(1400, 900)
+    window.show()
+    return window
+
+
+def close_window(window) -> None:
+    window.controller.cancel()
+    if window.controller.job is not None:
+        window.controller.job.wait(10)
+    window.undo.set_clean()
+    window.close()

@@ -432,6 +432,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.cancel()
+        for timer in (self._thumb_timer, self._state_timer, self.autosaver.timer):
+            timer.stop()
         discard_recovery()
         self.queries.shutdown()
         event.accept()

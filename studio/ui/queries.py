@@ -58,12 +58,15 @@ class EngineQueries(QObject):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-queries")
         self._generation = 0
         self._lock = threading.Lock()
+        self._closed = False
 
     def _snapshot(self, graph: Graph) -> Graph:
         # The worker reads a copy: the artist keeps editing the real graph meanwhile.
         return from_dict(graph_to_dict(graph), graph.registry).graph
 
     def request_states(self, graph: Graph) -> None:
+        if self._closed:
+            return
         with self._lock:
             self._generation += 1
             generation = self._generation
@@ -80,7 +83,7 @@ class EngineQueries(QObject):
 
     def request_thumbnails(self, graph: Graph, node_ids: Iterable[str]) -> None:
         ids = [n for n in node_ids if n in graph]
-        if ids:
+        if ids and not self._closed:
             self._pool.submit(self._thumbnails, self._snapshot(graph), ids)
 
     def _thumbnails(self, graph: Graph, node_ids: list[str]) -> None:
@@ -93,7 +96,9 @@ class EngineQueries(QObject):
 
     def wait_idle(self) -> None:
         """Block until every request made so far is answered (screenshots, tests)."""
-        self._pool.submit(lambda: None).result()
+        if not self._closed:
+            self._pool.submit(lambda: None).result()
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,179 @@
+"""The editor window: editing actions, clipboard, files and recovery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from ui_helpers import canonical, chain, close_window, make_window
+
+from studio.graph import fileformat
+from studio.graph.graph import Graph
+from studio.ui import files
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path)
+    yield w
+    close_window(w)
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Record message boxes instead of showing them; questions get ``answer``."""
+    shown: list[tuple[str, str]] = []
+
+    class Boxes:
+        answer = QMessageBox.StandardButton.Discard
+        calls = shown
+
+    def critical(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    def question(parent, title, text, *args, **kwargs):
+        shown.append((title, text))
+        return Boxes.answer
+
+    monkeypatch.setattr(QMessageBox, "critical", critical)
+    monkeypatch.setattr(QMessageBox, "question", question)
+    return Boxes
+
+
+def test_delete_selection_is_one_undo_step(window):
+    src, blur, anim = chain(window.graph, window.undo)
+    window.undo.set_clean()
+    before = canonical(window.graph)
+    window.scene.select([blur, anim])
+    window.delete_selected()
+    assert [n.id for n in window.graph.nodes] == [src]
+    assert window.graph.edges == []
+    window.undo.undo()
+    assert canonical(window.graph) == before
+    window.undo.redo()
+    assert [n.id for n in window.graph.nodes] == [src]
+
+
+def test_copy_paste_between_two_windows(qtbot, tmp_path, window):
+    src, blur, _ = chain(window.graph, window.undo)
+    window.graph.node(blur).set_param("radius", 9.5)
+    window.scene.select([src, blur])
+    assert window.copy()
+    other = make_window(qtbot, tmp_path / "other")
+    try:
+        ids = other.paste()
+        assert len(ids) == 2 and not set(ids) & {src, blur}  # fresh ids
+        pasted = {other.graph.node(i).type_id: other.graph.node(i) for i in ids}
+        assert pasted["Blur"].param("radius") == 9.5
+        assert [(e.src_node, e.dst_node) for e in other.graph.edges] == [
+            (pasted["Source"].id, pasted["Blur"].id)
+        ]
+        assert other.scene.selected_node_ids() == ids
+        assert other.is_dirty() and other.windowTitle().startswith("Untitled")
+    finally:
+        close_window(other)
+
+
+def test_duplicate_offsets_the_copy_and_keeps_its_wires(window):
+    src, blur, _ = chain(window.graph, window.undo)
+    window.scene.select([src, blur])
+    ids = window.duplicate()
+    copies = [window.graph.node(i) for i in ids]
+    assert sorted(n.position for n in copies) == [(40.0, 40.0), (340.0, 40.0)]
+    assert len(window.graph.edges) == 3
+    window.undo.undo()
+    assert len(window.graph.nodes) == 3
+
+
+def test_pasting_text_that_is_not_a_workflow_is_refused_politely(window):
+    assert window.paste_text('{"nodes": 5}') == []
+    assert "Cannot paste" in window.messages[-1]
+
+
+def test_save_and_open_round_trip_and_dirty_marker(window, tmp_path):
+    chain(window.graph, window.undo)
+    assert window.isWindowModified()
+    path = tmp_path / "shot.json"
+    assert window.save_to(path)
+    assert not window.isWindowModified()
+    assert window.windowTitle() == "shot.json[*] — Studio"
+    saved = path.read_text()
+    window.new()
+    assert window.graph.nodes == []
+    assert window.open_path(path)
+    assert fileformat.dumps(window.graph) == saved
+    assert window.recent.paths()[0] == str(path.resolve())
+
+
+def test_unknown_node_types_open_as_placeholders_and_save_back_unchanged(window, tmp_path):
+    record = {
+        "type": "FancyFutureNode",
+        "version": 3,
+        "title": "Fancy",
+        "position": [5, 6],
+        "params": {"strength": 0.5, "nested": {"a": [1, 2]}},
+        "bypass": False,
+    }
+    doc = {"format_version": 2, "nodes": {"n1": record}, "edges": [], "groups": []}
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    assert window.open_path(path)
+    item = window.scene.item_for("n1")
+    assert item.node.is_placeholder and item.title_text() == "Fancy"
+    out = tmp_path / "saved.json"
+    assert window.save_to(out)
+    assert json.loads(out.read_text())["nodes"]["n1"] == record
+
+
+def test_broken_file_shows_a_clear_message_and_keeps_the_work(window, tmp_path, boxes):
+    src, _, _ = chain(window.graph, window.undo)
+    path = tmp_path / "broken.json"
+    path.write_text('{"nodes": {"a": ')
+    assert not window.open_path(path)
+    ((title, text),) = boxes.calls
+    assert title == "Cannot open workflow" and "broken.json is not valid JSON" in text
+    assert src in window.graph  # nothing lost
+
+
+def test_closing_with_unsaved_work_asks_first(window, boxes):
+    chain(window.graph, window.undo)
+    boxes.answer = QMessageBox.StandardButton.Cancel
+    assert not window.close()
+    assert window.isVisible()
+    boxes.answer = QMessageBox.StandardButton.Discard
+    assert window.close()
+
+
+def test_autosave_writes_recovery_and_restore_is_offered(qtbot, tmp_path, window, boxes):
+    from studio.ui.app import offer_recovery
+
+    assert not window.autosaver.save_now()  # nothing unsaved yet
+    chain(window.graph, window.undo)
+    assert window.autosaver.save_now()
+    record = files.pending_recovery()
+    assert record is not None
+    assert fileformat.loads(record["workflow"], window.registry).graph.nodes
+    # A crash: the next window finds the file and offers it.
+    fresh = make_window(qtbot, tmp_path / "next")
+    try:
+        boxes.answer = QMessageBox.StandardButton.Yes
+        assert offer_recovery(fresh)
+        assert len(fresh.graph.nodes) == 3 and fresh.is_dirty()
+    finally:
+        close_window(fresh)
+    assert files.pending_recovery() is None  # a clean close removes it
+
+
+def test_reopening_a_rendered_video_uses_its_embedded_workflow(window, tmp_path, monkeypatch):
+    import nodes.io
+
+    other = Graph(window.registry)
+    chain(other)
+    monkeypatch.setattr(
+        nodes.io, "read_embedded_workflow", lambda path: fileformat.dumps(other), raising=False
+    )
+    assert window.open_path(tmp_path / "render.mp4")
+    assert sorted(n.type_id for n in window.graph.nodes) == ["Animate", "Blur", "Source"]
+    assert window.path is None  # saving must not overwrite the video
