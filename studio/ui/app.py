@@ -63,6 +63,20 @@ def wait_for_run(window, timeout_ms: int = 3_600_000) -> str | None:  # noqa: AN
     return window.controller.last_status
 
 
+def _show_something(window) -> None:  # noqa: ANN001
+    """For a screenshot: select the last node before the outputs, so the inspector and the
+    viewer have something to show."""
+    graph = window.graph
+    candidates = [
+        n
+        for n in graph.topological_order()
+        if graph.node(n).spec is not None and not graph.node(n).spec.output_node
+    ]
+    if candidates and not window.scene.selected_node_ids():
+        window.scene.select([candidates[-1]])
+        window.view.frame_all()
+
+
 def open_editor(path: str | None, run: bool = False, screenshot: str | None = None) -> int:
     """Open the editor on ``path``; optionally render it, save a screenshot of the window and
     exit (used for docs and smoke tests). Returns the process exit code."""
@@ -70,8 +84,10 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
     from studio.ui.main_window import MainWindow
 
     window = MainWindow()
-    window.show()
     unattended = screenshot is not None
+    if unattended:
+        window.resize(1720, 1020)
+    window.show()
     if path is not None:
         if not window.open_path(path) and unattended:
             return 1
@@ -85,6 +101,7 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
             return 1 if unattended else app.exec()
         status = wait_for_run(window)
     if screenshot is not None:
+        _show_something(window)
         # Let queued events (thumbnails, states) land before grabbing the pixels.
         for _ in range(3):  # states, then the thumbnails they ask for
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 200)

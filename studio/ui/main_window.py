@@ -123,8 +123,8 @@ class MainWindow(QMainWindow):
             self.viewer.setObjectName("viewer")
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.viewer)
             self.splitDockWidget(self.run_dock, self.viewer, Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.run_dock], [260], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.run_dock], [250], Qt.Orientation.Vertical)
 
     def _build_actions(self) -> None:
         bar, view = self.menuBar(), self.view
@@ -686,7 +686,10 @@ class MainWindow(QMainWindow):
             self._state_timer.start()
             if self.viewer is not None:
                 self.viewer.refresh()
-            if event.status == "failed" and event.message:
+            if event.status == "ok":
+                took = f" in {event.elapsed:.1f} s" if event.elapsed is not None else ""
+                self.statusBar().showMessage(f"Render finished{took}", 10000)
+            elif event.status == "failed" and event.message:
                 self.statusBar().showMessage(f"Render failed: {event.message}", 10000)
 
     def _flush_thumbnails(self) -> None:
