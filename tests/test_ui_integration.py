@@ -1,0 +1,80 @@
+"""The editor with the real node types: viewer follows the selection, the painter opens on the
+keyframe feeding a mask node, and reroute dots carry the type of what feeds them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+from ui_helpers import close_window, make_window, mouse
+
+from studio.graph.commands import AddNode, Connect
+from studio.graph.graph import Edge, new_id
+from studio.graph.types import PortType
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, registry):
+    w = make_window(qtbot, tmp_path, registry)
+    yield w
+    close_window(w)
+
+
+def _keyframe_and_mask(window) -> tuple[str, str]:
+    image, mask = new_id(), new_id()
+    for command in (
+        AddNode("SampleImage", (0.0, 0.0), node_id=image),
+        AddNode("RegionMask", (300.0, 0.0), node_id=mask),
+        Connect(Edge(image, "image", mask, "image")),
+    ):
+        window.undo.push(command)
+    return image, mask
+
+
+def test_viewer_follows_the_selection(window):
+    if window.viewer is None:
+        pytest.skip("the viewer is not part of this build")
+    image, mask = _keyframe_and_mask(window)
+    shown = []
+    window.viewer.show_node = shown.append
+    window.scene.select([mask])
+    assert shown[-1] == mask
+
+
+def test_double_click_on_a_mask_node_opens_the_painter_on_its_keyframe(qtbot, window):
+    pytest.importorskip("studio.ui.painter.window")
+    image, mask = _keyframe_and_mask(window)
+    window.scene.select([image])
+    window.run_selected()
+    with qtbot.waitSignal(
+        window.controller.running_changed,
+        timeout=30_000,
+        check_params_cb=lambda running: not running,
+    ):
+        pass
+    assert window.controller.last_status == "ok"
+    opened = []
+    real_open = window.open_painter
+    window.open_painter = lambda node_id: opened.append(real_open(node_id))
+    body = window.scene.item_for(mask).scenePos() + QPointF(100, 60)
+    mouse(window.view, "double", body)
+    (painter,) = opened
+    try:
+        expected = window.controller.engine.output(window.graph, image)["image"]
+        assert np.array_equal(painter.keyframe, expected)
+    finally:
+        painter.close()
+
+
+def test_reroute_dot_takes_the_type_of_what_feeds_it(window):
+    image, reroute, mask = new_id(), new_id(), new_id()
+    for command in (
+        AddNode("SampleImage", (0.0, 0.0), node_id=image),
+        AddNode("Reroute", (300.0, 40.0), node_id=reroute),
+        AddNode("RegionMask", (500.0, 0.0), node_id=mask),
+        Connect(Edge(image, "image", reroute, "in")),
+        Connect(Edge(reroute, "out", mask, "image")),
+    ):
+        window.undo.push(command)
+    wire = window.scene.edge_item(Edge(reroute, "out", mask, "image"))
+    assert wire.port_type is PortType.IMAGE
