@@ -197,3 +197,55 @@ def test_many_void_calls_do_not_corrupt_the_interpreter(canvas):
     for i in range(100_000):
         item.setPos(float(i % 300), 0.0)
     assert item.pos().x() == float(99_999 % 300)
+
+
+def test_wheel_zoom_keeps_the_point_under_the_cursor(canvas, qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    view = canvas.view
+    at = QPoint(300, 200)
+    before = view.mapToScene(at)
+    event = QWheelEvent(
+        QPointF(at),
+        QPointF(view.viewport().mapToGlobal(at)),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.zoom() == pytest.approx(1.15**2)
+    after = view.mapToScene(at)
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+
+
+def test_tab_opens_the_node_search_and_enter_adds_the_best_match(canvas, qtbot):
+    canvas.view.setFocus()
+    qtbot.keyClick(canvas.view, Qt.Key.Key_Tab)
+    popup = canvas.view.popup
+    assert popup is not None and popup.isVisible()
+    popup.field.setText("mask")
+    qtbot.keyClick(popup.field, Qt.Key.Key_Return)
+    assert [n.type_id for n in canvas.graph.nodes] == ["MaskOf"]
+    assert not popup.isVisible()
+
+
+def test_shift_click_adds_to_the_selection(canvas):
+    src, blur, _ = chain(canvas.graph)
+    canvas.select([src])
+    body = canvas.item_for(blur).scenePos() + QPointF(100, 60)
+    mouse(canvas.view, "press", body, modifiers=Qt.KeyboardModifier.ShiftModifier)
+    mouse(canvas.view, "release", body, modifiers=Qt.KeyboardModifier.ShiftModifier)
+    assert sorted(canvas.selected_node_ids()) == sorted([src, blur])
+
+
+def test_renaming_changes_no_pixels_so_nothing_goes_stale(canvas):
+    src, blur, anim = chain(canvas.graph)
+    for node_id in (src, blur, anim):
+        canvas.set_status(node_id, "cached")
+    canvas.graph.node(blur).title = "Soften"
+    assert [canvas.status(n) for n in (src, blur, anim)] == ["cached"] * 3

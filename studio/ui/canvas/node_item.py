@@ -338,10 +338,18 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
-        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-            # Shift adds to the selection, as Ctrl does in Qt (Nuke's habit).
-            event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
+        _shift_as_control(event)
         super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        _shift_as_control(event)  # Qt toggles a Ctrl-clicked item on release
+        super().mouseReleaseEvent(event)
+
+
+def _shift_as_control(event: QGraphicsSceneMouseEvent) -> None:
+    # Shift adds to the selection, as Ctrl does in Qt (Nuke's and ComfyUI's habit).
+    if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        event.setModifiers(event.modifiers() | Qt.KeyboardModifier.ControlModifier)
 
 
 class RerouteItem(NodeItem):

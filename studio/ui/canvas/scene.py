@@ -32,7 +32,6 @@ class NodeScene(QGraphicsScene):
     group_double_clicked = Signal(str)
     # A wire dropped into empty space: (scene pos, anchor (node id, side, port)).
     wire_dropped = Signal(QPointF, object)
-    statuses_changed = Signal()
 
     def __init__(self, graph: Graph, undo: UndoStack, parent=None) -> None:
         super().__init__(parent)
@@ -156,7 +155,8 @@ class NodeScene(QGraphicsScene):
                 item.setPos(QPointF(*item.node.position))
             else:
                 item.refresh()
-                self._mark_stale(self.graph.downstream([event.node_id]))
+                if event.field in ("params", "bypass"):  # a new title changes no pixels
+                    self._mark_stale(self.graph.downstream([event.node_id]))
         elif kind == "edge_added":
             self._add_edge(event.edge)
             self._mark_stale(self.graph.downstream([event.edge.dst_node]))
@@ -265,7 +265,6 @@ class NodeScene(QGraphicsScene):
                 item = self._nodes.get(node_id)
                 if item is not None and item.thumbnail is not None:
                     item.set_thumbnail(None)
-        self.statuses_changed.emit()
 
     def set_thumbnail(self, node_id: str, image: QImage | None) -> None:
         item = self._nodes.get(node_id)
