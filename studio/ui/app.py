@@ -88,11 +88,10 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
     if unattended:
         window.resize(1720, 1020)
     window.show()
-    if path is not None:
-        if not window.open_path(path) and unattended:
-            return 1
-    elif not unattended:
-        offer_recovery(window)
+    if path is not None and not window.open_path(path) and unattended:
+        return 1
+    if not unattended:
+        offer_recovery(window)  # after a crash, the unsaved work wins over the file
     app.processEvents()
     window.view.frame_all()
     status = None

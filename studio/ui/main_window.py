@@ -119,7 +119,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
             self.viewer.setObjectName("viewer")
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.viewer)
             self.splitDockWidget(self.run_dock, self.viewer, Qt.Orientation.Horizontal)
-        self.resizeDocks([self.inspector_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.inspector_dock], [390], Qt.Orientation.Horizontal)
         self.resizeDocks([self.run_dock], [250], Qt.Orientation.Vertical)
 
     def _build_actions(self) -> None:

@@ -45,6 +45,7 @@ class Inspector(QScrollArea):
         self.title_field: QLineEdit | None = None
         self.bypass_box: QCheckBox | None = None
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setObjectName("Inspector")
         self._bridge = GraphBridge(graph, self)

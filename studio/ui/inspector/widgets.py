@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -93,7 +94,7 @@ class NumberEditor(ParamEditor):
         super().__init__(param, parent)
         self.is_float = param.kind is ParamKind.FLOAT
         self.spin = QDoubleSpinBox()
-        self.spin.setDecimals(3 if self.is_float else 0)
+        self.spin.setDecimals(_decimals(param.step) if self.is_float else 0)
         low = param.min if param.min is not None else -1e9
         high = param.max if param.max is not None else 1e9
         self.spin.setRange(low, high)
@@ -109,7 +110,7 @@ class NumberEditor(ParamEditor):
             self.slider.sliderPressed.connect(self._restart_session)
             self.slider.valueChanged.connect(self._slid)
             self.layout_.addWidget(self.slider, 3)
-        self.spin.setMinimumWidth(72)
+        self.spin.setMinimumWidth(64)
         self.layout_.addWidget(self.spin, 1)
 
     def _cast(self, value: float) -> float | int:
@@ -151,16 +152,19 @@ class SeedEditor(ParamEditor):
         self.spin = QDoubleSpinBox()
         self.spin.setDecimals(0)
         self.spin.setRange(param.min or 0, param.max if param.max is not None else 2**32 - 1)
+        # Ten-digit seeds would otherwise make the whole inspector wider than its dock.
+        self.spin.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.spin.setMinimumWidth(96)
         self.spin.setKeyboardTracking(False)
         self.spin.installEventFilter(self)
         self.spin.valueChanged.connect(lambda v: self._emit(int(v), merge=True))
         self.dice = QToolButton()
-        self.dice.setText("🎲")
+        self.dice.setText("↻")
         self.dice.setToolTip("A new random seed")
         self.dice.clicked.connect(self.randomise)
         self.lock = QToolButton()
         self.lock.setCheckable(True)
-        self.lock.setText("🔓")
+        self.lock.setText("Lock")
         self.lock.setToolTip("Lock this seed so it cannot be changed by accident")
         self.lock.toggled.connect(self._locked)
         self.layout_.addWidget(self.spin, 1)
@@ -173,7 +177,7 @@ class SeedEditor(ParamEditor):
             self.spin.setValue(random.randint(int(self.spin.minimum()), high))
 
     def _locked(self, locked: bool) -> None:
-        self.lock.setText("🔒" if locked else "🔓")
+        self.lock.setText("Locked" if locked else "Lock")
         self.spin.setReadOnly(locked)
         self.dice.setEnabled(not locked)
 
@@ -196,7 +200,7 @@ class BoolEditor(ParamEditor):
 class ChoiceEditor(ParamEditor):
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
-        self.combo = QComboBox()
+        self.combo = _combo()
         self.combo.addItems(list(param.choices))
         self.combo.currentTextChanged.connect(lambda text: self._emit(text))
         self.layout_.addWidget(self.combo, 1)
@@ -353,7 +357,7 @@ class ModelEditor(ParamEditor):
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
-        self.combo = QComboBox()
+        self.combo = _combo()
         self.combo.addItem("(built-in)", "")
         for name, path in discover_models(param.model_kind):
             self.combo.addItem(name, path)
@@ -379,6 +383,22 @@ def discover_models(kind: str) -> tuple[tuple[str, str], ...]:
         return tuple((m.name, str(m.path)) for m in discover(kind or None))
     except Exception:  # a broken models folder must not break the inspector
         return ()
+
+
+def _decimals(step: float | None) -> int:
+    """Enough decimals to show the param's step (0.05 -> 2), at least one, at most three."""
+    if not step:
+        return 3
+    text = f"{step:.3f}".rstrip("0")
+    return max(1, len(text.split(".")[1]) if "." in text else 1)
+
+
+def _combo() -> QComboBox:
+    # Long choices and model names elide instead of widening the whole inspector.
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+    return combo
 
 
 def make_editor(param: Param, has_painter: bool = False) -> ParamEditor:
