@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -13,6 +15,37 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from studio.ui.files import discard_recovery, pending_recovery
 
 HERE = Path(__file__).resolve().parent
+# Heavy libraries that nodes import lazily. A C extension's first import holds Python's GIL
+# for 100-200 ms, which would freeze the editor mid-render if it happened on the render
+# thread; importing them once the window is up moves that cost to an idle moment.
+WARM_IMPORTS = (
+    "numpy",
+    "cv2",
+    "PIL.Image",
+    "imageio.v3",
+    "skimage.data",
+    "skimage.io",
+    "pooch",
+    "scipy.ndimage",
+    "av",
+    "torch",
+    "torch.nn.functional",
+)
+
+
+def warm_up_imports(modules: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
+    """Import ``modules`` on a background thread; returns the (started) thread."""
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # a missing optional library only means no warm-up for it
+                continue
+
+    thread = threading.Thread(target=work, name="studio-warm-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def application() -> QApplication:
@@ -94,6 +127,8 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
         offer_recovery(window)  # after a crash, the unsaved work wins over the file
     app.processEvents()
     window.view.frame_all()
+    if not unattended:
+        QTimer.singleShot(800, warm_up_imports)
     status = None
     if run:
         if not window.run_all():
