@@ -177,3 +177,17 @@ def test_reopening_a_rendered_video_uses_its_embedded_workflow(window, tmp_path,
     assert window.open_path(tmp_path / "render.mp4")
     assert sorted(n.type_id for n in window.graph.nodes) == ["Animate", "Blur", "Source"]
     assert window.path is None  # saving must not overwrite the video
+
+
+def test_templates_open_untitled_and_recent_files_reopen(window, tmp_path):
+    window._fill_templates()
+    example = next(a for a in window.templates_menu.actions() if a.text() == "Example")
+    example.trigger()
+    assert window.graph.nodes and window.path is None  # saving never overwrites a template
+    path = tmp_path / "mine.json"
+    assert window.save_to(path)
+    window.new()
+    window._fill_recent()
+    (recent,) = window.recent_menu.actions()
+    recent.trigger()
+    assert window.path == path and window.graph.nodes

@@ -164,7 +164,9 @@ class WorkflowFiles:
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for path in self.recent.paths():
-            self.recent_menu.addAction(path, lambda p=path: self.maybe_save() and self.open_path(p))
+            self.recent_menu.addAction(
+                path, lambda _checked=False, p=path: self.maybe_save() and self.open_path(p)
+            )
         if self.recent_menu.isEmpty():
             self.recent_menu.addAction("(none)").setEnabled(False)
 
@@ -172,7 +174,8 @@ class WorkflowFiles:
         self.templates_menu.clear()
         for path in sorted(TEMPLATES.glob("*.json")):
             self.templates_menu.addAction(
-                path.stem.replace("_", " ").capitalize(), lambda p=path: self.open_template(p)
+                path.stem.replace("_", " ").capitalize(),
+                lambda _checked=False, p=path: self.open_template(p),
             )
         if self.templates_menu.isEmpty():
             self.templates_menu.addAction("(none)").setEnabled(False)
