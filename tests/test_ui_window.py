@@ -125,6 +125,31 @@ def test_unknown_node_types_open_as_placeholders_and_save_back_unchanged(window,
     out = tmp_path / "saved.json"
     assert window.save_to(out)
     assert json.loads(out.read_text())["nodes"]["n1"] == record
+    # The load warning is shown: in the status bar and in the run panel's log.
+    log = [window.run_panel.log.item(i).text() for i in range(window.run_panel.log.count())]
+    assert any("FancyFutureNode" in line and "placeholder" in line for line in log)
+    assert any("1 warning" in message for message in window.messages)
+
+
+def test_dropping_a_workflow_file_on_the_window_opens_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    other = Graph(window.registry)
+    chain(other)
+    path = tmp_path / "dropped.json"
+    fileformat.save(other, path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.path == path and len(window.graph.nodes) == 3
 
 
 def test_broken_file_shows_a_clear_message_and_keeps_the_work(window, tmp_path, boxes):
