@@ -249,3 +249,34 @@ def test_renaming_changes_no_pixels_so_nothing_goes_stale(canvas):
         canvas.set_status(node_id, "cached")
     canvas.graph.node(blur).title = "Soften"
     assert [canvas.status(n) for n in (src, blur, anim)] == ["cached"] * 3
+
+
+def test_middle_drag_pans_the_view(canvas):
+    view = canvas.view
+    middle = Qt.MouseButton.MiddleButton
+    center = view.mapToScene(view.viewport().rect().center())
+    start = QPointF(center)
+    mouse(view, "press", start, button=middle)
+    mouse(view, "move", start + QPointF(-100, -50), button=middle, buttons=middle)
+    mouse(view, "release", start + QPointF(-100, -50), button=middle)
+    moved = view.mapToScene(view.viewport().rect().center()) - center
+    assert abs(moved.x() - 100) < 2 and abs(moved.y() - 50) < 2
+    assert canvas.graph.nodes == []  # panning edits nothing
+
+
+def test_selected_wire_is_deleted_as_one_step(canvas):
+    from studio.ui import editing
+
+    src, blur, anim = chain(canvas.graph)
+    edge = canvas.graph.edge_into(anim, "image")
+    canvas.edge_item(edge).setSelected(True)
+    command = editing.delete(
+        canvas.graph,
+        canvas.selected_node_ids(),
+        canvas.selected_group_ids(),
+        canvas.selected_edges(),
+    )
+    canvas.undo.push(command)
+    assert canvas.graph.edge_into(anim, "image") is None and len(canvas.graph.nodes) == 3
+    canvas.undo.undo()
+    assert canvas.graph.edge_into(anim, "image") == edge
