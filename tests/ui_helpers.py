@@ -248,3 +248,9 @@ def close_window(window) -> None:
         window.controller.job.wait(10)
     window.undo.set_clean()
     window.close()
+    # Delete it now, while the QApplication lives: left to the garbage collector at exit,
+    # Qt objects are torn down after the application and the interpreter segfaults.
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -36,8 +36,13 @@ class AddNode(Command):
     label: str = "Add node"
 
     def apply(self, graph: Graph) -> None:
-        node = graph.add(self.type_id, title=self.title, position=self.position,
-                         params=self.params, node_id=self.node_id)
+        node = graph.add(
+            self.type_id,
+            title=self.title,
+            position=self.position,
+            params=self.params,
+            node_id=self.node_id,
+        )
         self.node_id = node.id
 
     def revert(self, graph: Graph) -> None:
@@ -76,8 +81,9 @@ class Connect(Command):
             graph.disconnect(old)
             self._replaced = old
         try:
-            graph.connect(self.edge.src_node, self.edge.src_port,
-                          self.edge.dst_node, self.edge.dst_port)
+            graph.connect(
+                self.edge.src_node, self.edge.src_port, self.edge.dst_node, self.edge.dst_port
+            )
         except Exception:
             if self._replaced is not None:
                 graph.insert_edge(self._replaced)

@@ -209,17 +209,23 @@ def _build(data: dict[str, Any], registry: NodeRegistry) -> LoadedWorkflow:
         for end, node_id in (("source", edge.src_node), ("target", edge.dst_node)):
             _expect(node_id in graph, f"an edge's {end} names node {node_id!r}, which is missing")
         slot = (edge.dst_node, edge.dst_port)
-        _expect(slot not in seen_inputs, f"input {edge.dst_port!r} of node {edge.dst_node!r} "
-                "has two edges")
+        _expect(
+            slot not in seen_inputs,
+            f"input {edge.dst_port!r} of node {edge.dst_node!r} has two edges",
+        )
         seen_inputs.add(slot)
         src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
         if src.is_placeholder or dst.is_placeholder:
             graph.insert_edge(edge)
             continue
-        _expect(src.output_port(edge.src_port) is not None,
-                f"an edge leaves {src.title!r} from output {edge.src_port!r}, which it lacks")
-        _expect(dst.input_port(edge.dst_port) is not None,
-                f"an edge enters {dst.title!r} at input {edge.dst_port!r}, which it lacks")
+        _expect(
+            src.output_port(edge.src_port) is not None,
+            f"an edge leaves {src.title!r} from output {edge.src_port!r}, which it lacks",
+        )
+        _expect(
+            dst.input_port(edge.dst_port) is not None,
+            f"an edge enters {dst.title!r} at input {edge.dst_port!r}, which it lacks",
+        )
         graph.insert_edge(edge)
     try:
         graph.topological_order()
@@ -231,8 +237,11 @@ def _build(data: dict[str, Any], registry: NodeRegistry) -> LoadedWorkflow:
             continue
         out_type = graph.resolved_output_type(src.id, edge.src_port)
         in_type = dst.input_port(edge.dst_port).type  # type: ignore[union-attr]
-        _expect(in_type.accepts(out_type), f"an edge joins {src.title}.{edge.src_port} "
-                f"({out_type.value}) to {dst.title}.{edge.dst_port} ({in_type.value})")
+        _expect(
+            in_type.accepts(out_type),
+            f"an edge joins {src.title}.{edge.src_port} "
+            f"({out_type.value}) to {dst.title}.{edge.dst_port} ({in_type.value})",
+        )
 
     groups = data.get("groups", [])
     _expect(isinstance(groups, list), "'groups' must be a list")
@@ -256,8 +265,10 @@ def _parse_node(
     params = record.get("params", {})
     _expect(isinstance(params, dict), f"node {node_id!r}: 'params' must be an object")
     version = record.get("version", 1)
-    _expect(isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 10**6,
-            f"node {node_id!r}: 'version' must be a whole number")
+    _expect(
+        isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 10**6,
+        f"node {node_id!r}: 'version' must be a whole number",
+    )
 
     spec = graph.registry.get(type_id)
     if spec is None:
@@ -268,8 +279,18 @@ def _parse_node(
         raw = dict(record)
         raw["_inputs"] = sorted({e.dst_port for e in edges if e.dst_node == node_id})
         raw["_outputs"] = sorted({e.src_port for e in edges if e.src_node == node_id})
-        return Node(graph, node_id, type_id, None, title=title, position=position,
-                    params=dict(params), bypass=bypass, version=version, raw=raw)
+        return Node(
+            graph,
+            node_id,
+            type_id,
+            None,
+            title=title,
+            position=position,
+            params=dict(params),
+            bypass=bypass,
+            version=version,
+            raw=raw,
+        )
 
     if version > spec.version:
         warnings.append(
@@ -288,8 +309,17 @@ def _parse_node(
             f"{title!r}: {type_id} has no parameter(s) {', '.join(sorted(extra))}; "
             "they are kept in the file but not used"
         )
-    node = Node(graph, node_id, type_id, spec, title=title, position=position, params=values,
-                bypass=bypass, version=spec.version)
+    node = Node(
+        graph,
+        node_id,
+        type_id,
+        spec,
+        title=title,
+        position=position,
+        params=values,
+        bypass=bypass,
+        version=spec.version,
+    )
     node.extra_params = extra
     return node
 
@@ -302,8 +332,10 @@ def _parse_edge(index: int, record: Any) -> Edge:
         end = record.get(key)
         _expect(isinstance(end, dict), f"{where} needs a '{key}' object")
         node, port = end.get("node"), end.get("port")
-        _expect(isinstance(node, str) and isinstance(port, str),
-                f"{where}: '{key}' needs text 'node' and 'port'")
+        _expect(
+            isinstance(node, str) and isinstance(port, str),
+            f"{where}: '{key}' needs text 'node' and 'port'",
+        )
         ends.append((node, port))
     return Edge(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
 
@@ -315,21 +347,26 @@ def _parse_group(record: Any) -> Group:
     kind = record.get("kind", "backdrop")
     _expect(kind in ("backdrop", "note"), f"group {group_id!r}: unknown kind {kind!r}")
     rect = record.get("rect", [0, 0, 400, 300])
-    _expect(isinstance(rect, list) and len(rect) == 4 and all(_finite(v) for v in rect),
-            f"group {group_id!r}: 'rect' must be four numbers")
+    _expect(
+        isinstance(rect, list) and len(rect) == 4 and all(_finite(v) for v in rect),
+        f"group {group_id!r}: 'rect' must be four numbers",
+    )
     _expect(all(abs(v) <= MAX_COORDINATE for v in rect), f"group {group_id!r}: absurd 'rect'")
     fields = {k: record.get(k, "") for k in ("title", "text")}
     for name, value in fields.items():
         _expect(isinstance(value, str), f"group {group_id!r}: '{name}' must be text")
     color = record.get("color", "#3b4252")
     _expect(isinstance(color, str), f"group {group_id!r}: 'color' must be text")
-    return Group(group_id, kind, fields["title"], fields["text"],
-                 tuple(float(v) for v in rect), color)  # type: ignore[arg-type]
+    return Group(
+        group_id, kind, fields["title"], fields["text"], tuple(float(v) for v in rect), color
+    )  # type: ignore[arg-type]
 
 
 def _parse_position(value: Any, where: str) -> tuple[float, float]:
-    _expect(isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value),
-            f"{where}: 'position' must be two numbers")
+    _expect(
+        isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value),
+        f"{where}: 'position' must be two numbers",
+    )
     _expect(all(abs(v) <= MAX_COORDINATE for v in value), f"{where}: absurd position {value}")
     return float(value[0]), float(value[1])
 

@@ -37,8 +37,9 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     for index, edge in enumerate(data.get("edges", [])):
         if not (isinstance(edge, list) and len(edge) == 4):
             raise ValueError(f"format 1 edge #{index + 1} must be [src, port, dst, port]")
-        edges.append({"from": {"node": edge[0], "port": edge[1]},
-                      "to": {"node": edge[2], "port": edge[3]}})
+        edges.append(
+            {"from": {"node": edge[0], "port": edge[1]}, "to": {"node": edge[2], "port": edge[3]}}
+        )
     return {
         "format_version": 2,
         "metadata": data.get("metadata", {}),

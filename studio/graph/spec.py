@@ -1,8 +1,9 @@
 """Declarative node specs: typed ports, params with defaults/ranges/help, a version and a pure run.
 
-A node module declares ``SPECS: tuple[NodeSpec, ...]``; a :class:`~studio.graph.registry.NodeRegistry`
-collects them. ``run(ctx, inputs, params)`` returns a dict of outputs by port name and touches
-nothing else: progress, cancellation, device, models and the output folder come from ``ctx``.
+A node module declares ``SPECS: tuple[NodeSpec, ...]``; a
+:class:`~studio.graph.registry.NodeRegistry` collects them. ``run(ctx, inputs, params)``
+returns a dict of outputs by port name and touches nothing else: progress, cancellation,
+device, models and the output folder come from ``ctx``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ class Cancelled(Exception):
     """Raised inside a node when the user cancelled the run (cooperative, checked per step)."""
 
 
-class ParamKind(str, Enum):
+class ParamKind(StrEnum):
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
@@ -84,8 +85,13 @@ class Param:
         elif kind is ParamKind.BOOL:
             if not isinstance(value, bool):
                 return f"expects true or false, got {value!r}"
-        elif kind in (ParamKind.STRING, ParamKind.TEXT, ParamKind.FILE, ParamKind.FOLDER,
-                      ParamKind.MODEL):
+        elif kind in (
+            ParamKind.STRING,
+            ParamKind.TEXT,
+            ParamKind.FILE,
+            ParamKind.FOLDER,
+            ParamKind.MODEL,
+        ):
             if not isinstance(value, str):
                 return f"expects text, got {value!r}"
         elif kind is ParamKind.CHOICE:

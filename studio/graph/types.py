@@ -13,12 +13,12 @@ Conventions every node follows:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class PortType(str, Enum):
+class PortType(StrEnum):
     IMAGE = "IMAGE"
     MASK = "MASK"
     VIDEO = "VIDEO"

@@ -26,6 +26,7 @@ def validate(graph: Graph, node_ids: Iterable[str] | None = None) -> list[Proble
     # One pass over the edges: Graph.edge_into per input would scan them all for each node.
     connected = {(e.dst_node, e.dst_port) for e in graph.edges}
     for node in wanted:
+
         def report(message: str, severity: str = "error", node=node) -> None:
             problems.append(Problem(node.id, node.title, message, severity))
 

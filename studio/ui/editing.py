@@ -24,8 +24,6 @@ from studio.graph.commands import (
 from studio.graph.graph import Edge, Graph, Group, new_id
 from studio.graph.types import PortType
 
-CLIPBOARD_MIME = "application/x-studio-workflow+json"
-
 
 def connect_problem(graph: Graph, edge: Edge) -> str | None:
     """Why ``edge`` cannot be made; an occupied input is fine (the new wire replaces it)."""

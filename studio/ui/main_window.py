@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -305,10 +305,9 @@ class MainWindow(WorkflowFiles, QMainWindow):
         if not nodes and not groups:
             return False
         text = editing.selection_to_json(self.graph, nodes, groups)
-        mime = QMimeData()
-        mime.setData(editing.CLIPBOARD_MIME, text.encode("utf-8"))
-        mime.setText(text)  # also as text: paste into another window or a chat
-        QGuiApplication.clipboard().setMimeData(mime)
+        # Plain text (workflow JSON): it pastes into another window, or into a chat. A
+        # QMimeData made in Python would be freed by Qt after the interpreter at exit.
+        QGuiApplication.clipboard().setText(text)
         self.statusBar().showMessage(f"Copied {len(nodes)} node(s)", 4000)
         return True
 
@@ -317,14 +316,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
             self.delete_selected()
 
     def paste(self, at: QPointF | None = None) -> list[str]:
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None:
-            return []
-        if mime.hasFormat(editing.CLIPBOARD_MIME):
-            text = bytes(mime.data(editing.CLIPBOARD_MIME).data()).decode("utf-8")
-        else:
-            text = mime.text()
-        return self.paste_text(text, at)
+        return self.paste_text(QGuiApplication.clipboard().text(), at)
 
     def paste_text(self, text: str, at: QPointF | None = None) -> list[str]:
         if '"nodes"' not in text:

@@ -17,9 +17,11 @@ _MERGE_ID = 4242
 
 
 class _Entry(QUndoCommand):
-    def __init__(self, stack: UndoStack, command: Command, merge_key: str | None) -> None:
+    def __init__(self, graph: Graph, command: Command, merge_key: str | None) -> None:
         super().__init__(command.label)
-        self._stack = stack
+        # The graph, not the UndoStack: an entry referring back to the stack that owns it
+        # makes a cycle the garbage collector tears down in the wrong order (a segfault).
+        self._graph = graph
         self.command = command
         self.merge_key = merge_key
         self._first = True
@@ -28,10 +30,10 @@ class _Entry(QUndoCommand):
         if self._first:  # already applied by UndoStack.push
             self._first = False
             return
-        self.command.apply(self._stack.graph)
+        self.command.apply(self._graph)
 
     def undo(self) -> None:
-        self.command.revert(self._stack.graph)
+        self.command.revert(self._graph)
 
     def id(self) -> int:
         return _MERGE_ID if self.merge_key else -1
@@ -58,7 +60,7 @@ class UndoStack(QObject):
     def push(self, command: Command, merge_key: str | None = None) -> None:
         """Apply ``command`` to the graph and record it; raises if the model refuses it."""
         command.apply(self.graph)
-        self.stack.push(_Entry(self, command, merge_key))
+        self.stack.push(_Entry(self.graph, command, merge_key))
 
     def set_graph(self, graph: Graph) -> None:
         """Edit another graph (after New/Open): the old history no longer applies."""
