@@ -25,6 +25,7 @@ run: setup
 	QT_QPA_PLATFORM= $(BIN)/studio open resources/workflows/example.json
 
 test: setup
+	$(BIN)/ruff check studio nodes tests benchmarks
 	$(BIN)/python -m pytest -q
 
 demo: setup
