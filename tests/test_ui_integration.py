@@ -78,3 +78,27 @@ def test_reroute_dot_takes_the_type_of_what_feeds_it(window):
         window.undo.push(command)
     wire = window.scene.edge_item(Edge(reroute, "out", mask, "image"))
     assert wire.port_type is PortType.IMAGE
+
+
+def test_a_motion_brush_finds_its_keyframe_behind_the_mask(qtbot, window):
+    image, mask = _keyframe_and_mask(window)
+    brush = new_id()
+    window.undo.push(AddNode("MotionBrush", (600.0, 0.0), node_id=brush))
+    window.undo.push(Connect(Edge(mask, "mask", brush, "mask")))
+    assert window._keyframe_for(brush) is None  # nothing rendered yet
+    window.graph.node(mask).set_param(
+        "shapes", [{"kind": "rect", "op": "add", "points": [[0.3, 0.3], [0.6, 0.6]]}]
+    )
+    window.scene.select([mask])
+    window.run_selected()
+    with qtbot.waitSignal(
+        window.controller.running_changed,
+        timeout=30_000,
+        check_params_cb=lambda running: not running,
+    ):
+        pass
+    assert window.controller.last_status == "ok"
+    expected = window.controller.engine.output(window.graph, image)["image"]
+    assert np.array_equal(window._keyframe_for(brush), expected)
+    if window.viewer is not None:  # the viewer titles nodes by name, not id
+        assert window.viewer.panel.title_of(mask) == window.graph.node(mask).title

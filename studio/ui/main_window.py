@@ -111,7 +111,12 @@ class MainWindow(WorkflowFiles, QMainWindow):
             ViewerDock = None  # noqa: N806 (the viewer lands separately)
         if ViewerDock is not None:
             try:
-                self.viewer = ViewerDock(self._cached_output, self)
+                self.viewer = ViewerDock(
+                    self._cached_output,
+                    self,
+                    title_of=self._title_of,
+                    image_for=self._keyframe_for,
+                )
             except Exception as exc:  # a broken viewer must not stop the editor opening
                 self.statusBar().showMessage(f"Viewer unavailable: {exc}", 8000)
                 self.viewer = None
@@ -444,17 +449,27 @@ class MainWindow(WorkflowFiles, QMainWindow):
         window.show()
         return window
 
+    def _title_of(self, node_id: str) -> str:
+        return self.graph.node(node_id).title if node_id in self.graph else node_id[:8]
+
     def _keyframe_for(self, node_id: str) -> Any:
-        """The cached picture feeding ``node_id`` (its image input, else its first input)."""
+        """The nearest cached picture upstream of ``node_id`` (breadth first, the ``image``
+        input before others): a MotionBrush's keyframe sits behind its RegionMask."""
         import numpy as np
 
-        node = self.graph.node(node_id)
-        for port in sorted(node.inputs, key=lambda p: p.name != "image"):
-            edge = self.graph.edge_into(node_id, port.name)
-            outputs = self._cached_output(edge.src_node) if edge else None
-            value = (outputs or {}).get(edge.src_port) if edge else None
-            if isinstance(value, np.ndarray) and value.ndim == 3:
-                return value
+        if node_id not in self.graph:
+            return None
+        queue, seen = [node_id], {node_id}
+        while queue:
+            current = queue.pop(0)
+            edges = sorted(self.graph.edges_into(current), key=lambda e: e.dst_port != "image")
+            for edge in edges:
+                value = (self._cached_output(edge.src_node) or {}).get(edge.src_port)
+                if isinstance(value, np.ndarray) and value.ndim == 3:
+                    return value
+                if edge.src_node not in seen:
+                    seen.add(edge.src_node)
+                    queue.append(edge.src_node)
         return None
 
     # -- running ------------------------------------------------------------------------
