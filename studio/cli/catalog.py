@@ -1,0 +1,68 @@
+"""``studio validate`` and ``studio nodes``: check a workflow file, list the node types."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from studio.cli.common import EXIT_FAILED, EXIT_OK, load_workflow, registry_or_default
+from studio.graph.registry import NodeRegistry
+
+
+def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    from studio.graph.validate import validate
+
+    graph = load_workflow(args.workflow, registry_or_default(registry))
+    problems = validate(graph)
+    for problem in problems:
+        print(f"{problem.severity}: {problem}")
+    failed = any(p.severity == "error" for p in problems)
+    if not failed:
+        print(f"{args.workflow}: valid ({len(graph.nodes)} nodes)")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def describe_spec(spec: Any) -> dict[str, Any]:
+    def port(p: Any) -> dict[str, Any]:
+        return {"name": p.name, "type": p.type.value, "optional": p.optional, "help": p.help}
+
+    params = []
+    for p in spec.params:
+        entry = {"name": p.name, "kind": p.kind.value, "default": p.default, "help": p.help}
+        entry.update(
+            {k: getattr(p, k) for k in ("min", "max", "step") if getattr(p, k) is not None}
+        )
+        if p.choices:
+            entry["choices"] = list(p.choices)
+        params.append(entry)
+    return {
+        "type": spec.type_id,
+        "title": spec.title,
+        "category": spec.category,
+        "version": spec.version,
+        "help": spec.help,
+        "output_node": spec.output_node,
+        "always_run": spec.always_run,
+        "inputs": [port(p) for p in spec.inputs],
+        "outputs": [port(p) for p in spec.outputs],
+        "params": params,
+    }
+
+
+def cmd_nodes(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    specs = [describe_spec(s) for s in registry_or_default(registry)]
+    if args.json:
+        print(json.dumps(specs, indent=2, default=str))
+        return EXIT_OK
+    for spec in specs:
+        print(f"{spec['type']}  ({spec['category']}, v{spec['version']})  {spec['title']}")
+        for group in ("inputs", "outputs"):
+            for p in spec[group]:
+                optional = ", optional" if p["optional"] else ""
+                print(f"    {group[:-1]:6} {p['name']}: {p['type']}{optional}")
+        for p in spec["params"]:
+            limits = "".join(f" {k}={p[k]}" for k in ("min", "max") if k in p)
+            choices = f" one of {', '.join(p['choices'])}" if "choices" in p else ""
+            print(f"    param  {p['name']}: {p['kind']} = {p['default']!r}{limits}{choices}")
+    return EXIT_OK

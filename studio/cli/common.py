@@ -1,0 +1,63 @@
+"""What every ``studio`` command shares: exit codes, usage errors, reading workflows and values."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from studio.graph.registry import NodeRegistry
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: one line on stderr, exit 2."""
+
+
+def registry_or_default(registry: NodeRegistry | None) -> NodeRegistry:
+    if registry is not None:
+        return registry
+    from studio.graph.registry import default_registry
+
+    return default_registry()
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: JSON when it parses (numbers, true, lists), otherwise the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def split_assignment(text: str, what: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageError(f"expected {what}=VALUE, got {text!r}")
+    return name, value
+
+
+def load_workflow(path: str, registry: NodeRegistry) -> Any:
+    """The workflow's graph; a broken file becomes a UsageError (one clear line)."""
+    from studio.graph.fileformat import WorkflowFileError, load
+
+    try:
+        loaded = load(path, registry)
+    except WorkflowFileError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in loaded.warnings:
+        print(f"studio: warning: {warning}", file=sys.stderr)
+    return loaded.graph
+
+
+def make_engine(registry: NodeRegistry) -> Any:
+    from studio.engine import Engine
+
+    try:
+        from studio.engine.models import ModelManager
+    except ImportError:
+        models = None
+    else:
+        models = ModelManager()
+    return Engine(registry, models=models)

@@ -1,0 +1,154 @@
+"""Media files for ``studio node`` and ``studio render --target``: read inputs, write outputs
+(cv2 and PyAV directly)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from studio.cli.common import UsageError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def read_input(port_type: Any, path: Path, fps: float) -> Any:
+    from studio.graph.types import PortType
+
+    if not path.exists():
+        raise UsageError(f"{path} does not exist")
+    if port_type is PortType.IMAGE:
+        return read_image(path)
+    if port_type is PortType.MASK:
+        return read_mask(path)
+    if port_type is PortType.VIDEO:
+        return read_video(path, fps)
+    raise UsageError(f"inputs of type {port_type.value} cannot be read from files")
+
+
+def read_image(path: Path) -> Any:
+    import cv2
+
+    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if data is None:
+        raise UsageError(f"cannot read {path} as an image")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path) -> Any:
+    import cv2
+    import numpy as np
+
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise UsageError(f"cannot read {path} as a mask")
+    if data.ndim == 3:
+        data = cv2.cvtColor(data[..., :3], cv2.COLOR_BGR2GRAY)
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(data.dtype, 1.0)
+    return np.clip(data.astype(np.float32) / scale, 0.0, 1.0)
+
+
+def read_video(path: Path, fps: float) -> Any:
+    import numpy as np
+
+    from studio.graph.types import Video
+
+    if path.is_dir():
+        files = sorted(
+            (f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+        )
+        if not files:
+            raise UsageError(f"{path} holds no numbered images")
+        frames = [read_image(f) for f in files]
+        if len({f.shape for f in frames}) != 1:
+            raise UsageError(f"the images in {path} differ in size")
+        return Video(np.stack(frames), fps)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        import av
+
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate
+                frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        except (av.error.FFmpegError, IndexError) as exc:
+            raise UsageError(f"cannot read {path} as a video ({exc})") from None
+        if not frames:
+            raise UsageError(f"{path} has no frames")
+        return Video(np.stack(frames), float(rate) if rate else fps)
+    return Video(read_image(path)[None], fps)  # a single image: a one-frame clip
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def write_output(port_type: Any, value: Any, folder: Path, name: str) -> list[Path]:
+    """Write one output: PNG for images and masks, mp4 plus PNG frames for videos."""
+    import cv2
+    import numpy as np
+
+    from studio.graph.types import PortType
+
+    if port_type is PortType.IMAGE:
+        path = folder / f"{name}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(value), cv2.COLOR_RGB2BGR))
+        return [path]
+    if port_type is PortType.MASK:
+        path = folder / f"{name}.png"
+        cv2.imwrite(str(path), np.round(np.clip(value, 0, 1) * 255).astype(np.uint8))
+        return [path]
+    if port_type is PortType.VIDEO:
+        frames_dir = folder / f"{name}_frames"
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        for index, frame in enumerate(value.frames):
+            cv2.imwrite(
+                str(frames_dir / f"{index:05d}.png"),
+                cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR),
+            )
+        path = folder / f"{name}.mp4"
+        write_mp4(path, value.frames, value.fps)
+        return [path, frames_dir]
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(value, default=_jsonable, indent=2))
+    return [path]
+
+
+def write_mp4(path: Path, frames: Any, fps: float) -> None:
+    """H.264 (yuv420p, so even sizes: an odd edge row or column is repeated)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    height, width = frames.shape[1:3]
+    pad = ((0, 0), (0, height % 2), (0, width % 2), (0, 0))
+    frames = np.pad(frames, pad, mode="edge") if any(p[1] for p in pad) else frames
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "17"}
+        for frame in frames:
+            container.mux(
+                stream.encode(
+                    av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                )
+            )
+        container.mux(stream.encode())
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return str(value)

@@ -1,0 +1,66 @@
+"""How a render reports on the terminal: progress bars for people, JSON lines for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+class JsonlPrinter:
+    """One JSON object per line on stdout, flushed so a pipe sees events as they happen."""
+
+    def __call__(self, event: Any) -> None:
+        print(json.dumps(event.to_json()), flush=True)
+
+
+class ProgressPrinter:
+    """A tqdm bar per running node on stderr; a line per cached, failed or skipped node."""
+
+    def __init__(self, titles: dict[str, str]) -> None:
+        self.titles = titles
+        self.bar: Any = None
+
+    def __call__(self, event: Any) -> None:
+        from tqdm import tqdm
+
+        title = self.titles.get(event.node_id or "", event.node_id or "")
+        kind = event.kind
+        if kind == "node_started":
+            self._close()
+            self.bar = tqdm(
+                desc=title, total=None, unit="step", file=sys.stderr, leave=True, dynamic_ncols=True
+            )
+        elif kind == "node_progress" and self.bar is not None:
+            if self.bar.total != event.total:
+                self.bar.total = event.total
+            if event.message:
+                self.bar.set_postfix_str(event.message, refresh=False)
+            self.bar.update(event.step - self.bar.n)  # redraws at most every 0.1 s
+        elif kind == "node_finished":
+            self._close()
+            done = "bypassed" if event.message == "bypassed" else f"done in {event.elapsed:.2f} s"
+            tqdm.write(f"{title}: {done}", file=sys.stderr)
+        elif kind == "node_cached":
+            tqdm.write(f"{title}: cached", file=sys.stderr)
+        elif kind == "node_info":
+            tqdm.write(f"{title}: {event.message}", file=sys.stderr)
+        elif kind in ("node_failed", "node_skipped", "node_cancelled"):
+            self._close()
+            label = {
+                "node_failed": "FAILED",
+                "node_skipped": "skipped",
+                "node_cancelled": "cancelled",
+            }[kind]
+            tqdm.write(f"{title}: {label}: {event.message}", file=sys.stderr)
+            if event.traceback:
+                tqdm.write(event.traceback.rstrip(), file=sys.stderr)
+        elif kind == "run_finished":
+            self._close()
+            elapsed = f" in {event.elapsed:.2f} s" if event.elapsed is not None else ""
+            tqdm.write(f"render {event.status}{elapsed}", file=sys.stderr)
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,72 @@
+"""``studio render``: run a workflow file to its outputs, with progress on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from studio.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    load_workflow,
+    make_engine,
+    parse_value,
+    registry_or_default,
+    split_assignment,
+)
+from studio.cli.media import write_output
+from studio.cli.progress import JsonlPrinter, ProgressPrinter
+from studio.graph.registry import NodeRegistry
+
+
+def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    from studio.engine import RenderJob
+    from studio.graph.graph import GraphError
+
+    registry = registry_or_default(registry)
+    graph = load_workflow(args.workflow, registry)
+    try:
+        for assignment in args.set:
+            key, value = split_assignment(assignment, "NODE.PARAM")
+            node_key, dot, param = key.rpartition(".")
+            if not dot:
+                raise UsageError(f"--set needs NODE.PARAM=VALUE, got {assignment!r}")
+            graph.find(node_key).set_param(param, parse_value(value))
+        targets = [graph.find(t).id for t in args.target] or None
+    except GraphError as exc:
+        raise UsageError(str(exc)) from None
+
+    titles = {n.id: n.title for n in graph.nodes}
+    printer = JsonlPrinter() if args.events == "jsonl" else ProgressPrinter(titles)
+    job = RenderJob(make_engine(registry), graph, targets, output_dir=args.out, on_event=printer)
+    job.start()
+    interrupted = False
+    while job.running:
+        try:
+            job.wait(0.2)
+        except KeyboardInterrupt:
+            if interrupted:  # a second Ctrl-C: stop waiting for the node to notice
+                return EXIT_CANCELLED
+            interrupted = True
+            print("studio: cancelling at the next step (Ctrl-C again to quit now)", file=sys.stderr)
+            job.cancel()
+    result = job.result
+    if result is None:
+        print(f"studio: error: the engine failed: {job.error}", file=sys.stderr)
+        return EXIT_FAILED
+    files = [p for outputs in result.outputs.values() for p in outputs.get("files", [])]
+    for node_id in targets or []:  # "up to node X": write X's outputs for the artist to see
+        node = graph.node(node_id)
+        for port in node.outputs if node_id in result.outputs else ():
+            if port.name in result.outputs[node_id]:
+                stem = re.sub(r"[^\w-]+", "_", f"{node.title}_{port.name}").strip("_")
+                args.out.mkdir(parents=True, exist_ok=True)
+                value = result.outputs[node_id][port.name]
+                files += write_output(port.type, value, args.out, stem)[:1]
+    if args.events != "jsonl":
+        for path in files:
+            print(path)
+    return {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)

@@ -1,0 +1,49 @@
+"""``studio cache``, ``studio models`` and ``studio open``: the cache, the models, the editor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from studio.cli.common import EXIT_FAILED, EXIT_OK
+from studio.graph.registry import NodeRegistry
+
+
+def cmd_cache(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    from studio.engine import Cache
+
+    cache = Cache()
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached results from {cache.info()['path']}")
+        return EXIT_OK
+    info = cache.info()
+    print(f"location: {info['path']}")
+    print(f"entries:  {info['disk_entries']}")
+    print(f"size:     {_size(info['disk_bytes'])} of {_size(info['disk_budget'])}")
+    return EXIT_OK
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def cmd_models(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    try:
+        from studio.engine.models import format_model_report
+    except ImportError as exc:
+        print(f"studio: model support is not available ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_model_report())
+    return EXIT_OK
+
+
+def cmd_open(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    try:
+        from studio.ui.app import open_editor
+    except ImportError as exc:
+        print(f"studio: the editor is not available ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+    return int(open_editor(args.workflow, args.run, args.screenshot))
