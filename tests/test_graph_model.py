@@ -89,6 +89,20 @@ def test_second_edge_into_an_input_is_refused(graph):
     assert graph.edge_into(i2v, "image").src_node == key
 
 
+def test_replacing_an_edge_ignores_the_occupied_input_but_nothing_else(graph):
+    key, i2v, up = pipeline(graph)
+    other = graph.add("Key").id
+    assert graph.connection_problem(Edge(other, "image", i2v, "image"), replacing=True) is None
+    # Types and cycles still count; the model is unchanged by asking.
+    wrong_type = graph.connection_problem(Edge(other, "image", up, "video"), replacing=True)
+    assert wrong_type is not None and "types differ" in wrong_type
+    up2 = graph.add("Up").id
+    graph.connect(up, "video", up2, "video")
+    cycle = graph.connection_problem(Edge(up2, "video", up, "video"), replacing=True)
+    assert cycle is not None and "would make a cycle" in cycle
+    assert graph.edge_into(i2v, "image").src_node == key
+
+
 def test_cycles_are_refused(graph):
     _, i2v, up = pipeline(graph)
     up2 = graph.add("Up").id

@@ -309,8 +309,13 @@ class Graph:
     def edge_into(self, node_id: str, port: str) -> Edge | None:
         return next((e for e in self._edges if e.dst_node == node_id and e.dst_port == port), None)
 
-    def connection_problem(self, edge: Edge) -> str | None:
-        """Why ``edge`` cannot be added, or None if it can."""
+    def connection_problem(self, edge: Edge, *, replacing: bool = False) -> str | None:
+        """Why ``edge`` cannot be added, or None if it can.
+
+        ``replacing``: the edge will take the place of whatever feeds its input, so an occupied
+        input is no problem (the old edge cannot matter to the cycle check: a path out of the
+        input's node never comes back in through that input).
+        """
         if edge.src_node not in self._nodes:
             return f"no node with id {edge.src_node!r}"
         if edge.dst_node not in self._nodes:
@@ -329,7 +334,7 @@ class Graph:
                     f"cannot connect {src.title}.{out.name} ({out_type.value}) to "
                     f"{dst.title}.{inp.name} ({inp.type.value}): types differ"
                 )
-        if self.edge_into(dst.id, edge.dst_port) is not None:
+        if not replacing and self.edge_into(dst.id, edge.dst_port) is not None:
             return f"{dst.title}.{edge.dst_port} already has a connection; remove it first"
         if edge.src_node == edge.dst_node or self._reaches(edge.dst_node, edge.src_node):
             return f"connecting {src.title} to {dst.title} would make a cycle"

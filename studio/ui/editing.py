@@ -27,19 +27,9 @@ from studio.graph.types import PortType
 
 def connect_problem(graph: Graph, edge: Edge) -> str | None:
     """Why ``edge`` cannot be made; an occupied input is fine (the new wire replaces it)."""
-    problem = graph.connection_problem(edge)
-    old = graph.edge_into(edge.dst_node, edge.dst_port)
-    if problem is None or old is None:
-        return problem
-    if old == edge:
+    if graph.edge_into(edge.dst_node, edge.dst_port) == edge:
         return "already connected"
-    # The model checks occupancy after ports and types and before cycles: only a cycle is left.
-    if "already has a connection" in problem:
-        if edge.src_node == edge.dst_node or edge.dst_node in graph.upstream([edge.src_node]):
-            src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
-            return f"connecting {src.title} to {dst.title} would make a cycle"
-        return None
-    return problem
+    return graph.connection_problem(edge, replacing=True)
 
 
 def delete(
