@@ -103,7 +103,7 @@ def upscale_frame(
     import torch
 
     height, width = frame.shape[:2]
-    image = torch.from_numpy(np.ascontiguousarray(frame)).to(device)
+    image = torch.from_numpy(np.array(frame)).to(device)  # a copy: cached frames are read-only
     # uint8 travels to the device; the float conversion happens there.
     image = image.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255.0)
     image = image.contiguous(memory_format=torch.channels_last)
