@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.params import (
+    ATTENTION_BACKENDS,
+    STEP_CACHES,
+    guidance_param,
+    memory_param,
+    seed_param,
+    steps_param,
+)
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import Motion, PortType
 
 BUILT_IN = ""  # the ``model`` value that selects the CPU cut-and-drag animator
-MEMORY_POLICIES = ("auto", "none", "model offload", "group offload", "sequential offload")
-STEP_CACHES = ("off", "first-block", "taylorseer")
-ATTENTION = ("default", "cudnn", "flash", "sage", "flex")
 
 
 def run_image_to_video(
@@ -81,14 +86,7 @@ IMAGE_TO_VIDEO = NodeSpec(
         ),
         Param("prompt", ParamKind.TEXT, "", help="What happens in the shot (diffusion models)."),
         Param("negative_prompt", ParamKind.TEXT, "", help="What to avoid (diffusion models)."),
-        Param(
-            "seed",
-            ParamKind.SEED,
-            0,
-            min=0,
-            max=2**32 - 1,
-            help="Same seed, same settings: same clip.",
-        ),
+        seed_param("clip"),
         Param(
             "frames",
             ParamKind.INT,
@@ -125,16 +123,8 @@ IMAGE_TO_VIDEO = NodeSpec(
             step=16,
             help="Output height in pixels; 0 keeps the keyframe's.",
         ),
-        Param("steps", ParamKind.INT, 30, min=1, max=200, help="Denoising steps (diffusion)."),
-        Param(
-            "guidance",
-            ParamKind.FLOAT,
-            5.0,
-            min=0.0,
-            max=30.0,
-            step=0.5,
-            help="Classifier-free guidance scale (diffusion).",
-        ),
+        steps_param("Denoising steps (diffusion)."),
+        guidance_param("Classifier-free guidance scale (diffusion)."),
         Param(
             "strength",
             ParamKind.FLOAT,
@@ -145,13 +135,7 @@ IMAGE_TO_VIDEO = NodeSpec(
             help="For models without VACE: how far the model may depart from the "
             "cut-and-drag guidance clip (SDEdit). 1.0 ignores it.",
         ),
-        Param(
-            "memory",
-            ParamKind.CHOICE,
-            "auto",
-            choices=MEMORY_POLICIES,
-            help="How to fit the model in GPU memory. 'auto' picks from free VRAM.",
-        ),
+        memory_param(),
         Param(
             "step_cache",
             ParamKind.CHOICE,
@@ -169,7 +153,7 @@ IMAGE_TO_VIDEO = NodeSpec(
             "attention",
             ParamKind.CHOICE,
             "default",
-            choices=ATTENTION,
+            choices=tuple(ATTENTION_BACKENDS),
             help="Attention kernel (GPU): flash and sage need their packages installed; "
             "unavailable ones fall back to the default.",
         ),

@@ -10,10 +10,9 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.params import guidance_param, memory_param, seed_param, steps_param
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
-
-MEMORY_POLICIES = ("auto", "none", "model offload", "group offload", "sequential offload")
 
 
 def run_generate_keyframe(
@@ -103,24 +102,9 @@ GENERATE_KEYFRAME = NodeSpec(
             "",
             help="What to avoid (ignored by models without one).",
         ),
-        Param(
-            "seed",
-            ParamKind.SEED,
-            0,
-            min=0,
-            max=2**32 - 1,
-            help="Same seed, same settings: same picture.",
-        ),
-        Param("steps", ParamKind.INT, 30, min=1, max=200, help="Denoising steps."),
-        Param(
-            "guidance",
-            ParamKind.FLOAT,
-            5.0,
-            min=0.0,
-            max=30.0,
-            step=0.5,
-            help="How closely to follow the prompt (classifier-free guidance scale).",
-        ),
+        seed_param("picture"),
+        steps_param("Denoising steps."),
+        guidance_param("How closely to follow the prompt (classifier-free guidance scale)."),
         Param(
             "width",
             ParamKind.INT,
@@ -148,13 +132,7 @@ GENERATE_KEYFRAME = NodeSpec(
             step=0.05,
             help="With a reference: how far to depart from it (1.0 ignores it).",
         ),
-        Param(
-            "memory",
-            ParamKind.CHOICE,
-            "auto",
-            choices=MEMORY_POLICIES,
-            help="How to fit the model in GPU memory. 'auto' picks from free VRAM.",
-        ),
+        memory_param(),
     ),
 )
 

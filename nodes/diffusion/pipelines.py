@@ -11,21 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from nodes.diffusion.params import ATTENTION_BACKENDS, STEP_CACHES
 from studio.engine.devices import memory_info
 from studio.engine.memory import choose_policy, is_out_of_memory, run_with_oom_retry
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
 
-STEP_CACHES = ("off", "first-block", "taylorseer")
-# Studio's names for diffusers attention backends. The "*_hub" ones fetch kernels from a hub
-# at run time, which Studio never does, so they are not offered.
-ATTENTION_BACKENDS = {
-    "default": "native",
-    "cudnn": "_native_cudnn",
-    "flash": "flash",
-    "sage": "sage",
-    "flex": "flex",
-}
 # Wan's FasterCache fails (IndexError) and MagCache needs a calibration run: not offered.
 
 
