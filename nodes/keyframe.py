@@ -18,6 +18,7 @@ from studio.graph.types import PortType
 def run_generate_keyframe(
     ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
+    from nodes.animate import cover_crop
     from nodes.diffusion import pipelines as P
     from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
     from nodes.diffusion.size_rules import size_rule
@@ -29,7 +30,7 @@ def run_generate_keyframe(
     reference = inputs.get("reference")
     steps = params["steps"]
     if reference is not None:
-        reference = P.resize(P.check_image(reference, "reference"), width, height)
+        reference = cover_crop(P.check_image(reference, "reference"), width, height)
         steps_run = min(int(steps * params["strength"]), steps)
         if steps_run < 1:
             raise NodeError(

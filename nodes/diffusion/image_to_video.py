@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
 from nodes.diffusion.size_rules import SizeRule, size_rule
@@ -74,8 +75,8 @@ def generate_video(
     rule.check_frames(frames)
     if last_image is not None:
         _check_last_frame_support(model, fam)
-        last_image = P.resize(P.check_image(last_image, "last_image"), width, height)
-    keyframe = P.resize(image, width, height)
+        last_image = cover_crop(P.check_image(last_image, "last_image"), width, height)
+    keyframe = cover_crop(image, width, height)
     steered = bool(motion.brushes) or not motion.camera.is_identity
     if steered and fam == "cogvideox":
         ctx.info("CogVideoX has no guidance input here: motion brushes are ignored")

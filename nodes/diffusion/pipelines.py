@@ -209,21 +209,6 @@ def check_image(image: Any, name: str) -> np.ndarray:
     return image
 
 
-def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Cover ``width``x``height`` and centre-crop: the keyframe never gets squashed."""
-    import cv2
-
-    h, w = image.shape[:2]
-    if (w, h) == (width, height):
-        return image
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    scaled = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    x, y = (new_w - width) // 2, (new_h - height) // 2
-    return np.ascontiguousarray(scaled[y : y + height, x : x + width])
-
-
 def pil(image: np.ndarray) -> Any:
     from PIL import Image
 
