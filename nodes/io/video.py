@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from nodes.io.files import files_exist, output_path, temp_sibling, workflow_seeds
+from nodes.io.files import (
+    files_exist,
+    output_path,
+    temp_sibling,
+    workflow_seeds,
+    write_text_atomic,
+)
 from nodes.io.images import read_image
 from studio.graph.spec import Cancelled, NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
@@ -201,9 +207,7 @@ def run_save_video(
     files = [str(path)]
     if ctx.workflow_json:
         sidecar = path.with_suffix(".json")
-        temp = temp_sibling(sidecar)
-        temp.write_text(ctx.workflow_json, encoding="utf-8")
-        os.replace(temp, sidecar)
+        write_text_atomic(sidecar, ctx.workflow_json)
         files.append(str(sidecar))
     if params["also_png_sequence"]:
         files.append(str(_write_png_sequence(ctx, video, path.with_name(path.stem + "_frames"))))
