@@ -102,3 +102,12 @@ def test_a_motion_brush_finds_its_keyframe_behind_the_mask(qtbot, window):
     assert np.array_equal(window._keyframe_for(brush), expected)
     if window.viewer is not None:  # the viewer titles nodes by name, not id
         assert window.viewer.panel.title_of(mask) == window.graph.node(mask).title
+
+
+def test_the_editor_renders_with_the_model_manager_as_the_cli_does(qtbot, registry):
+    from studio.engine import default_engine
+    from studio.engine.models import ModelManager
+    from studio.ui.run_panel import RunController
+
+    assert isinstance(default_engine(registry).models, ModelManager)
+    assert isinstance(RunController(registry).engine.models, ModelManager)

@@ -49,15 +49,3 @@ def load_workflow(path: str, registry: NodeRegistry) -> Any:
     for warning in loaded.warnings:
         print(f"studio: warning: {warning}", file=sys.stderr)
     return loaded.graph
-
-
-def make_engine(registry: NodeRegistry) -> Any:
-    from studio.engine import Engine
-
-    try:
-        from studio.engine.models import ModelManager
-    except ImportError:
-        models = None
-    else:
-        models = ModelManager()
-    return Engine(registry, models=models)

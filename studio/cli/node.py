@@ -12,7 +12,6 @@ from studio.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
-    make_engine,
     parse_value,
     registry_or_default,
     split_assignment,
@@ -23,7 +22,7 @@ from studio.graph.registry import NodeRegistry
 
 
 def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
-    from studio.engine import CancelToken, RunEvent
+    from studio.engine import CancelToken, RunEvent, default_models
     from studio.engine.context import NodeContext
     from studio.engine.scheduler import output_problem
     from studio.graph.spec import Cancelled, NodeError
@@ -63,7 +62,7 @@ def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         emit=printer,
         device=_device,
         workflow_json=lambda: "{}",
-        models=make_engine(registry).models,
+        models=default_models(),
     )
     printer(RunEvent("node_started", "cli", "node"))
     start = time.perf_counter()

@@ -12,7 +12,6 @@ from studio.cli.common import (
     EXIT_OK,
     UsageError,
     load_workflow,
-    make_engine,
     parse_value,
     registry_or_default,
     split_assignment,
@@ -23,7 +22,7 @@ from studio.graph.registry import NodeRegistry
 
 
 def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
-    from studio.engine import RenderJob
+    from studio.engine import RenderJob, default_engine
     from studio.graph.graph import GraphError
 
     registry = registry_or_default(registry)
@@ -41,7 +40,7 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
 
     titles = {n.id: n.title for n in graph.nodes}
     printer = JsonlPrinter() if args.events == "jsonl" else ProgressPrinter(titles)
-    job = RenderJob(make_engine(registry), graph, targets, output_dir=args.out, on_event=printer)
+    job = RenderJob(default_engine(registry), graph, targets, output_dir=args.out, on_event=printer)
     job.start()
     interrupted = False
     while job.running:

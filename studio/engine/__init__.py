@@ -6,7 +6,13 @@ Pure Python (no Qt): the CLI and the GUI consume the same :class:`RunEvent` stre
 from studio.engine.cache import Cache
 from studio.engine.cancel import CancelToken
 from studio.engine.events import RunEvent
-from studio.engine.scheduler import Engine, RunResult, default_targets
+from studio.engine.scheduler import (
+    Engine,
+    RunResult,
+    default_engine,
+    default_models,
+    default_targets,
+)
 from studio.engine.worker import RenderJob
 
 __all__ = [
@@ -16,5 +22,7 @@ __all__ = [
     "RenderJob",
     "RunEvent",
     "RunResult",
+    "default_engine",
+    "default_models",
     "default_targets",
 ]

@@ -170,6 +170,21 @@ class Engine:
         return value
 
 
+def default_models() -> Any:
+    """Studio's model manager, for the model-driven nodes; None when model support is not
+    installed."""
+    try:
+        from studio.engine.models import ModelManager
+    except ImportError:
+        return None
+    return ModelManager()
+
+
+def default_engine(registry: NodeRegistry) -> Engine:
+    """The engine the CLI and the editor render with: the default cache and model manager."""
+    return Engine(registry, models=default_models())
+
+
 class _Run:
     """One render: the plan and its bookkeeping (kept off :class:`Engine`, which is reusable)."""
 

@@ -54,9 +54,9 @@ class RunController(QObject):
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from studio.engine.scheduler import Engine
+            from studio.engine.scheduler import default_engine
 
-            self._engine = Engine(self.registry)
+            self._engine = default_engine(self.registry)
         return self._engine
 
     @property
