@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 from pathlib import Path
@@ -110,9 +111,29 @@ def _show_something(window) -> None:  # noqa: ANN001
         window.view.frame_all()
 
 
+def has_no_screen() -> bool:
+    """True on Linux with no X11 or Wayland display and no Qt platform chosen."""
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
 def open_editor(path: str | None, run: bool = False, screenshot: str | None = None) -> int:
     """Open the editor on ``path``; optionally render it, save a screenshot of the window and
     exit (used for docs and smoke tests). Returns the process exit code."""
+    if has_no_screen():
+        if screenshot is None:
+            print(
+                "studio: no display found, so the editor cannot open a window. Render "
+                "headless with `studio render WORKFLOW`, or take a screenshot with "
+                "`studio open WORKFLOW --screenshot out.png`.",
+                file=sys.stderr,
+            )
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     app = application()
     from studio.ui.main_window import MainWindow
 
