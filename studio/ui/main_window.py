@@ -28,7 +28,8 @@ from studio.ui.actions import make_action
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.view import NodeView
 from studio.ui.files import AUTOSAVE_MS, Autosaver, RecentFiles, discard_recovery
-from studio.ui.inspector.panel import PAINTER_TYPES, Inspector
+from studio.ui.inspector.panel import Inspector
+from studio.ui.painter import PAINTABLE
 from studio.ui.queries import EngineQueries
 from studio.ui.run_panel import RunController, RunPanel
 from studio.ui.undo import UndoStack
@@ -384,7 +385,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
             self.viewer.show_node(ids[0])
 
     def _node_double_clicked(self, node_id: str) -> None:
-        if self.graph.node(node_id).type_id in PAINTER_TYPES:
+        if self.graph.node(node_id).type_id in PAINTABLE:
             self.open_painter(node_id)
         else:
             self.inspector_dock.raise_()
@@ -416,7 +417,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
                     self.act_delete,
                 ]
             )
-            if item.node.type_id in PAINTER_TYPES:
+            if item.node.type_id in PAINTABLE:
                 menu.addAction("Open Painter…", lambda: self.open_painter(item.node.id))
         else:
             menu.addAction("Add Node…", lambda: self.view.open_search(scene_pos))

@@ -25,9 +25,8 @@ from studio.graph.commands import SetNodeAttribute, SetParam
 from studio.graph.graph import Graph, GraphError, GraphEvent
 from studio.ui.bridge import GraphBridge
 from studio.ui.inspector.widgets import ParamEditor, make_editor
+from studio.ui.painter import PAINTABLE
 from studio.ui.undo import UndoStack
-
-PAINTER_TYPES = ("RegionMask", "MotionBrush")
 
 
 class Inspector(QScrollArea):
@@ -129,7 +128,7 @@ class Inspector(QScrollArea):
         form.setVerticalSpacing(6)
         values = node.params
         for param in spec.params:
-            editor = make_editor(param, has_painter=node.type_id in PAINTER_TYPES)
+            editor = make_editor(param, has_painter=node.type_id in PAINTABLE)
             editor.set_value(values.get(param.name, param.default))
             editor.edited.connect(self._param_setter(param.name))
             if hasattr(editor, "open_painter"):

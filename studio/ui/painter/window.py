@@ -33,7 +33,7 @@ from nodes.shapes import rasterise
 from studio.graph.commands import Command, Macro, SetParam
 from studio.graph.graph import Graph, GraphEvent
 from studio.graph.spec import NodeError
-from studio.ui.painter import mask_tools
+from studio.ui.painter import PAINTABLE, mask_tools
 from studio.ui.painter.brush_editor import BrushPanel, new_brush
 from studio.ui.painter.camera_controls import CameraControls, camera_of
 from studio.ui.painter.canvas import PainterCanvas, PathDrawing
@@ -41,7 +41,6 @@ from studio.ui.painter.mask_tools import TOOLS, region_colour
 from studio.ui.painter.preview import QuickPreview, StubContext, build_motion
 from studio.ui.viewer import theme
 
-PAINTABLE = ("RegionMask", "MotionBrush")
 BLANK_SIZE = (1024, 576)  # canvas size when the keyframe has not been rendered yet
 OVERLAY_MAX_SIDE = 1280  # regions are tinted at most this large, then scaled up
 
