@@ -29,12 +29,14 @@ def read_input(port_type: Any, path: Path, fps: float) -> Any:
 
 
 def read_image(path: Path) -> Any:
-    import cv2
+    """As LoadImage reads it (any path, upright, size-checked); its error as a UsageError."""
+    from nodes.io.images import read_image as load_image
+    from studio.graph.spec import NodeError
 
-    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if data is None:
-        raise UsageError(f"cannot read {path} as an image")
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    try:
+        return load_image(str(path))
+    except NodeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def read_mask(path: Path) -> Any:
