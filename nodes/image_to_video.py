@@ -57,7 +57,7 @@ IMAGE_TO_VIDEO = NodeSpec(
     type_id="ImageToVideo",
     title="Image to Video",
     category="Video",
-    version=2,
+    version=3,  # 3: CogVideoX follows the brushes (SDEdit); Wan 2.2 TI2V runs as I2V
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "
         "camera move applies to the whole frame. With no model chosen, Studio's built-in "
@@ -71,7 +71,7 @@ IMAGE_TO_VIDEO = NodeSpec(
         Port(
             "last_image",
             PortType.IMAGE,
-            "Optional last frame (Wan first-last-frame, VACE).",
+            "Optional last frame (Wan 2.1 FLF2V, Wan 2.2 I2V A14B, Wan VACE).",
             optional=True,
         ),
     ),

@@ -1,4 +1,5 @@
-"""ImageToVideo with tiny randomly initialised Wan I2V, Wan VACE and LTX-Video pipelines."""
+"""ImageToVideo with tiny randomly initialised Wan (2.1 I2V and FLF2V, 2.2 A14B and TI2V-5B),
+Wan VACE, LTX-Video and CogVideoX pipelines."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from tiny_models import (
     FakeContext,
     build_cogvideox_i2v,
     build_ltx_i2v,
+    build_wan22_i2v,
+    build_wan22_ti2v,
+    build_wan_flf2v,
     build_wan_i2v,
     build_wan_vace,
     one_torch_thread,
@@ -33,6 +37,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "vace": build_wan_vace(root / "wan-vace"),
         "ltx": build_ltx_i2v(root / "ltx-i2v"),
         "cog": build_cogvideox_i2v(root / "cogvideox-i2v"),
+        "flf2v": build_wan_flf2v(root / "wan-flf2v"),
+        "wan22": build_wan22_i2v(root / "wan22-i2v"),
+        "ti2v": build_wan22_ti2v(root / "wan22-ti2v"),
     }
 
 
@@ -198,13 +205,21 @@ def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
     assert not np.array_equal(plain.frames, steered.frames)
 
 
-def test_cogvideox_runs_plain_image_to_video_and_says_brushes_are_unused(
-    tiny: dict[str, Path],
-) -> None:
-    ctx = FakeContext(SHARED)
-    video = run(ctx, tiny["cog"], brush_motion())
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
-    assert ctx.infos == ["CogVideoX has no guidance input here: motion brushes are ignored"]
+def test_cogvideox_plain_and_steered_by_sdedit(tiny: dict[str, Path]) -> None:
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    plain = run(ctx, tiny["cog"], steps=4)
+    assert plain.frames.shape == (9, 32, 32, 3) and ctx.events == [(i, 4) for i in (1, 2, 3, 4)]
+    assert "latents" not in spy.calls[0]
+    ctx = FakeContext(spy)
+    steered = run(ctx, tiny["cog"], brush_motion(), steps=4, strength=0.5)
+    assert steered.frames.shape == (9, 32, 32, 3) and ctx.infos == []
+    assert ctx.events == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
+    # CogVideoX latents are [batch, frames, channels, h, w]: 9 frames -> 3, 32 px -> 4.
+    assert tuple(spy.calls[1]["latents"].shape) == (1, 3, 4, 4, 4)
+    assert not np.array_equal(plain.frames, steered.frames)
+    with pytest.raises(NodeError, match="runs no step"):
+        run(FakeContext(), tiny["cog"], brush_motion(), steps=2, strength=0.2)
 
 
 def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None:
@@ -221,6 +236,123 @@ def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None
     assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
     assert pipe.vae.dtype == torch.float32
     assert manager.loaded()[0].key[1] == "bfloat16"
+
+
+def test_wan_first_last_frame_passes_the_last_frame_and_is_deterministic(
+    tiny: dict[str, Path],
+) -> None:
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    last = np.full((32, 32, 3), 200, np.uint8)
+    video = run(ctx, tiny["flf2v"], last_image=last)
+    assert video.frames.shape == (9, 32, 32, 3) and video.frames.std() > 1
+    assert ctx.events == [(1, 2), (2, 2)]
+    assert np.array_equal(np.asarray(spy.calls[0]["last_image"]), last)
+    again = run(FakeContext(SHARED), tiny["flf2v"], last_image=last)
+    assert np.array_equal(video.frames, again.frames)
+    other_end = run(FakeContext(SHARED), tiny["flf2v"], last_image=255 - last)
+    assert not np.array_equal(video.frames, other_end.frames)
+    # With brushes too: SDEdit from the guidance clip, still ending on the last frame.
+    steered = run(FakeContext(spy), tiny["flf2v"], brush_motion(), last_image=last, steps=4)
+    assert "latents" in spy.calls[-1] and "last_image" in spy.calls[-1]
+    assert steered.frames.shape == (9, 32, 32, 3)
+
+
+def _count_expert_calls(pipe: Any) -> tuple[dict[str, int], list[Any]]:
+    counts = {"transformer": 0, "transformer_2": 0}
+
+    def counter(name: str) -> Any:
+        return lambda *_args: counts.__setitem__(name, counts[name] + 1)
+
+    hooks = [getattr(pipe, n).register_forward_pre_hook(counter(n)) for n in counts]
+    return counts, hooks
+
+
+def _loaded(path: Path) -> Any:
+    return next(e.pipeline for e in SHARED.loaded() if e.key[0] == str(path.resolve()))
+
+
+def test_wan_22_two_experts_share_the_steps(tiny: dict[str, Path]) -> None:
+    model = SHARED.resolve(str(tiny["wan22"]), kind="image-to-video")
+    assert (model.kind, model.pipeline_class) == ("image-to-video", "WanImageToVideoPipeline")
+    ctx = FakeContext(SHARED)
+    video = run(ctx, tiny["wan22"], steps=4)
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(i, 4) for i in (1, 2, 3, 4)]
+    pipe = _loaded(tiny["wan22"])
+    assert pipe.config.boundary_ratio == 0.875 and pipe.transformer_2 is not None
+    counts, hooks = _count_expert_calls(pipe)
+    try:
+        again = run(FakeContext(SHARED), tiny["wan22"], steps=4)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    # UniPC's 4 timesteps are 999, 900 (high noise) and 750, 500 (low); CFG doubles each call.
+    assert counts == {"transformer": 4, "transformer_2": 4}
+    assert np.array_equal(video.frames, again.frames)
+    last = np.full((32, 32, 3), 200, np.uint8)  # A14B I2V conditions on a last frame too
+    assert run(FakeContext(SHARED), tiny["wan22"], last_image=last).frames.shape == (9, 32, 32, 3)
+
+
+def test_wan_22_brushes_sdedit_through_unipc(tiny: dict[str, Path]) -> None:
+    # Real Wan checkpoints ship UniPC, which has add_noise but no scale_noise.
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    video = run(ctx, tiny["wan22"], brush_motion(), steps=4, strength=0.5)
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert tuple(spy.calls[0]["latents"].shape) == (1, 16, 3, 4, 4)
+
+
+def test_wan_22_step_cache_covers_both_experts(tiny: dict[str, Path]) -> None:
+    ctx = FakeContext(SHARED)
+    run(ctx, tiny["wan22"], step_cache="first-block", steps=3)
+    pipe = _loaded(tiny["wan22"])
+    assert ctx.infos == [] and pipe._studio_step_cache == "first-block"
+    assert pipe.transformer.is_cache_enabled and pipe.transformer_2.is_cache_enabled
+    run(FakeContext(SHARED), tiny["wan22"], step_cache="taylorseer")
+    assert pipe.transformer.is_cache_enabled and pipe.transformer_2.is_cache_enabled
+    run(FakeContext(SHARED), tiny["wan22"])
+    assert not pipe.transformer.is_cache_enabled and not pipe.transformer_2.is_cache_enabled
+
+
+def test_wan_22_cancel_in_the_low_noise_expert_frees_hooks_and_returns_nothing(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from diffusers import AutoencoderKLWan, DiffusionPipeline
+
+    freed, decoded = [], []
+    free = DiffusionPipeline.maybe_free_model_hooks
+    ctx = FakeContext(SHARED, cancel_at=3)  # steps 1-2 high noise, step 3 the first low-noise one
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            DiffusionPipeline,
+            "maybe_free_model_hooks",
+            lambda self: (freed.append(1), free(self))[1],
+        )
+        patch.setattr(AutoencoderKLWan, "decode", lambda *a, **k: decoded.append(1))
+        with pytest.raises(Cancelled):
+            run(ctx, tiny["wan22"], steps=4, step_cache="first-block")
+    assert ctx.events == [(1, 4), (2, 4), (3, 4)]
+    assert freed == [1] and decoded == []
+    assert run(FakeContext(SHARED), tiny["wan22"]).frames.shape == (9, 32, 32, 3)
+
+
+def test_wan_22_ti2v_is_an_image_to_video_model_without_a_last_frame(
+    tiny: dict[str, Path],
+) -> None:
+    model = SHARED.resolve(str(tiny["ti2v"]), kind="image-to-video")
+    assert model.pipeline_class == "WanPipeline"  # saved as text-to-video, run as I2V
+    spy = SpyManager()
+    ctx = FakeContext(spy)
+    video = run(ctx, tiny["ti2v"])
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert "image" in spy.calls[0]
+    steered = run(FakeContext(spy), tiny["ti2v"], brush_motion(), steps=4, strength=0.5)
+    assert tuple(spy.calls[1]["latents"].shape) == (1, 48, 3, 2, 2)  # 16x VAE, 48 channels
+    assert not np.array_equal(video.frames, steered.frames)
+    with pytest.raises(NodeError, match="must be multiples of 32"):  # 16x VAE, patch 2
+        run(FakeContext(), tiny["ti2v"], width=48, height=48)
+    with pytest.raises(NodeError, match="keeps only the first frame"):
+        run(FakeContext(), tiny["ti2v"], last_image=KEYFRAME)
 
 
 def test_wrong_size_and_frame_count_propose_the_nearest_valid(tiny: dict[str, Path]) -> None:

@@ -101,6 +101,23 @@ def test_classify(class_name: str, kind: str) -> None:
     assert models.classify(class_name) == kind
 
 
+def test_wan_22_models_are_classified_by_their_model_index(tmp_path: Path) -> None:
+    """A14B I2V is a WanImageToVideoPipeline with two experts; TI2V-5B is saved as a
+    (text-to-video) WanPipeline with ``expand_timesteps`` yet animates a keyframe too."""
+    i2v = write_model(tmp_path / "a14b", "WanImageToVideoPipeline", {"transformer": 60})
+    write_model(tmp_path / "a14b", "WanImageToVideoPipeline", {"transformer_2": 50})
+    ti2v = write_model(tmp_path / "ti2v", "WanPipeline")
+    index = {"_class_name": "WanPipeline", "boundary_ratio": None, "expand_timesteps": True}
+    (ti2v / "model_index.json").write_text(json.dumps(index))
+    t2v = write_model(tmp_path / "t2v", "WanPipeline")
+    a14b = models.read_model(i2v)
+    assert a14b is not None and a14b.kind == "image-to-video"
+    # Model offload holds one expert at a time: the largest component is one transformer.
+    assert (a14b.size_bytes, a14b.largest_component_bytes) == (110, 60)
+    assert resolve_model(str(ti2v), "image-to-video").pipeline_class == "WanPipeline"
+    assert resolve_model(str(t2v)).kind == "text-to-video"
+
+
 def test_resolve_accepts_paths_repo_ids_and_names(library: DictSettings, tmp_path: Path) -> None:
     assert resolve_model("org/Wan-I2V", settings=library).pipeline_class == (
         "WanImageToVideoPipeline"

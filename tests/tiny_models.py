@@ -185,18 +185,15 @@ def build_flux(folder: Path) -> Path:
     return folder
 
 
-def build_wan_i2v(folder: Path) -> Path:
-    """A tiny Wan 2.1 image-to-video pipeline (multiple of 16, 4k+1 frames)."""
-    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+def _wan_transformer(in_channels: int = 36, out_channels: int = 16, **extra: Any) -> Any:
+    from diffusers import WanTransformer3DModel
 
-    _seed()
-    transformer = WanTransformer3DModel(
+    return WanTransformer3DModel(
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=12,
-        in_channels=36,
-        out_channels=16,
+        in_channels=in_channels,
+        out_channels=out_channels,
         text_dim=TEXT_DIM,
         freq_dim=256,
         ffn_dim=32,
@@ -204,27 +201,131 @@ def build_wan_i2v(folder: Path) -> Path:
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
-        image_dim=4,
+        **extra,
     ).eval()
-    image_encoder = CLIPVisionModel(
+
+
+def _clip_vision(image_size: int) -> tuple[Any, Any]:
+    """A tiny CLIP vision encoder and its processor: ``image_size**2 + 1`` tokens an image."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    encoder = CLIPVisionModel(
         CLIPVisionConfig(
             hidden_size=4,
             projection_dim=4,
             num_hidden_layers=2,
             num_attention_heads=2,
-            image_size=32,
+            image_size=image_size,
             intermediate_size=16,
             patch_size=1,
         )
     ).eval()
+    return encoder, CLIPImageProcessor(crop_size=image_size, size=image_size)
+
+
+def _unipc_scheduler() -> Any:
+    """The flow-matching UniPC scheduler the real Wan 2.1/2.2 diffusers checkpoints ship."""
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+    )
+
+
+def build_wan_i2v(folder: Path) -> Path:
+    """A tiny Wan 2.1 image-to-video pipeline (multiple of 16, 4k+1 frames)."""
+    from diffusers import WanImageToVideoPipeline
+
+    _seed()
+    transformer = _wan_transformer(image_dim=4)
+    image_encoder, image_processor = _clip_vision(32)
     pipe = WanImageToVideoPipeline(
         tokenizer=t5_tokenizer(),
         text_encoder=t5_encoder(umt5=True),
         vae=_wan_vae(),
         scheduler=_wan_scheduler(),
-        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_processor=image_processor,
         image_encoder=image_encoder,
         transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan_flf2v(folder: Path) -> Path:
+    """A tiny Wan 2.1 first-last-frame pipeline: CLIP encodes both frames, and the transformer
+    has a learned position embedding for the two images' tokens (``pos_embed_seq_len``)."""
+    from diffusers import WanImageToVideoPipeline
+
+    _seed()
+    image_size = 4
+    transformer = _wan_transformer(image_dim=4, pos_embed_seq_len=2 * (image_size**2 + 1))
+    image_encoder, image_processor = _clip_vision(image_size)
+    pipe = WanImageToVideoPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        vae=_wan_vae(),
+        scheduler=_unipc_scheduler(),
+        image_processor=image_processor,
+        image_encoder=image_encoder,
+        transformer=transformer,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan22_i2v(folder: Path) -> Path:
+    """A tiny Wan 2.2 A14B-style image-to-video pipeline: two experts, no CLIP encoder.
+    ``transformer`` denoises while ``t >= boundary_ratio * 1000``, ``transformer_2`` after."""
+    from diffusers import WanImageToVideoPipeline
+
+    _seed()
+    high_noise = _wan_transformer()
+    _seed(1)
+    low_noise = _wan_transformer()
+    pipe = WanImageToVideoPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        vae=_wan_vae(),
+        scheduler=_unipc_scheduler(),
+        image_processor=None,
+        image_encoder=None,
+        transformer=high_noise,
+        transformer_2=low_noise,
+        boundary_ratio=0.875,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_wan22_ti2v(folder: Path) -> Path:
+    """A tiny Wan 2.2 TI2V-5B-style pipeline, saved like the real one: a ``WanPipeline``
+    with ``expand_timesteps`` (the keyframe is latent frame 0) and a 16x, 48-channel VAE."""
+    from diffusers import AutoencoderKLWan, WanPipeline
+
+    _seed()
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=48,
+        in_channels=12,
+        out_channels=12,
+        is_residual=True,
+        patch_size=2,
+        latents_mean=[0.0] * 48,
+        latents_std=[1.0] * 48,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        scale_factor_spatial=16,
+        scale_factor_temporal=4,
+        temperal_downsample=[False, True, True],
+    ).eval()
+    pipe = WanPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        vae=vae,
+        scheduler=_unipc_scheduler(),
+        transformer=_wan_transformer(in_channels=48, out_channels=48),
+        expand_timesteps=True,
     )
     pipe.save_pretrained(folder)
     return folder
@@ -363,6 +464,9 @@ BUILDERS = {
     "sd": build_sd,
     "flux": build_flux,
     "wan-i2v": build_wan_i2v,
+    "wan-flf2v": build_wan_flf2v,
+    "wan22-i2v": build_wan22_i2v,
+    "wan22-ti2v": build_wan22_ti2v,
     "wan-vace": build_wan_vace,
     "ltx-i2v": build_ltx_i2v,
     "cogvideox-i2v": build_cogvideox_i2v,

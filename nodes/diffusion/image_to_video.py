@@ -1,5 +1,8 @@
 """ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, CogVideoX I2V.
 
+Wan covers 2.1 I2V and FLF2V (first-last frame), 2.2 A14B I2V (two experts, ``transformer`` and
+``transformer_2``) and 2.2 TI2V-5B (saved as a ``WanPipeline``, run as image-to-video).
+
 How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.animate`'s):
 
 * Wan VACE -- the clip is the control video and its masks the VACE mask (white = generate),
@@ -9,7 +12,8 @@ How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.anima
   model, which keeps the keyframe as its image condition.
 * LTX-Video -- the clip becomes a soft LTX video condition (``1 - strength``) beside the
   keyframe as a hard frame-0 condition (LTXConditionPipeline over the same weights).
-* CogVideoX I2V -- plain image-to-video; the brushes are not used (the artist is told).
+* CogVideoX I2V -- SDEdit like Wan I2V: the clip's latents, noised to ``strength``, replace the
+  pipeline's starting noise; the keyframe stays its image condition.
 """
 
 from __future__ import annotations
@@ -78,10 +82,7 @@ def generate_video(
         last_image = cover_crop(P.check_image(last_image, "last_image"), width, height)
     keyframe = cover_crop(image, width, height)
     steered = bool(motion.brushes) or not motion.camera.is_identity
-    if steered and fam == "cogvideox":
-        ctx.info("CogVideoX has no guidance input here: motion brushes are ignored")
-        steered = False
-    if steered and fam == "wan" and int(steps * strength) < 1:
+    if steered and fam in ("wan", "cogvideox") and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
 
     # 2. The cut-and-drag guidance clip (the brushes' and camera's motion, rendered).
@@ -121,6 +122,12 @@ def generate_video(
 def _check_last_frame_support(model: ModelInfo, fam: str) -> None:
     if fam not in ("wan", "vace"):
         raise NodeError("a last frame needs a Wan I2V (first-last frame) or Wan VACE model")
+    if fam == "wan" and _json(model.path / "model_index.json").get("expand_timesteps"):
+        # diffusers accepts last_image for TI2V-5B and silently conditions on frame 0 only.
+        raise NodeError(
+            f"model {model.name!r} (Wan 2.2 TI2V) keeps only the first frame: use a Wan 2.1 "
+            "FLF2V, a Wan 2.2 I2V A14B or a Wan VACE model for a last frame"
+        )
     if fam == "wan" and (model.path / "image_encoder").is_dir():
         # Wan 2.1 encodes both frames with CLIP; only the FLF2V transformer has room for two.
         transformer = _json(model.path / "transformer" / "config.json")
@@ -144,6 +151,8 @@ def _target(fam: str, steered: bool, model: ModelInfo) -> str:
         return "LTXConditionPipeline" if steered else "LTXImageToVideoPipeline"
     if fam == "cogvideox":
         return "CogVideoXImageToVideoPipeline"
+    if fam == "wan":
+        return "WanImageToVideoPipeline"  # TI2V-5B is saved as a (text-to-video) WanPipeline
     return model.pipeline_class
 
 
@@ -254,11 +263,22 @@ def _run_ltx(pipe: Any, job: Job) -> np.ndarray:
 
 
 def _run_cogvideox(pipe: Any, job: Job) -> np.ndarray:
-    return pipe(
-        image=P.pil(job.keyframe),
-        callback_on_step_end=step_callback(job.ctx, job.steps),
-        **job.common,
-    ).frames
+    if job.guidance is None:
+        return pipe(
+            image=P.pil(job.keyframe),
+            callback_on_step_end=step_callback(job.ctx, job.steps),
+            **job.common,
+        ).frames
+    latents, start = _cogvideox_sdedit_latents(
+        pipe, job.guidance.video.frames, job.strength, job.common
+    )
+    with _skip_first_steps(pipe.scheduler, start):
+        return pipe(
+            image=P.pil(job.keyframe),
+            latents=latents,
+            callback_on_step_end=step_callback(job.ctx, job.steps - start),
+            **job.common,
+        ).frames
 
 
 _RUNNERS: dict[str, Runner] = {
@@ -269,33 +289,68 @@ _RUNNERS: dict[str, Runner] = {
 }
 
 
-# -- SDEdit for Wan I2V: start from the noised guidance clip, skip the first steps -------------
+# -- SDEdit (Wan I2V, CogVideoX I2V): start from the noised guidance clip, skip first steps ----
 def _sdedit_latents(
     pipe: Any, frames: np.ndarray, strength: float, common: Mapping[str, Any]
 ) -> tuple[Any, int]:
     """The guidance clip encoded, normalised like Wan's latents and noised to ``strength``;
     and how many leading steps of the schedule that noise level skips."""
     import torch
+
+    vae = pipe.vae
+    encoded = _encode_clip(pipe, frames, common).float()
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean = torch.tensor(vae.config.latents_mean).view(shape).to(encoded)
+    std = torch.tensor(vae.config.latents_std).view(shape).to(encoded)
+    return _noised(pipe, (encoded - mean) / std, strength, common)
+
+
+def _cogvideox_sdedit_latents(
+    pipe: Any, frames: np.ndarray, strength: float, common: Mapping[str, Any]
+) -> tuple[Any, int]:
+    """The guidance clip as CogVideoX latents ([B, F, C, H, W], scaled like the ones it
+    decodes) noised to ``strength``; and how many leading steps that skips."""
+    import torch
+
+    encoded = _encode_clip(pipe, frames, common).permute(0, 2, 1, 3, 4)
+    clean = encoded * pipe.vae_scaling_factor_image
+    # CogVideoX 1.5 pads the latent frames to its temporal patch and drops the padding after
+    # denoising; pad the same way (with the first frame, as it pads the image latents).
+    patch_t = pipe.transformer.config.patch_size_t
+    if patch_t and clean.shape[1] % patch_t:
+        pad = clean[:, :1].repeat(1, patch_t - clean.shape[1] % patch_t, 1, 1, 1)
+        clean = torch.cat([pad, clean], dim=1)
+    return _noised(pipe, clean.to(pipe.transformer.dtype), strength, common)
+
+
+def _encode_clip(pipe: Any, frames: np.ndarray, common: Mapping[str, Any]) -> Any:
+    """The clip through the pipeline's own video preprocessing and VAE: [B, C, F, H, W]."""
+    import torch
+
+    vae = pipe.vae
+    video = pipe.video_processor.preprocess_video(
+        [P.pil(f) for f in frames], height=common["height"], width=common["width"]
+    ).to(pipe._execution_device, dtype=vae.dtype)
+    with torch.no_grad():
+        return vae.encode(video).latent_dist.mode()
+
+
+def _noised(pipe: Any, clean: Any, strength: float, common: Mapping[str, Any]) -> tuple[Any, int]:
     from diffusers.utils.torch_utils import randn_tensor
 
     steps = common["num_inference_steps"]
     start = steps - min(int(steps * strength), steps)
-    device, vae = pipe._execution_device, pipe.vae
-    video = pipe.video_processor.preprocess_video(
-        [P.pil(f) for f in frames], height=common["height"], width=common["width"]
-    ).to(device, dtype=vae.dtype)
-    with torch.no_grad():
-        encoded = vae.encode(video).latent_dist.mode().float()
-    shape = (1, vae.config.z_dim, 1, 1, 1)
-    mean = torch.tensor(vae.config.latents_mean).view(shape).to(encoded)
-    std = torch.tensor(vae.config.latents_std).view(shape).to(encoded)
-    clean = (encoded - mean) / std
-    pipe.scheduler.set_timesteps(steps, device=device)
+    scheduler, device = pipe.scheduler, pipe._execution_device
+    scheduler.set_timesteps(steps, device=device)
     noise = randn_tensor(
         clean.shape, generator=common["generator"], device=device, dtype=clean.dtype
     )
-    noisy = pipe.scheduler.scale_noise(clean, pipe.scheduler.timesteps[start : start + 1], noise)
-    return noisy, start
+    timestep = scheduler.timesteps[start : start + 1]
+    # Flow-matching Euler has scale_noise; UniPC (what Wan checkpoints ship) and CogVideoX's
+    # DDIM/DPM have add_noise, which for flow sigmas is the same (1 - s) * x + s * noise.
+    if hasattr(scheduler, "scale_noise"):
+        return scheduler.scale_noise(clean, timestep, noise), start
+    return scheduler.add_noise(clean, noise, timestep), start
 
 
 @contextmanager
@@ -306,7 +361,8 @@ def _skip_first_steps(scheduler: Any, start: int) -> Iterator[None]:
     def truncated(*args: Any, **kwargs: Any) -> None:
         original(*args, **kwargs)
         scheduler.timesteps = scheduler.timesteps[start:]
-        scheduler.sigmas = scheduler.sigmas[start:]
+        if getattr(scheduler, "sigmas", None) is not None:  # CogVideoX's DDIM has none
+            scheduler.sigmas = scheduler.sigmas[start:]
 
     scheduler.set_timesteps = truncated
     try:

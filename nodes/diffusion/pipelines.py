@@ -104,8 +104,11 @@ def run_on_model(
     )
 
 
-def denoiser(pipe: Any) -> Any:
-    return getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+def denoisers(pipe: Any) -> list[Any]:
+    """The models that run every step: the UNet or transformer, and Wan 2.2's low-noise
+    expert ``transformer_2`` (either Wan 2.2 expert may be absent)."""
+    found = [getattr(pipe, name, None) for name in ("transformer", "transformer_2", "unet")]
+    return [model for model in found if model is not None]
 
 
 def configure_speedups(
@@ -116,66 +119,79 @@ def configure_speedups(
     attention: str = "default",
 ) -> None:
     """Switch the step cache, attention backend and block compilation of a (possibly
-    reused) pipeline."""
-    model = denoiser(pipe)
-    _set_attention(pipe, model, attention, ctx)
-    current = getattr(pipe, "_studio_step_cache", "off")
+    reused) pipeline, on each of its denoisers alike."""
+    models = denoisers(pipe)
     if step_cache not in STEP_CACHES:
         raise NodeError(f"unknown step cache {step_cache!r}; use one of {', '.join(STEP_CACHES)}")
-    if model is not None and step_cache != current:
+    _set_attention(pipe, models, attention, ctx)
+    current = getattr(pipe, "_studio_step_cache", "off")
+    if models and step_cache != current:
         if current != "off":
-            model.disable_cache()
+            for model in models:
+                model.disable_cache()
         pipe._studio_step_cache = "off"
         if step_cache != "off":
-            _enable_step_cache(pipe, model, step_cache, ctx)
+            _enable_step_cache(pipe, models, step_cache, ctx)
     if compile_blocks and not getattr(pipe, "_studio_compiled", False):
-        compile_fn = getattr(model, "compile_repeated_blocks", None)
-        if compile_fn is None:
-            ctx.info(f"compile skipped: {type(model).__name__} has no repeated blocks to compile")
+        compilable = [m for m in models if hasattr(m, "compile_repeated_blocks")]
+        if not compilable:
+            name = type(models[0]).__name__ if models else "the pipeline"
+            ctx.info(f"compile skipped: {name} has no repeated blocks to compile")
         else:
             # Compiling the repeated block once covers all of them: a short first run.
-            compile_fn(fullgraph=True)
+            for model in compilable:
+                model.compile_repeated_blocks(fullgraph=True)
             pipe._studio_compiled = True
     elif not compile_blocks and getattr(pipe, "_studio_compiled", False):
         ctx.info("the model stays compiled until it is unloaded")
 
 
-def _set_attention(pipe: Any, model: Any, attention: str, ctx: RunContext) -> None:
+def _set_attention(pipe: Any, models: list[Any], attention: str, ctx: RunContext) -> None:
     if attention not in ATTENTION_BACKENDS:
         raise NodeError(
             f"unknown attention backend {attention!r}; use one of {', '.join(ATTENTION_BACKENDS)}"
         )
     if attention == getattr(pipe, "_studio_attention", "default"):
         return
-    setter = getattr(model, "set_attention_backend", None)
-    if setter is None:
-        ctx.info(f"attention '{attention}' skipped: {type(model).__name__} has no backends")
+    setters = [getattr(m, "set_attention_backend", None) for m in models]
+    if not models or None in setters:
+        name = type(models[0]).__name__ if models else "the pipeline"
+        ctx.info(f"attention '{attention}' skipped: {name} has no backends")
         return
     try:
-        setter(ATTENTION_BACKENDS[attention])
+        for setter in setters:
+            setter(ATTENTION_BACKENDS[attention])
     except (ValueError, RuntimeError, ImportError) as error:
         # Missing package (flash-attn, sageattention) or an unsupported GPU.
         ctx.info(f"attention '{attention}' unavailable here, using the default: {error}")
-        setter("native")
+        for setter in setters:
+            setter("native")
         attention = "default"
     pipe._studio_attention = attention
 
 
-def _enable_step_cache(pipe: Any, model: Any, step_cache: str, ctx: RunContext) -> None:
-    if not hasattr(model, "enable_cache"):
-        ctx.info(f"step cache skipped: {type(model).__name__} does not support one")
+def _enable_step_cache(pipe: Any, models: list[Any], step_cache: str, ctx: RunContext) -> None:
+    name = type(models[0]).__name__
+    if not all(hasattr(m, "enable_cache") for m in models):
+        ctx.info(f"step cache skipped: {name} does not support one")
         return
     from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
 
-    config = (
-        FirstBlockCacheConfig(threshold=0.05)
-        if step_cache == "first-block"
-        else (TaylorSeerCacheConfig())
-    )
+    enabled = []
     try:
-        model.enable_cache(config)
+        for model in models:
+            # A config per model: its hooks keep per-model state.
+            config = (
+                FirstBlockCacheConfig(threshold=0.05)
+                if step_cache == "first-block"
+                else TaylorSeerCacheConfig()
+            )
+            model.enable_cache(config)
+            enabled.append(model)
     except (ValueError, TypeError, NotImplementedError) as error:
-        ctx.info(f"step cache '{step_cache}' skipped for {type(model).__name__}: {error}")
+        for model in enabled:
+            model.disable_cache()
+        ctx.info(f"step cache '{step_cache}' skipped for {name}: {error}")
         return
     pipe._studio_step_cache = step_cache
 

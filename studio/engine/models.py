@@ -109,11 +109,15 @@ def read_model(folder: Path, repo_id: str = "") -> ModelInfo | None:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    class_name = str(index.get("_class_name", "")) if isinstance(index, dict) else ""
+    index = index if isinstance(index, dict) else {}
+    class_name = str(index.get("_class_name", ""))
+    kind = classify(class_name)
+    if class_name == "WanPipeline" and index.get("expand_timesteps"):
+        kind = "image-to-video"  # Wan 2.2 TI2V-5B: saved as text-to-video, made for both
     return ModelInfo(
         name=repo_id or folder.name,
         path=folder,
-        kind=classify(class_name),
+        kind=kind,
         pipeline_class=class_name,
         repo_id=repo_id,
         component_bytes=_component_bytes(folder),
