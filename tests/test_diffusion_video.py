@@ -314,6 +314,24 @@ def test_wan_22_step_cache_covers_both_experts(tiny: dict[str, Path]) -> None:
     assert not pipe.transformer.is_cache_enabled and not pipe.transformer_2.is_cache_enabled
 
 
+def test_wan_22_group_offload_streams_both_experts_and_tiles_the_vae(
+    tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.engine.memory as memory
+
+    # Group offload onto the CPU runs anywhere: pretend the CPU is the accelerator.
+    monkeypatch.setattr(memory, "is_accelerator", lambda _device: True)
+    manager = ModelManager()
+    ctx = FakeContext(manager)
+    video = run(ctx, tiny["wan22"], memory="group offload")
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.infos == []
+    entry = manager.loaded()[0]
+    assert entry.policy == "group offload" and entry.pipeline.vae.use_tiling
+    for expert in (entry.pipeline.transformer, entry.pipeline.transformer_2):
+        assert "group_offloading" in expert._diffusers_hook.hooks
+    manager.unload()
+
+
 def test_wan_22_cancel_in_the_low_noise_expert_frees_hooks_and_returns_nothing(
     tiny: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
