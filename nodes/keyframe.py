@@ -22,6 +22,7 @@ def run_generate_keyframe(
     from nodes.diffusion import pipelines as P
     from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
     from nodes.diffusion.size_rules import size_rule
+    from nodes.io.images import check_image
 
     # 1. Check inputs before touching any weights.
     model = ctx.models.resolve(params["model"], kind="text-to-image")
@@ -30,7 +31,7 @@ def run_generate_keyframe(
     reference = inputs.get("reference")
     steps = params["steps"]
     if reference is not None:
-        reference = cover_crop(P.check_image(reference, "reference"), width, height)
+        reference = cover_crop(check_image(reference, "reference"), width, height)
         steps_run = min(int(steps * params["strength"]), steps)
         if steps_run < 1:
             raise NodeError(

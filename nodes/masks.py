@@ -22,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from nodes.io.images import check_image
 from nodes.shapes import rasterise
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
@@ -58,19 +59,6 @@ def run_region_mask(
         )
     ctx.progress(2, 2)
     return {"mask": np.clip(mask, 0.0, 1.0).astype(np.float32)}
-
-
-def check_image(image: Any, port: str) -> np.ndarray:
-    """Raise a clear NodeError unless ``image`` is an (H, W, 3) uint8 picture."""
-    if not isinstance(image, np.ndarray):
-        raise NodeError(f"'{port}' needs an image, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise NodeError(
-            f"'{port}' must be an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-        )
-    if min(image.shape[:2]) < 2:
-        raise NodeError(f"'{port}' is too small: {image.shape[1]}x{image.shape[0]} px")
-    return image
 
 
 def grow(mask: np.ndarray, pixels: float) -> np.ndarray:

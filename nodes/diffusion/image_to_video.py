@@ -31,6 +31,7 @@ from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
 from nodes.diffusion.size_rules import SizeRule, size_rule
+from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
 from studio.graph.types import Motion, Video
@@ -73,13 +74,13 @@ def generate_video(
     model = ctx.models.resolve(params["model"], kind="image-to-video")
     fam = family(model)
     rule = size_rule(model.path, model.pipeline_class)
-    P.check_image(image, "image")
+    check_image(image, "image")
     width, height = output_size(image, params, rule)
     frames, steps, strength = params["frames"], params["steps"], params["strength"]
     rule.check_frames(frames)
     if last_image is not None:
         _check_last_frame_support(model, fam)
-        last_image = cover_crop(P.check_image(last_image, "last_image"), width, height)
+        last_image = cover_crop(check_image(last_image, "last_image"), width, height)
     keyframe = cover_crop(image, width, height)
     steered = bool(motion.brushes) or not motion.camera.is_identity
     if steered and fam in ("wan", "cogvideox") and int(steps * strength) < 1:

@@ -216,15 +216,6 @@ def to_uint8(frames: Any, what: str) -> np.ndarray:
     return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def check_image(image: Any, name: str) -> np.ndarray:
-    if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
-        shape = getattr(image, "shape", type(image).__name__)
-        raise NodeError(f"{name} must be an RGB image (H, W, 3), got {shape}")
-    if image.dtype != np.uint8:
-        raise NodeError(f"{name} must be uint8, got {image.dtype}")
-    return image
-
-
 def pil(image: np.ndarray) -> Any:
     from PIL import Image
 

@@ -33,6 +33,19 @@ def to_rgb8(image: np.ndarray, what: str) -> np.ndarray:
     return np.ascontiguousarray(image[..., :3])
 
 
+def check_image(image: Any, port: str) -> np.ndarray:
+    """Raise a clear NodeError unless ``image`` is an (H, W, 3) uint8 picture."""
+    if not isinstance(image, np.ndarray):
+        raise NodeError(f"'{port}' needs an image, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise NodeError(
+            f"'{port}' must be an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+        )
+    if min(image.shape[:2]) < 2:
+        raise NodeError(f"'{port}' is too small: {image.shape[1]}x{image.shape[0]} px")
+    return image
+
+
 def read_image(path_text: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, or raise a NodeError saying why not."""
     if not path_text:
