@@ -4,8 +4,9 @@
 
 Prints: the time to build the scene from the graph; the frame time (median and worst) of
 repainting the canvas when everything is in view (frame all) and at 100 % zoom; of panning at
-both zooms; of zooming in steps; and of dragging 20 selected nodes. Target: every median
-under 16 ms (60 fps) on this machine. Frames are painted offscreen by Qt's raster engine, the
+both zooms; of zooming in steps (each re-renders every node's cache); and of dragging 20
+selected nodes. Target: every median under 16 ms (60 fps) on this machine, and no zoom step
+over it. Frames are painted offscreen by Qt's raster engine, the
 same code path a desktop uses minus the final blit.
 """
 
@@ -62,7 +63,10 @@ def frame_ms(app: QApplication, view: NodeView, action, frames: int = 30) -> lis
 def report(name: str, times: list[float]) -> bool:
     median, worst = statistics.median(times), max(times)
     ok = median < TARGET_MS
-    print(f"{name:<36} median {median:6.2f} ms   worst {worst:6.2f} ms   {'ok' if ok else 'SLOW'}")
+    verdict = "ok" if ok else "SLOW"
+    if ok and worst >= TARGET_MS:
+        verdict = "ok (worst frame over 16 ms)"
+    print(f"{name:<36} median {median:6.2f} ms   worst {worst:6.2f} ms   {verdict}")
     return ok
 
 

@@ -280,3 +280,19 @@ def test_selected_wire_is_deleted_as_one_step(canvas):
     assert canvas.graph.edge_into(anim, "image") is None and len(canvas.graph.nodes) == 3
     canvas.undo.undo()
     assert canvas.graph.edge_into(anim, "image") == edge
+
+
+def test_zoomed_out_a_failed_node_shows_a_red_dot_clear_of_its_title(canvas):
+    # Between block mode and full detail the badge's text is unreadable: a big status dot
+    # replaces the pill, so the title no longer runs under it.
+    node = canvas.graph.add("Blur")
+    item = canvas.item_for(node)
+    item.set_status("failed")
+    view = canvas.view
+    view.zoom_by(0.35 / view.zoom())
+    view.centerOn(item.sceneBoundingRect().center())
+    image = view.grab().toImage()
+    from studio.ui.canvas.node_item import HEADER, WIDTH
+
+    dot = image.pixelColor(view.mapFromScene(item.scenePos() + QPointF(WIDTH - 16, HEADER / 2)))
+    assert dot.red() > 150 and dot.red() > 2 * dot.green()

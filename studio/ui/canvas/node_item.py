@@ -8,6 +8,7 @@ detail when zoomed out, so 500 nodes pan smoothly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -36,6 +37,27 @@ MAX_SUMMARY = 3
 TITLE_FONT = QFont("Sans Serif", 10, QFont.Weight.DemiBold)
 BODY_FONT = QFont("Sans Serif", 9)
 BADGE_FONT = QFont("Sans Serif", 7, QFont.Weight.Bold)
+
+
+# Built once for every node: a QFontMetricsF and a simplified() path per paint were a
+# measurable share of a zoom step, which repaints every node in view.
+@cache
+def _title_metrics() -> QFontMetricsF:
+    return QFontMetricsF(TITLE_FONT)
+
+
+@cache
+def _body_metrics() -> QFontMetricsF:
+    return QFontMetricsF(BODY_FONT)
+
+
+@cache
+def _header() -> QPainterPath:
+    """The header's shape: rounded top, square bottom."""
+    head = QPainterPath()
+    head.addRoundedRect(QRectF(1, 1, WIDTH - 2, HEADER), 6, 6)
+    head.addRect(QRectF(1, HEADER - 8, WIDTH - 2, 8))
+    return head.simplified()
 
 
 def summarise(node: Node) -> list[str]:
@@ -210,13 +232,11 @@ class NodeItem(QGraphicsItem):
         )
         painter.setBrush(QColor(theme.NODE_BODY))
         painter.drawRoundedRect(rect, 7, 7)
-        head = QPainterPath()
-        head.addRoundedRect(QRectF(1, 1, WIDTH - 2, HEADER), 6, 6)
-        head.addRect(QRectF(1, HEADER - 8, WIDTH - 2, 8))
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.fillPath(head.simplified(), header)
-        self._paint_status(painter)
-        if lod < 0.42:
+        painter.fillPath(_header(), header)
+        full = lod >= 0.42
+        self._paint_status(painter, full=full)
+        if not full:
             self._paint_title(painter, full=False)
             for slot in self._slots:
                 paint_port(
@@ -244,7 +264,7 @@ class NodeItem(QGraphicsItem):
         title = self.node.title
         if self.node.bypass:
             title += "  (bypassed)"
-        metrics = QFontMetricsF(TITLE_FONT)
+        metrics = _title_metrics()
         painter.drawText(
             text_rect,
             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
@@ -260,9 +280,14 @@ class NodeItem(QGraphicsItem):
             return f"{self.progress * 100:.0f}%", "running"
         return self.status, self.status
 
-    def _paint_status(self, painter: QPainter) -> None:
+    def _paint_status(self, painter: QPainter, *, full: bool = True) -> None:
         text, key = self._status_label()
         color = QColor(theme.STATUS_COLORS.get(key, theme.STATUS_COLORS["stale"]))
+        if not full:  # zoomed out: the badge's text is unreadable, a big dot is not
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+            painter.drawEllipse(QPointF(WIDTH - 16, HEADER / 2), 6, 6)
+            return
         badge = QRectF(WIDTH - 70, 6, 62, HEADER - 12)
         painter.setPen(Qt.PenStyle.NoPen)
         back = QColor(theme.NODE_BORDER)
@@ -307,7 +332,7 @@ class NodeItem(QGraphicsItem):
         painter.drawLine(QPointF(PAD, top), QPointF(WIDTH - PAD, top))
         painter.setFont(BODY_FONT)
         painter.setPen(QColor(theme.TEXT_DIM))
-        metrics = QFontMetricsF(BODY_FONT)
+        metrics = _body_metrics()
         for i, line in enumerate(self._summary):
             rect = QRectF(PAD + 2, top + 3 + SUMMARY_ROW * i, WIDTH - 2 * PAD - 4, SUMMARY_ROW)
             painter.drawText(

@@ -3,7 +3,9 @@ and the node search (Tab, double-click on empty canvas, or a wire dropped in emp
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+import math
+
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -20,6 +22,7 @@ from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+MIN_GRID_PX = 10.0  # grid lines closer than this on screen are noise, and cost a frame
 
 
 class NodeView(QGraphicsView):
@@ -224,20 +227,22 @@ class NodeView(QGraphicsView):
         zoom = self.zoom()
         if zoom < 0.3:
             return
+        # One drawLines call per colour, hairlines without antialiasing: thousands of single
+        # antialiased drawLine calls were most of the cost of a zoom step.
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         for step, color in ((25.0, theme.GRID_MINOR), (125.0, theme.GRID_MAJOR)):
-            if step * zoom < 8:
+            if step * zoom < MIN_GRID_PX:
                 continue
             painter.setPen(QPen(QColor(color), 0))
-            left = int(rect.left() // step) * step
-            top = int(rect.top() // step) * step
-            lines = []
-            x = left
+            x = math.floor(rect.left() / step) * step
+            y = math.floor(rect.top() / step) * step
+            lines: list[QLineF] = []
             while x < rect.right():
-                lines.append((QPointF(x, rect.top()), QPointF(x, rect.bottom())))
+                lines.append(QLineF(x, rect.top(), x, rect.bottom()))
                 x += step
-            y = top
             while y < rect.bottom():
-                lines.append((QPointF(rect.left(), y), QPointF(rect.right(), y)))
+                lines.append(QLineF(rect.left(), y, rect.right(), y))
                 y += step
-            for a, b in lines:
-                painter.drawLine(a, b)
+            painter.drawLines(lines)
+        painter.restore()
