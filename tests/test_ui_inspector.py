@@ -83,3 +83,39 @@ def test_typing_a_prompt_is_committed_before_a_run_and_rename_follows(window):
     assert window.scene.item_for(blur).title_text() == "Soft focus"
     window.undo.undo()
     assert inspector.title_field.text() == "Blur"
+
+
+def test_shapes_and_brushes_read_as_a_summary_with_a_painter_button(qtbot):
+    from PySide6.QtWidgets import QPushButton
+
+    from studio.graph.registry import default_registry
+    from studio.ui.inspector.widgets import JsonEditor, describe_items, make_editor
+
+    assert describe_items("Brushes", [{"name": "rocket"}, {"name": "smoke"}]) == (
+        "2 brushes: rocket, smoke"
+    )
+    assert describe_items("Shapes", [{"kind": "rect", "points": []}]) == "1 shape: rect"
+    assert describe_items("Shapes", []) == "none yet"
+    spec = default_registry()["MotionBrush"]
+    param = next(p for p in spec.params if p.name == "brushes")
+    editor = make_editor(param, has_painter=True)
+    qtbot.addWidget(editor)
+    assert isinstance(editor, JsonEditor)
+    editor.resize(360, 30)
+    editor.set_value([{"name": "rocket", "region": "input"}])
+    assert editor.summary.text() == "1 brush: rocket"
+    assert "{" not in editor.summary.text()
+    button = editor.findChild(QPushButton)
+    assert button.text() == "Edit in painter…"
+    with qtbot.waitSignal(editor.open_painter):
+        button.click()
+
+
+def test_empty_prompt_and_file_fields_say_what_belongs_in_them(window):
+    _, blur, _ = chain(window.graph, window.undo)
+    editors = _select(window, blur).editors
+    prompt = editors["prompt"].findChild(QPlainTextEdit)
+    assert prompt.placeholderText()
+    from PySide6.QtWidgets import QLineEdit
+
+    assert editors["source_file"].findChild(QLineEdit).placeholderText() == "no file chosen"

@@ -24,6 +24,7 @@ from studio.graph.graph import Node
 from studio.graph.spec import ParamKind
 from studio.ui import theme
 from studio.ui.canvas.port_item import PortSlot, hit, paint_port
+from studio.ui.inspector.widgets import describe_items
 
 WIDTH = 232.0
 HEADER = 28.0
@@ -70,7 +71,7 @@ def summarise(node: Node) -> list[str]:
         value = values.get(param.name)
         if param.kind is ParamKind.JSON:
             if isinstance(value, list) and value:
-                lines.append(f"{param.display_name}: {len(value)} item(s)")
+                lines.append(describe_items(param.display_name, value))
             continue
         if param.kind in (
             ParamKind.TEXT,

@@ -159,11 +159,13 @@ class SeedEditor(ParamEditor):
         self.spin.installEventFilter(self)
         self.spin.valueChanged.connect(lambda v: self._emit(int(v), merge=True))
         self.dice = QToolButton()
+        self.dice.setObjectName("Framed")  # a bare glyph on the dark panel did not read as a button
         self.dice.setText("↻")
         self.dice.setToolTip("A new random seed")
         self.dice.clicked.connect(self.randomise)
         self.lock = QToolButton()
         self.lock.setCheckable(True)
+        self.lock.setObjectName("Framed")
         self.lock.setText("Lock")
         self.lock.setToolTip("Lock this seed so it cannot be changed by accident")
         self.lock.toggled.connect(self._locked)
@@ -217,7 +219,11 @@ class StringEditor(ParamEditor):
         self.layout_.addWidget(self.field, 1)
         if param.kind in (ParamKind.FILE, ParamKind.FOLDER):
             browse = QToolButton()
-            browse.setText("…")
+            browse.setObjectName("Framed")
+            browse.setText("Browse…")
+            self.field.setPlaceholderText(
+                "no file chosen" if param.kind is ParamKind.FILE else "no folder chosen"
+            )
             browse.setToolTip(
                 "Choose a file" if param.kind is ParamKind.FILE else "Choose a folder"
             )
@@ -252,6 +258,8 @@ class TextEditor(ParamEditor):
         super().__init__(param, parent)
         self.text = QPlainTextEdit()
         self.text.setFixedHeight(78)
+        # An empty prompt box says what belongs in it (the param's help is one short line).
+        self.text.setPlaceholderText(param.help.split("\n")[0] if param.help else "")
         self.text.setTabChangesFocus(True)
         self.text.installEventFilter(self)
         self._timer = QTimer(self)
@@ -311,7 +319,12 @@ class JsonEditor(ParamEditor):
         self._value: Any = param.default
         self.summary = QLabel()
         self.summary.setObjectName("Dim")
-        button = QPushButton("Paint…" if has_painter else "Edit…")
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.summary.setMinimumWidth(40)
+        button = QPushButton("Edit in painter…" if has_painter else "Edit…")
+        button.setToolTip(
+            "Open the painter over the keyframe" if has_painter else "Edit as JSON text"
+        )
         button.clicked.connect(self.open_painter.emit if has_painter else self._edit_text)
         self.layout_.addWidget(self.summary, 1)
         self.layout_.addWidget(button)
@@ -348,8 +361,15 @@ class JsonEditor(ParamEditor):
 
     def _show(self, value: Any) -> None:
         self._value = value
-        count = len(value) if isinstance(value, (list, dict)) else 0
-        self.summary.setText(f"{count} item(s)" if count else "empty")
+        text = describe_items(self.param.display_name, value)
+        self.summary.setToolTip(text)
+        metrics = self.summary.fontMetrics()
+        width = max(40, self.summary.width())
+        self.summary.setText(metrics.elidedText(text, Qt.TextElideMode.ElideRight, width))
+
+    def resizeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._show(self._value)
 
 
 class ModelEditor(ParamEditor):
@@ -383,6 +403,32 @@ def discover_models(kind: str) -> tuple[tuple[str, str], ...]:
         return tuple((m.name, str(m.path)) for m in discover(kind or None))
     except Exception:  # a broken models folder must not break the inspector
         return ()
+
+
+def describe_items(display_name: str, value: Any) -> str:
+    """'2 brushes: rocket, smoke' or '1 shape: rect': what a list of shapes or brushes holds,
+    in the artist's words rather than as JSON."""
+    if not isinstance(value, (list, dict)) or not value:
+        return "none yet"
+    plural = display_name.lower()
+    if plural.endswith(("shes", "ches", "xes", "sses")):
+        singular = plural[:-2]
+    elif plural.endswith("s"):
+        singular = plural[:-1]
+    else:
+        singular, plural = plural, plural
+    count = len(value)
+    text = f"{count} {singular if count == 1 else plural}"
+    if isinstance(value, list):
+        names = [
+            str(item.get("name") or item.get("kind") or "")
+            for item in value
+            if isinstance(item, dict)
+        ]
+        names = [n for n in names if n]
+        if names:
+            text += ": " + ", ".join(names)
+    return text
 
 
 def _decimals(step: float | None) -> int:
