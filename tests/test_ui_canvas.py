@@ -296,3 +296,14 @@ def test_zoomed_out_a_failed_node_shows_a_red_dot_clear_of_its_title(canvas):
 
     dot = image.pixelColor(view.mapFromScene(item.scenePos() + QPointF(WIDTH - 16, HEADER / 2)))
     assert dot.red() > 150 and dot.red() > 2 * dot.green()
+
+
+def test_node_search_lists_titles_with_their_category_apart(canvas):
+    from studio.ui.canvas.search_popup import CATEGORY_ROLE
+
+    popup = canvas.view.open_search(QPointF(0, 0))
+    item = popup.list.item(0)
+    spec = canvas.graph.registry[item.data(Qt.ItemDataRole.UserRole)]
+    assert item.text() == spec.title
+    assert item.data(CATEGORY_ROLE) == spec.category
+    popup.close()

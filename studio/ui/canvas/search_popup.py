@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+from PySide6.QtGui import QColor, QKeyEvent, QPainter
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+)
 
 from studio.graph.spec import NodeSpec
+from studio.ui import theme
+
+CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def fuzzy_score(query: str, text: str) -> float | None:
@@ -57,6 +69,25 @@ def _minus(score: float | None, amount: float) -> float | None:
     return None if score is None else score - amount
 
 
+class _CategoryDelegate(QStyledItemDelegate):
+    """The node's title on the left, its category dimmed and right-aligned: a column the eye
+    can skip, instead of a category glued to titles of every length."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:  # noqa: ANN001
+        super().paint(painter, option, index)
+        category = index.data(CATEGORY_ROLE)
+        if not category:
+            return
+        painter.save()
+        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.drawText(
+            option.rect.adjusted(0, 0, -8, 0),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            category,
+        )
+        painter.restore()
+
+
 class SearchPopup(QFrame):
     """A small floating list with a filter field; ``chosen`` carries the picked type id."""
 
@@ -67,13 +98,14 @@ class SearchPopup(QFrame):
         self.setObjectName("SearchPopup")
         self._specs = list(specs)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
+        layout.setContentsMargins(8, 6, 8, 8)
         heading = QLabel(title)
         heading.setObjectName("SearchHeading")
         self.field = QLineEdit()
         self.field.setPlaceholderText("Search nodes…")
         self.list = QListWidget()
+        self.list.setItemDelegate(_CategoryDelegate(self.list))
         layout.addWidget(heading)
         layout.addWidget(self.field)
         layout.addWidget(self.list)
@@ -87,8 +119,9 @@ class SearchPopup(QFrame):
     def _filter(self, text: str) -> None:
         self.list.clear()
         for spec in rank(text, self._specs):
-            item = QListWidgetItem(f"{spec.title}    ·  {spec.category}")
+            item = QListWidgetItem(spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.type_id)
+            item.setData(CATEGORY_ROLE, spec.category)
             item.setToolTip(spec.help)
             self.list.addItem(item)
         if self.list.count():
