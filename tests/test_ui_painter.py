@@ -158,6 +158,7 @@ def test_box_to_subject_sets_shapes_and_grabcut_in_one_step(setup) -> None:
     assert stack.count() == 1
     assert params(window)["subject"] is True
     assert params(window)["shapes"][0]["kind"] == "rect"
+    assert window.shape_count.text() == "1 shape: rect"
     overlay = window.canvas.overlay.pixmap().toImage()
     assert overlay.pixelColor(80, 60).alpha() > 0  # the red square was cut out
     assert overlay.pixelColor(44, 24).alpha() == 0  # grey inside the box is background

@@ -33,6 +33,7 @@ from nodes.shapes import rasterise
 from studio.graph.commands import Command, Macro, SetParam
 from studio.graph.graph import Graph, GraphEvent
 from studio.graph.spec import NodeError
+from studio.ui.inspector.widgets import describe_items
 from studio.ui.painter import PAINTABLE, mask_tools
 from studio.ui.painter.brush_editor import BrushPanel, new_brush
 from studio.ui.painter.camera_controls import CameraControls, camera_of
@@ -272,7 +273,7 @@ class PainterWindow(QWidget):
         self.subject_box.blockSignals(True)
         self.subject_box.setChecked(bool(params.get("subject")))
         self.subject_box.blockSignals(False)
-        self.shape_count.setText(f"{len(shapes)} shape(s)")
+        self.shape_count.setText(describe_items("Shapes", shapes))
         ow, oh = self._overlay_size(w, h)
         message = ""
         try:
