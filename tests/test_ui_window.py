@@ -216,3 +216,13 @@ def test_templates_open_untitled_and_recent_files_reopen(window, tmp_path):
     (recent,) = window.recent_menu.actions()
     recent.trigger()
     assert window.path == path and window.graph.nodes
+
+
+def test_run_panel_counts_nodes_in_words(window):
+    from types import SimpleNamespace
+
+    src, _, _ = chain(window.graph, window.undo)
+    panel = window.run_panel
+    panel.handle(SimpleNamespace(kind="run_started", node_ids=[src], node_id=None))
+    assert panel.headline.text() == "Rendering 1 node"
+    assert panel.log.item(panel.log.count() - 1).text() == "Run started: 1 node"

@@ -189,8 +189,9 @@ class RunPanel(QWidget):
             self.nodes.clear()
             for nid in self._order:
                 self._set_row(nid, "queued")
-            self.headline.setText(f"Rendering {len(self._order)} nodes")
-            self.add_log(f"Run started: {len(self._order)} nodes")
+            count = f"{len(self._order)} node{'' if len(self._order) == 1 else 's'}"
+            self.headline.setText(f"Rendering {count}")
+            self.add_log(f"Run started: {count}")
         elif kind == "node_cached":
             self._done.add(node_id)
             self._set_row(node_id, "cached")
