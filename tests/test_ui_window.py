@@ -226,3 +226,21 @@ def test_run_panel_counts_nodes_in_words(window):
     panel.handle(SimpleNamespace(kind="run_started", node_ids=[src], node_id=None))
     assert panel.headline.text() == "Rendering 1 node"
     assert panel.log.item(panel.log.count() - 1).text() == "Run started: 1 node"
+
+
+def test_after_a_failed_run_nothing_is_left_looking_queued(window):
+    from types import SimpleNamespace
+
+    src, blur, anim = chain(window.graph, window.undo)
+    panel = window.run_panel
+
+    def event(kind, node_id=None, **extra):
+        fields = {"node_ids": [], "message": "", "elapsed": 0.1, "status": None}
+        panel.handle(SimpleNamespace(kind=kind, node_id=node_id, **{**fields, **extra}))
+
+    event("run_started", node_ids=[src, blur, anim])
+    event("node_finished", src)
+    event("node_failed", blur, message="radius too large")
+    event("run_finished", status="failed")
+    statuses = [panel.nodes.topLevelItem(i).text(1) for i in range(3)]
+    assert statuses == ["done", "failed", "not run"]

@@ -248,6 +248,10 @@ class RunPanel(QWidget):
         self.headline.setText(f"{words.get(status, status)}{elapsed}")
         if status == "ok":
             self.progress.setValue(1000)
+        for row in self._rows.values():  # a stopped run leaves no node looking as if it waits
+            if row.text(1) in ("queued", "running"):
+                row.setText(1, "not run")
+                row.setForeground(1, QColor(theme.TEXT_DIM))
         self.current.setText(event.message if status != "ok" else "")
         self.eta.setText("")
         self.add_log(
