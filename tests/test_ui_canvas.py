@@ -307,3 +307,23 @@ def test_node_search_lists_titles_with_their_category_apart(canvas):
     assert item.text() == spec.title
     assert item.data(CATEGORY_ROLE) == spec.category
     popup.close()
+
+
+def test_a_failed_node_is_outlined_in_red(canvas):
+    from PySide6.QtCore import QPoint
+
+    node = canvas.graph.add("Blur")
+    item = canvas.item_for(node)
+    view = canvas.view
+    view.centerOn(item.sceneBoundingRect().center())
+    below_ports = item.body_rect().bottom() - 10
+    edge = view.mapFromScene(item.scenePos() + QPointF(0, below_ports))  # left border
+
+    def reddest() -> int:
+        image = view.grab().toImage()
+        pixels = [image.pixelColor(edge + QPoint(dx, 0)) for dx in range(-2, 3)]
+        return max(c.red() - c.green() for c in pixels)
+
+    assert reddest() < 30
+    item.set_status("failed")
+    assert reddest() > 80

@@ -226,11 +226,14 @@ class NodeItem(QGraphicsItem):
             painter.drawRect(rect)
             return
         selected = self.isSelected()
-        painter.setPen(
-            QPen(
-                QColor(theme.SELECTION if selected else theme.NODE_BORDER), 2.2 if selected else 1.2
-            )
-        )
+        failed = self.status == "failed" and not self.node.is_placeholder
+        if selected:
+            border = QPen(QColor(theme.SELECTION), 2.2)
+        elif failed:  # the small badge alone was easy to miss in a big graph
+            border = QPen(QColor(theme.STATUS_COLORS["failed"]), 2.2)
+        else:
+            border = QPen(QColor(theme.NODE_BORDER), 1.2)
+        painter.setPen(border)
         painter.setBrush(QColor(theme.NODE_BODY))
         painter.drawRoundedRect(rect, 7, 7)
         painter.setPen(Qt.PenStyle.NoPen)
