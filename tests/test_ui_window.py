@@ -244,3 +244,11 @@ def test_after_a_failed_run_nothing_is_left_looking_queued(window):
     event("run_finished", status="failed")
     statuses = [panel.nodes.topLevelItem(i).text(1) for i in range(3)]
     assert statuses == ["done", "failed", "not run"]
+
+
+def test_run_panel_node_titles_take_the_spare_width(window):
+    from PySide6.QtWidgets import QHeaderView
+
+    header = window.run_panel.nodes.header()
+    assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Stretch
+    assert header.sectionResizeMode(1) == QHeaderView.ResizeMode.ResizeToContents

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -125,8 +126,12 @@ class RunPanel(QWidget):
         self.nodes = QTreeWidget()
         self.nodes.setHeaderLabels(["Node", "Status", "Time"])
         self.nodes.setRootIsDecorated(False)
-        self.nodes.setColumnWidth(0, 150)
-        self.nodes.setColumnWidth(1, 70)
+        # The title takes whatever width is left; status and time keep to their text.
+        header = self.nodes.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.nodes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.nodes.itemClicked.connect(self._row_clicked)
         self.log = QListWidget()
