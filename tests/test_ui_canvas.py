@@ -327,3 +327,29 @@ def test_a_failed_node_is_outlined_in_red(canvas):
     assert reddest() < 30
     item.set_status("failed")
     assert reddest() > 80
+
+
+def test_zoomed_out_a_running_node_still_shows_its_progress_and_thumbnail(canvas):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QColor, QImage
+
+    from studio.ui import theme
+    from studio.ui.canvas.node_item import HEADER, WIDTH
+
+    node = canvas.graph.add("Blur")
+    item = canvas.item_for(node)
+    thumb = QImage(64, 36, QImage.Format.Format_RGB32)
+    thumb.fill(QColor("#ff00ff"))
+    item.set_thumbnail(thumb)
+    item.set_status("running", 0.5)
+    view = canvas.view
+    view.zoom_by(0.35 / view.zoom())
+    view.centerOn(item.sceneBoundingRect().center())
+    image = view.grab().toImage()
+    bar = view.mapFromScene(item.scenePos() + QPointF(WIDTH * 0.25, HEADER - 1.5))
+    running = QColor(theme.STATUS_COLORS["running"])
+    near = [image.pixelColor(bar + QPoint(0, dy)) for dy in (-1, 0, 1)]
+    assert any(abs(c.blue() - running.blue()) < 40 and c.blue() > c.red() for c in near)
+    middle = view.mapFromScene(item.scenePos() + QPointF(WIDTH / 2, item.body_rect().bottom() - 60))
+    pixel = image.pixelColor(middle)
+    assert pixel.red() > 200 and pixel.blue() > 200 and pixel.green() < 80

@@ -249,6 +249,7 @@ class NodeItem(QGraphicsItem):
                     connected=(slot.side, slot.name) in self.connected,
                     accepting=self._accepts(slot),
                 )
+            self._paint_thumbnail(painter)  # the picture still reads when the text does not
             return
         self._paint_title(painter, full=True)
         self._paint_ports(painter)
@@ -287,6 +288,9 @@ class NodeItem(QGraphicsItem):
     def _paint_status(self, painter: QPainter, *, full: bool = True) -> None:
         text, key = self._status_label()
         color = QColor(theme.STATUS_COLORS.get(key, theme.STATUS_COLORS["stale"]))
+        if key == "running" and self.progress is not None:
+            bar = QRectF(1, HEADER - 3, (WIDTH - 2) * max(0.0, min(1.0, self.progress)), 3)
+            painter.fillRect(bar, color)
         if not full:  # zoomed out: the badge's text is unreadable, a big dot is not
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(color)
@@ -303,9 +307,6 @@ class NodeItem(QGraphicsItem):
         painter.setFont(BADGE_FONT)
         painter.setPen(color.lighter(130))
         painter.drawText(badge.adjusted(14, 0, -4, 0), Qt.AlignmentFlag.AlignCenter, text)
-        if key == "running" and self.progress is not None:
-            bar = QRectF(1, HEADER - 3, (WIDTH - 2) * max(0.0, min(1.0, self.progress)), 3)
-            painter.fillRect(bar, color)
 
     def _paint_ports(self, painter: QPainter) -> None:
         painter.setFont(BODY_FONT)
