@@ -353,3 +353,19 @@ def test_zoomed_out_a_running_node_still_shows_its_progress_and_thumbnail(canvas
     middle = view.mapFromScene(item.scenePos() + QPointF(WIDTH / 2, item.body_rect().bottom() - 60))
     pixel = image.pixelColor(middle)
     assert pixel.red() > 200 and pixel.blue() > 200 and pixel.green() < 80
+
+
+def test_zooming_drafts_thumbnails_then_redraws_them_smoothly(canvas, qtbot):
+    from PySide6.QtGui import QColor, QImage
+
+    node = canvas.graph.add("Blur")
+    item = canvas.item_for(node)
+    thumb = QImage(64, 36, QImage.Format.Format_RGB888)
+    thumb.fill(QColor("#336699"))
+    item.set_thumbnail(thumb)
+    assert (
+        item.thumbnail.format() == QImage.Format.Format_ARGB32_Premultiplied
+    )  # once, not per paint
+    canvas.view.zoom_by(0.8)
+    assert canvas.draft  # thumbnails scale unfiltered while the wheel turns
+    qtbot.waitUntil(lambda: not canvas.draft, timeout=2000)

@@ -53,6 +53,16 @@ def _body_metrics() -> QFontMetricsF:
 
 
 @cache
+def _color(name: str) -> QColor:
+    return QColor(name)
+
+
+@cache
+def _category_color(category: str) -> QColor:
+    return theme.category_color(category)
+
+
+@cache
 def _header() -> QPainterPath:
     """The header's shape: rounded top, square bottom."""
     head = QPainterPath()
@@ -167,6 +177,10 @@ class NodeItem(QGraphicsItem):
             self.update()
 
     def set_thumbnail(self, image: QImage | None) -> None:
+        # Converted once: an RGB888 image is converted again on every paint, and a zoom step
+        # repaints every node in view.
+        if image is not None and image.format() != QImage.Format.Format_ARGB32_Premultiplied:
+            image = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
         self.thumbnail = image
         self.refresh()
 
@@ -213,28 +227,28 @@ class NodeItem(QGraphicsItem):
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
         rect = self.body_rect()
         header = (
-            theme.category_color(self.node.spec.category)
+            _category_color(self.node.spec.category)
             if self.node.spec
-            else QColor(theme.PLACEHOLDER)
+            else _color(theme.PLACEHOLDER)
         )
         if self.node.bypass:
             painter.setOpacity(0.55)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
         if lod < 0.25:  # far away: a coloured block is all the eye can read
             painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(theme.SELECTION) if self.isSelected() else header)
+            painter.setBrush(_color(theme.SELECTION) if self.isSelected() else header)
             painter.drawRect(rect)
             return
         selected = self.isSelected()
         failed = self.status == "failed" and not self.node.is_placeholder
         if selected:
-            border = QPen(QColor(theme.SELECTION), 2.2)
+            border = QPen(_color(theme.SELECTION), 2.2)
         elif failed:  # the small badge alone was easy to miss in a big graph
-            border = QPen(QColor(theme.STATUS_COLORS["failed"]), 2.2)
+            border = QPen(_color(theme.STATUS_COLORS["failed"]), 2.2)
         else:
-            border = QPen(QColor(theme.NODE_BORDER), 1.2)
+            border = QPen(_color(theme.NODE_BORDER), 1.2)
         painter.setPen(border)
-        painter.setBrush(QColor(theme.NODE_BODY))
+        painter.setBrush(_color(theme.NODE_BODY))
         painter.drawRoundedRect(rect, 7, 7)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.fillPath(_header(), header)
@@ -263,7 +277,7 @@ class NodeItem(QGraphicsItem):
 
     def _paint_title(self, painter: QPainter, *, full: bool) -> None:
         painter.setFont(TITLE_FONT)
-        painter.setPen(QColor(theme.TEXT))
+        painter.setPen(_color(theme.TEXT))
         badge_w = 74 if full else 20
         text_rect = QRectF(PAD + 2, 0, WIDTH - PAD * 2 - badge_w, HEADER)
         title = self.node.title
@@ -317,7 +331,7 @@ class NodeItem(QGraphicsItem):
                 connected=(slot.side, slot.name) in self.connected,
                 accepting=self._accepts(slot),
             )
-            painter.setPen(QColor(theme.TEXT))
+            painter.setPen(_color(theme.TEXT))
             y = slot.center.y()
             if slot.side == "in":
                 rect = QRectF(14, y - ROW / 2, WIDTH / 2 - 14, ROW)
@@ -333,10 +347,10 @@ class NodeItem(QGraphicsItem):
             return
         rows = max(len(self.node.inputs), len(self.node.outputs))
         top = HEADER + 6 + ROW * rows + 4
-        painter.setPen(QPen(QColor(theme.NODE_BORDER), 1))
+        painter.setPen(QPen(_color(theme.NODE_BORDER), 1))
         painter.drawLine(QPointF(PAD, top), QPointF(WIDTH - PAD, top))
         painter.setFont(BODY_FONT)
-        painter.setPen(QColor(theme.TEXT_DIM))
+        painter.setPen(_color(theme.TEXT_DIM))
         metrics = _body_metrics()
         for i, line in enumerate(self._summary):
             rect = QRectF(PAD + 2, top + 3 + SUMMARY_ROW * i, WIDTH - 2 * PAD - 4, SUMMARY_ROW)
@@ -350,12 +364,15 @@ class NodeItem(QGraphicsItem):
         if self.thumbnail is None:
             return
         area = QRectF(PAD, self._height - THUMB_H - PAD, WIDTH - 2 * PAD, THUMB_H)
-        painter.fillRect(area, QColor("#111316"))
+        painter.fillRect(area, _color("#111316"))
         size = self.thumbnail.size().scaled(
             area.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio
         )
         target = QRectF(0, 0, size.width(), size.height())
         target.moveCenter(area.center())
+        scene = self.scene()
+        smooth = not getattr(scene, "draft", False)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(target, self.thumbnail)
 
     # -- interaction ---------------------------------------------------------------------
@@ -424,5 +441,5 @@ class RerouteItem(NodeItem):
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(theme.SELECTION if self.isSelected() else theme.TEXT_DIM), 2))
-        painter.setBrush(QColor(theme.NODE_BODY))
+        painter.setBrush(_color(theme.NODE_BODY))
         painter.drawEllipse(QPointF(0, 0), 6, 6)

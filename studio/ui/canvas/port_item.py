@@ -4,6 +4,7 @@ a handful of ports each stay cheap, and hit-testing needs no walk through scene.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -33,12 +34,22 @@ class PortSlot:
         return self.port.type
 
 
+@cache
+def _port_color(port_type: PortType) -> QColor:
+    return theme.port_color(port_type)
+
+
+@cache
+def _body_color() -> QColor:
+    return QColor(theme.NODE_BODY)
+
+
 def paint_port(
     painter: QPainter, slot: PortSlot, *, connected: bool, accepting: bool | None
 ) -> None:
     """A filled dot when connected, a ring when free; a glow while a wire it accepts is dragged.
     ``accepting`` is None when no wire is being dragged, False when this port refuses it."""
-    color = theme.port_color(slot.type)
+    color = _port_color(slot.type)
     if accepting is False:
         color = QColor(color)
         color.setAlpha(60)
@@ -49,7 +60,7 @@ def paint_port(
         painter.setBrush(glow)
         painter.drawEllipse(slot.center, RADIUS + 4, RADIUS + 4)
     painter.setPen(QPen(color, 2))
-    painter.setBrush(color if connected or accepting else QColor(theme.NODE_BODY))
+    painter.setBrush(color if connected or accepting else _body_color())
     if slot.type is PortType.MASK:  # masks are squares so they read apart from images
         painter.drawRect(
             QRectF(

@@ -47,6 +47,9 @@ class NodeScene(QGraphicsScene):
         self._wire_anchor: tuple[str, str, str] | None = None  # (node, side, port) held fixed
         self._wire_detached: Edge | None = None
         self._gesture = False
+        # True during a burst of zoom steps: thumbnails are scaled without filtering, which
+        # was a third of a zoom frame; the view repaints them smoothly once zooming pauses.
+        self.draft = False
         self.graph = graph
         self._bridge = GraphBridge(graph, self)
         self._bridge.event.connect(self._on_event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -22,6 +22,7 @@ from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+ZOOM_SETTLE_MS = 160  # after the last zoom step, thumbnails are redrawn smoothly
 MIN_GRID_PX = 10.0  # grid lines closer than this on screen are noise, and cost a frame
 
 
@@ -51,6 +52,10 @@ class NodeView(QGraphicsView):
         self.setBackgroundBrush(QColor(theme.BACKGROUND))
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
         scene.wire_dropped.connect(self._wire_dropped)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(ZOOM_SETTLE_MS)
+        self._settle.timeout.connect(self._zoom_settled)
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -60,6 +65,8 @@ class NodeView(QGraphicsView):
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         target = max(MIN_ZOOM, min(MAX_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
+        self.node_scene.draft = True
+        self._settle.start()
         if anchor is None:
             self.scale(factor, factor)
             return
@@ -68,6 +75,12 @@ class NodeView(QGraphicsView):
         self.scale(factor, factor)
         after = self.mapToScene(anchor.toPoint())
         self.pan_by_scene(after - before)
+
+    def _zoom_settled(self) -> None:
+        self.node_scene.draft = False
+        for item in self.node_scene.node_items().values():
+            if item.thumbnail is not None:
+                item.update()  # redraw its cache with the smooth thumbnail
 
     def pan_by_scene(self, delta: QPointF) -> None:
         center = self.mapToScene(self.viewport().rect().center())
