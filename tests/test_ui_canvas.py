@@ -369,3 +369,10 @@ def test_zooming_drafts_thumbnails_then_redraws_them_smoothly(canvas, qtbot):
     canvas.view.zoom_by(0.8)
     assert canvas.draft  # thumbnails scale unfiltered while the wheel turns
     qtbot.waitUntil(lambda: not canvas.draft, timeout=2000)
+
+
+def test_tooltip_has_the_whole_title_the_header_elides(canvas):
+    node = canvas.graph.add("Blur")
+    node.title = "Keyframe: rocket on the pad, second take <b>"
+    tip = canvas.item_for(node).toolTip()
+    assert "Keyframe: rocket on the pad, second take &lt;b&gt;" in tip

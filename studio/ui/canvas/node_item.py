@@ -7,6 +7,7 @@ detail when zoomed out, so 500 nodes pan smoothly.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -166,7 +167,10 @@ class NodeItem(QGraphicsItem):
                 f"Unknown node type {self.node.type_id!r}: "
                 f"it cannot run; it is saved back unchanged."
             )
-        return f"<b>{spec.title}</b> ({spec.category})<br>{spec.help}"
+        title = html.escape(self.node.title)
+        kind = "" if self.node.title == spec.title else f"{spec.title} · "
+        # The header elides long titles: the tooltip always has the whole one.
+        return f"<b>{title}</b><br><i>{kind}{spec.category}</i><br>{spec.help}"
 
     def title_text(self) -> str:
         return self.node.title
