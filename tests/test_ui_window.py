@@ -252,3 +252,17 @@ def test_run_panel_node_titles_take_the_spare_width(window):
     header = window.run_panel.nodes.header()
     assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Stretch
     assert header.sectionResizeMode(1) == QHeaderView.ResizeMode.ResizeToContents
+
+
+def test_run_panel_colours_a_finished_node_like_a_cached_one(window):
+    from types import SimpleNamespace
+
+    from studio.ui import theme
+
+    src, _, _ = chain(window.graph, window.undo)
+    panel = window.run_panel
+    fields = {"message": "", "elapsed": 0.1, "status": None}
+    panel.handle(SimpleNamespace(kind="run_started", node_ids=[src], node_id=None, **fields))
+    panel.handle(SimpleNamespace(kind="node_finished", node_id=src, node_ids=[], **fields))
+    row = panel.nodes.topLevelItem(0)
+    assert row.foreground(1).color().name() == theme.STATUS_COLORS["cached"].lower()

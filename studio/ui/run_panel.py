@@ -169,7 +169,8 @@ class RunPanel(QWidget):
     def _set_row(self, node_id: str, status: str, elapsed: float | None = None) -> None:
         row = self._row(node_id)
         row.setText(1, status)
-        row.setForeground(1, QColor(theme.STATUS_COLORS.get(status, theme.TEXT)))
+        colour_of = {"done": "cached"}.get(status, status)  # rendered now or earlier: both fine
+        row.setForeground(1, QColor(theme.STATUS_COLORS.get(colour_of, theme.TEXT)))
         if elapsed is not None:
             row.setText(2, _seconds(elapsed))
 
