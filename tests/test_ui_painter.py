@@ -364,3 +364,22 @@ def test_redraws_only_for_what_it_paints(setup, monkeypatch) -> None:
     graph.node(region.id).set_param("invert", True)  # the wired mask changed
     graph.node(window.node_id).set_param("zoom", 1.5)
     assert len(reloads) == 2
+
+
+def test_brush_list_selection_leaves_the_colour_swatch_visible(setup) -> None:
+    from PySide6.QtGui import QColor
+
+    from studio.ui.painter.brush_editor import new_brush
+    from studio.ui.painter.mask_tools import region_colour
+
+    _, _, open_painter = setup
+    window = open_painter("MotionBrush", brushes=[new_brush(0)])
+    listing = window.brush_panel.list
+    assert listing.currentRow() == 0
+    image = listing.viewport().grab().toImage()
+    row = listing.visualItemRect(listing.item(0))
+    swatch = QColor(region_colour(0))
+    background = image.pixelColor(row.right() - 4, row.center().y())
+    pairs = zip(background.getRgb()[:3], swatch.getRgb()[:3], strict=True)
+    distance = sum(abs(a - b) for a, b in pairs)
+    assert distance > 120  # the selection no longer paints the swatch's own blue

@@ -53,6 +53,12 @@ def region_mask_of(params: dict[str, Any], image: np.ndarray) -> np.ndarray:
     return run_region_mask(StubContext(), {"image": image}, params)["mask"]
 
 
+# The brush list's selection is muted so the first brush's blue swatch still shows on it.
+PAINTER_STYLE = """
+QListWidget::item:selected { background: #34465f; color: white; }
+"""
+
+
 class PainterWindow(QWidget):
     """Mask and motion-brush painter for one RegionMask or MotionBrush node."""
 
@@ -87,7 +93,7 @@ class PainterWindow(QWidget):
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle(f"Paint — {node.title}")
         self.resize(1200, 760)
-        self.setStyleSheet(theme.STYLE)
+        self.setStyleSheet(theme.STYLE + PAINTER_STYLE)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
 
         self.canvas = PainterCanvas()
