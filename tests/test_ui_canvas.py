@@ -327,6 +327,10 @@ def test_a_failed_node_is_outlined_in_red(canvas):
     assert reddest() < 30
     item.set_status("failed")
     assert reddest() > 80
+    view.zoom_by(0.15 / view.zoom())  # block mode, far away
+    view.centerOn(item.sceneBoundingRect().center())
+    edge = view.mapFromScene(item.scenePos() + QPointF(0, below_ports))
+    assert reddest() > 80
 
 
 def test_zoomed_out_a_running_node_still_shows_its_progress_and_thumbnail(canvas):

@@ -238,13 +238,19 @@ class NodeItem(QGraphicsItem):
         if self.node.bypass:
             painter.setOpacity(0.55)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
+        failed = self.status == "failed" and not self.node.is_placeholder
         if lod < 0.25:  # far away: a coloured block is all the eye can read
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(_color(theme.SELECTION) if self.isSelected() else header)
             painter.drawRect(rect)
+            if failed:  # a thick red frame still finds the failure in a 500-node graph
+                frame = QPen(_color(theme.STATUS_COLORS["failed"]), 4)
+                frame.setCosmetic(True)
+                painter.setPen(frame)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(rect)
             return
         selected = self.isSelected()
-        failed = self.status == "failed" and not self.node.is_placeholder
         if selected:
             border = QPen(_color(theme.SELECTION), 2.2)
         elif failed:  # the small badge alone was easy to miss in a big graph
