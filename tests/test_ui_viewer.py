@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -65,7 +66,13 @@ def dock(qtbot, outputs):
     dock.show()
     qtbot.waitExposed(dock)
     yield dock
-    dock.panel.close_sources()
+    dock.shutdown()
+
+
+def settle(qtbot, dock: ViewerDock, action, *args) -> None:
+    """Do ``action`` and wait until the viewer shows what it loaded (off the UI thread)."""
+    with qtbot.waitSignal(dock.panel.loaded, timeout=5000):
+        action(*args)
 
 
 def shown_number(dock: ViewerDock) -> int:
@@ -92,14 +99,14 @@ def test_memmap_frames_come_through_a_bounded_cache(tmp_path: Path, qtbot) -> No
         source.close()
 
 
-def test_selection_shows_video_image_and_mask_overlay(dock, outputs) -> None:
-    dock.show_node("clip")
+def test_selection_shows_video_image_and_mask_overlay(dock, outputs, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["clip"]["video"].frames[0])
     assert dock.panel.timeline.count == 30
-    dock.show_node("still")
+    settle(qtbot, dock, dock.show_node, "still")
     assert dock.panel.timeline.count == 1
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["still"]["image"])
-    dock.show_node("mask")
+    settle(qtbot, dock, dock.show_node, "mask")
     shown = dock.panel.current_frame().astype(int)
     image = outputs["still"]["image"].astype(int)
     inside = np.abs(shown - image)[10:30, 20:40].sum(axis=2)
@@ -110,14 +117,14 @@ def test_selection_shows_video_image_and_mask_overlay(dock, outputs) -> None:
     )
 
 
-def test_node_without_output_says_so(dock) -> None:
-    dock.show_node("not-run")
+def test_node_without_output_says_so(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "not-run")
     assert dock.panel.stack.currentWidget() is dock.panel.message
     assert "run the graph" in dock.panel.message.text()
 
 
-def test_scrub_by_dragging_the_bar(dock) -> None:
-    dock.show_node("clip")
+def test_scrub_by_dragging_the_bar(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     bar = dock.panel.timeline.bar
     y = bar.height() // 2
     QTest.mousePress(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(2, y))
@@ -134,8 +141,8 @@ def test_scrub_by_dragging_the_bar(dock) -> None:
     assert dock.panel.timeline.timecode_label.text() == timecode(20, 24.0) == "00:00:00:20"
 
 
-def test_keys_step_jump_and_set_the_loop_range(dock) -> None:
-    dock.show_node("clip")
+def test_keys_step_jump_and_set_the_loop_range(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     picture = dock.panel.picture
     picture.setFocus()
     for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Left):
@@ -156,7 +163,7 @@ def test_keys_step_jump_and_set_the_loop_range(dock) -> None:
 
 
 def test_playback_advances_and_loops_within_the_range(dock, qtbot) -> None:
-    dock.show_node("clip")
+    settle(qtbot, dock, dock.show_node, "clip")
     timeline = dock.panel.timeline
     timeline.set_speed(4.0)  # 96 frames a second keeps the test short
     timeline.seek(5)
@@ -173,25 +180,25 @@ def test_playback_advances_and_loops_within_the_range(dock, qtbot) -> None:
     assert shown_number(dock) == timeline.frame
 
 
-def test_pin_keeps_the_node_until_unpinned(dock) -> None:
-    dock.show_node("clip")
+def test_pin_keeps_the_node_until_unpinned(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     dock.panel.pin_button.click()
-    dock.show_node("still")
-    assert dock.panel.timeline.count == 30
-    dock.panel.pin_button.click()
+    dock.show_node("still")  # pinned: nothing to load
+    assert dock.panel.timeline.count == 30 and not dock.panel.loading
+    settle(qtbot, dock, dock.panel.pin_button.click)
     assert dock.panel.timeline.count == 1  # caught up with the selection
 
 
-def test_compare_identical_clips_difference_is_zero(dock) -> None:
-    dock.compare("clip", "copy")
+def test_compare_identical_clips_difference_is_zero(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.compare, "clip", "copy")
     dock.panel.mode_box.setCurrentText("difference")
     for frame in (0, 7, 29):
         dock.panel.timeline.seek(frame)
         assert not dock.panel.current_frame().any()
 
 
-def test_compare_is_frame_locked_and_wipe_splits(dock, outputs) -> None:
-    dock.compare("clip", "other")
+def test_compare_is_frame_locked_and_wipe_splits(dock, outputs, qtbot) -> None:
+    settle(qtbot, dock, dock.compare, "clip", "other")
     assert dock.panel.pinned
     dock.panel.timeline.seek(6)
     a = outputs["clip"]["video"].frames[6]
@@ -213,8 +220,8 @@ def test_compare_is_frame_locked_and_wipe_splits(dock, outputs) -> None:
     assert dock.panel.current_frame().shape[1] > 2 * 48
 
 
-def test_zoom_fit_one_to_one_and_pixel_value(dock, outputs) -> None:
-    dock.show_node("still")
+def test_zoom_fit_one_to_one_and_pixel_value(dock, outputs, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "still")
     view = dock.panel.picture
     assert view.zoom > 1.5  # 60x40 fitted into a large view
     view.one_to_one()
@@ -227,10 +234,10 @@ def test_zoom_fit_one_to_one_and_pixel_value(dock, outputs) -> None:
     assert f"R {r} G {g} B {b}" in dock.panel.status.text()
 
 
-def test_camera_path_plots_follow_the_playhead(dock) -> None:
-    dock.show_node("clip")
+def test_camera_path_plots_follow_the_playhead(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     assert dock.panel.plots.isHidden()
-    dock.compare("clip", "stab")
+    settle(qtbot, dock, dock.compare, "clip", "stab")
     assert not dock.panel.plots.isHidden()
     dock.panel.timeline.seek(17)
     assert all(line.value() == 17 for line in dock.panel.plots.playheads)
@@ -238,18 +245,18 @@ def test_camera_path_plots_follow_the_playhead(dock) -> None:
     assert dock.panel.timeline.frame == 4
 
 
-def test_refresh_picks_up_a_new_render(dock, outputs) -> None:
-    dock.show_node("clip")
+def test_refresh_picks_up_a_new_render(dock, outputs, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     dock.panel.timeline.seek(3)
     outputs["clip"] = {"video": Video(numbered_clip(10, seed=5), 24.0)}
-    dock.refresh()
+    settle(qtbot, dock, dock.refresh)
     assert dock.panel.timeline.count == 10
     assert dock.panel.timeline.frame == 3
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["clip"]["video"].frames[3])
 
 
-def test_wheel_zooms_about_the_cursor_and_closing_releases_frames(dock, outputs) -> None:
-    dock.show_node("still")
+def test_wheel_zooms_about_the_cursor_and_closing_releases_frames(dock, outputs, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "still")
     view = dock.panel.picture
     before = view.zoom
     at = view.mapFromScene(QPointF(30, 20))
@@ -267,13 +274,14 @@ def test_wheel_zooms_about_the_cursor_and_closing_releases_frames(dock, outputs)
     QApplication.sendEvent(view.viewport(), event)
     assert view.zoom == pytest.approx(before * 1.25**2)
     dock.close()
-    assert dock.panel.a.source is None
-    dock.refresh()  # reopening reads the cache again
+    assert dock.panel.a.source is None and dock.panel.a.outputs is None
+    settle(qtbot, dock, dock.show)  # reopening reads the cache again
     np.testing.assert_array_equal(dock.panel.current_frame(), outputs["still"]["image"])
+    assert dock.panel.a.source is not None
 
 
-def test_mask_without_its_image_shows_grey_with_its_value(dock) -> None:
-    dock.show_node("bare_mask")
+def test_mask_without_its_image_shows_grey_with_its_value(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "bare_mask")
     frame = dock.panel.current_frame()
     assert frame[20, 30].tolist() == [64, 64, 64] and frame[0, 0].tolist() == [0, 0, 0]
     view = dock.panel.picture
@@ -282,7 +290,7 @@ def test_mask_without_its_image_shows_grey_with_its_value(dock) -> None:
 
 
 def test_playback_without_loop_stops_on_the_last_frame(dock, qtbot) -> None:
-    dock.show_node("clip")
+    settle(qtbot, dock, dock.show_node, "clip")
     timeline = dock.panel.timeline
     timeline.loop_button.setChecked(False)
     timeline.set_speed(4.0)
@@ -295,14 +303,163 @@ def test_playback_without_loop_stops_on_the_last_frame(dock, qtbot) -> None:
     timeline.set_playing(False)
 
 
-def test_pin_then_select_then_ab_compares_the_two(dock) -> None:
-    dock.show_node("clip")
+def test_pin_then_select_then_ab_compares_the_two(dock, qtbot) -> None:
+    settle(qtbot, dock, dock.show_node, "clip")
     assert not dock.panel.compare_button.isEnabled() and dock.panel.mode_box.isHidden()
     dock.panel.pin_button.click()
-    dock.show_node("copy")
+    dock.show_node("copy")  # pinned: nothing to load
     assert dock.panel.compare_button.isEnabled()
-    dock.panel.compare_button.click()
+    settle(qtbot, dock, dock.panel.compare_button.click)
     assert (dock.panel.a.node_id, dock.panel.b.node_id) == ("clip", "copy")
     assert dock.panel.mode == "wipe" and not dock.panel.mode_box.isHidden()
-    dock.panel.compare_button.click()  # back to A alone, still pinned
+    settle(qtbot, dock, dock.panel.compare_button.click)  # back to A alone, still pinned
     assert dock.panel.b.node_id is None and dock.panel.pinned and dock.panel.mode == "A"
+
+
+class Gate:
+    """An output source that holds some nodes until released, and notes the threads it ran on."""
+
+    def __init__(self, outputs: dict[str, dict], held: tuple[str, ...]) -> None:
+        self.outputs = outputs
+        self.events = {node_id: threading.Event() for node_id in held}
+        self.threads: set[threading.Thread] = set()
+        self.calls: list[str] = []
+
+    def __call__(self, node_id: str) -> dict | None:
+        self.calls.append(node_id)
+        self.threads.add(threading.current_thread())
+        if node_id == "broken":
+            raise OSError("the disk went away")
+        if node_id in self.events:
+            assert self.events[node_id].wait(10), "never released"
+        return self.outputs.get(node_id)
+
+    def image_for(self, node_id: str) -> np.ndarray | None:
+        self.threads.add(threading.current_thread())
+        return self.outputs["still"]["image"] if node_id == "mask" else None
+
+    def release(self) -> None:
+        for event in self.events.values():
+            event.set()
+
+
+@pytest.fixture
+def gated(qtbot, outputs):
+    gate = Gate(outputs, held=("clip", "other"))
+    dock = ViewerDock(gate, image_for=gate.image_for)
+    qtbot.addWidget(dock)
+    dock.resize(640, 520)
+    dock.show()
+    qtbot.waitExposed(dock)
+    yield dock, gate
+    gate.release()
+    dock.shutdown()
+
+
+def test_a_slow_read_leaves_the_ui_thread_free(gated, outputs, qtbot) -> None:
+    dock, gate = gated
+    panel = dock.panel
+    dock.show_node("clip")  # held on the worker until released
+    assert panel.loading and not panel.timeline.isEnabled()
+    assert panel.title_label.text() == "clip"
+    ticks: list[int] = []
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: ticks.append(1))
+    heartbeat.start(1)
+    qtbot.waitUntil(lambda: len(ticks) >= 5 and panel.message.text() == "Loading clip…")
+    heartbeat.stop()
+    assert panel.stack.currentWidget() is panel.message and panel.current_frame() is None
+    assert panel.loading and not panel.timeline.isEnabled()
+    QTest.keyClick(panel.picture, Qt.Key.Key_Right)  # transport keys wait for the clip
+    assert panel.timeline.frame == 0
+    with qtbot.waitSignal(panel.loaded, timeout=5000):
+        gate.events["clip"].set()
+    assert panel.stack.currentWidget() is panel.picture and panel.timeline.isEnabled()
+    assert not panel.loading and panel.timeline.count == 30
+    np.testing.assert_array_equal(panel.current_frame(), outputs["clip"]["video"].frames[0])
+    # The keyframe under a mask is looked up off the UI thread as well.
+    settle(qtbot, dock, dock.show_node, "mask")
+    assert panel.a.overlay is not None
+    assert gate.threads and threading.main_thread() not in gate.threads
+
+
+def test_a_stale_load_never_shows(gated, outputs, qtbot) -> None:
+    dock, gate = gated
+    panel = dock.panel
+    dock.show_node("clip")  # held
+    settle(qtbot, dock, dock.show_node, "still")  # the artist moved on; this answers at once
+    np.testing.assert_array_equal(panel.current_frame(), outputs["still"]["image"])
+    shown: list[str | None] = []
+    panel.loaded.connect(lambda: shown.append(panel.a.node_id))
+    gate.events["clip"].set()
+    qtbot.waitUntil(lambda: not panel.loader.busy)
+    QApplication.processEvents()  # deliver anything the stale load might have sent
+    assert shown == [] and panel.a.node_id == "still" and panel.timeline.count == 1
+    # Two slow loads finishing out of order: the older one is dropped.
+    dock.show_node("other")  # held
+    stale = panel.loader.token
+    settle(qtbot, dock, dock.show_node, "clip")  # released above
+    gate.events["other"].set()
+    qtbot.waitUntil(lambda: not panel.loader.busy)
+    QApplication.processEvents()
+    assert panel.a.node_id == "clip" and shown == ["clip"]
+    # A result that was already on its way when the selection moved is ignored too.
+    panel.loader.finished.emit(stale, [None, None])
+    assert panel.a.node_id == "clip" and panel.current_frame() is not None
+
+
+def test_switching_ports_reuses_what_was_read(gated, outputs, qtbot) -> None:
+    dock, gate = gated
+    outputs["both"] = {"video": outputs["other"]["video"], "mask": outputs["mask"]["mask"]}
+    gate.events["other"].set()
+    settle(qtbot, dock, dock.show_node, "both")
+    panel = dock.panel
+    assert [panel.port_box.itemText(i) for i in range(panel.port_box.count())] == [
+        "video",
+        "mask",
+    ]
+    settle(qtbot, dock, panel.port_box.setCurrentText, "mask")
+    assert panel.a.port == "mask" and panel.timeline.count == 1
+    assert gate.calls.count("both") == 1
+
+
+def test_a_failed_read_says_why(gated, qtbot) -> None:
+    dock, _ = gated
+    settle(qtbot, dock, dock.show_node, "broken")
+    assert dock.panel.stack.currentWidget() is dock.panel.message
+    assert "the disk went away" in dock.panel.message.text()
+    assert not dock.panel.timeline.isEnabled()
+
+
+def test_the_editor_viewer_reads_a_snapshot_off_the_ui_thread(qtbot, tmp_path) -> None:
+    from ui_helpers import close_window, make_window
+
+    from studio.graph.commands import AddNode
+    from studio.graph.graph import new_id
+
+    window = make_window(qtbot, tmp_path)
+    try:
+        if window.viewer is None:
+            pytest.skip("the viewer is not part of this build")
+        panel = window.viewer.panel
+        source = new_id()
+        window.undo.push(AddNode("Source", (0.0, 0.0), node_id=source))
+        threads: set[threading.Thread] = set()
+        real_output = window.controller.engine.output
+
+        def output(graph, node_id, **options):
+            threads.add(threading.current_thread())
+            assert graph is not window.graph  # a snapshot: the artist may edit meanwhile
+            return real_output(graph, node_id, **options)
+
+        window.controller.engine.output = output
+        with qtbot.waitSignal(panel.loaded, timeout=5000):
+            window.scene.select([source])
+        assert "run the graph" in panel.message.text()
+        with qtbot.waitSignal(panel.loaded, timeout=30_000):  # the run ends with a refresh
+            window.run_selected()
+        expected = real_output(window.graph, source)["image"]
+        np.testing.assert_array_equal(panel.current_frame(), expected)
+        assert threads and threading.main_thread() not in threads
+    finally:
+        close_window(window)

@@ -6,6 +6,7 @@ observe them. Files, clipboard, running and the optional viewer/painter are wire
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
                     self,
                     title_of=self._title_of,
                     image_for=self._keyframe_for,
+                    bind=self._viewer_reads,
                 )
             except Exception as exc:  # a broken viewer must not stop the editor opening
                 self.statusBar().showMessage(f"Viewer unavailable: {exc}", 8000)
@@ -289,6 +291,8 @@ class MainWindow(WorkflowFiles, QMainWindow):
             timer.stop()
         discard_recovery()
         self.queries.shutdown()
+        if self.viewer is not None:
+            self.viewer.shutdown()
         event.accept()
 
     # -- editing ------------------------------------------------------------------------
@@ -430,11 +434,12 @@ class MainWindow(WorkflowFiles, QMainWindow):
 
     # -- viewer and painter -------------------------------------------------------------
 
-    def _cached_output(self, node_id: str) -> dict[str, Any] | None:
-        if node_id not in self.graph:
+    def _cached_output(self, node_id: str, graph: Graph | None = None) -> dict[str, Any] | None:
+        graph = self.graph if graph is None else graph
+        if node_id not in graph:
             return None
         try:
-            return self.controller.engine.output(self.graph, node_id)
+            return self.controller.engine.output(graph, node_id)
         except Exception:  # the viewer shows "not rendered yet" rather than an error
             return None
 
@@ -450,22 +455,30 @@ class MainWindow(WorkflowFiles, QMainWindow):
         window.show()
         return window
 
+    def _viewer_reads(self) -> tuple[Any, Any]:
+        """The viewer reads the cache on a worker thread: bind its reads to a snapshot of the
+        graph (taken here, on the UI thread), as the artist may go on editing meanwhile."""
+        data = fileformat.graph_to_dict(self.graph)
+        graph = fileformat.from_dict(data, self.graph.registry).graph
+        return partial(self._cached_output, graph=graph), partial(self._keyframe_for, graph=graph)
+
     def _title_of(self, node_id: str) -> str:
         return self.graph.node(node_id).title if node_id in self.graph else node_id[:8]
 
-    def _keyframe_for(self, node_id: str) -> Any:
+    def _keyframe_for(self, node_id: str, graph: Graph | None = None) -> Any:
         """The nearest cached picture upstream of ``node_id`` (breadth first, the ``image``
         input before others): a MotionBrush's keyframe sits behind its RegionMask."""
         import numpy as np
 
-        if node_id not in self.graph:
+        graph = self.graph if graph is None else graph
+        if node_id not in graph:
             return None
         queue, seen = [node_id], {node_id}
         while queue:
             current = queue.pop(0)
-            edges = sorted(self.graph.edges_into(current), key=lambda e: e.dst_port != "image")
+            edges = sorted(graph.edges_into(current), key=lambda e: e.dst_port != "image")
             for edge in edges:
-                value = (self._cached_output(edge.src_node) or {}).get(edge.src_port)
+                value = (self._cached_output(edge.src_node, graph) or {}).get(edge.src_port)
                 if isinstance(value, np.ndarray) and value.ndim == 3:
                     return value
                 if edge.src_node not in seen:

@@ -1,16 +1,19 @@
 """The viewer dock: the selected node's output, frame by frame, with A/B compare and plots.
 
-It reads outputs through ``output_source(node_id)`` (the engine's cache), shows IMAGE, MASK
-(over its image when one is known) and VIDEO, and plots a CAMERA_PATH when there is one.
+It reads outputs through ``output_source(node_id)`` (the engine's cache) on a worker thread
+(:mod:`studio.ui.viewer.loading`), shows IMAGE, MASK (over its image when one is known) and
+VIDEO, and plots a CAMERA_PATH when there is one. While a load runs the picture says so and the
+timeline is disabled; a load overtaken by a newer one is dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -23,31 +26,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.graph.types import CameraPath, Video
+from studio.graph.types import CameraPath
 from studio.ui.viewer import theme
 from studio.ui.viewer.compare import MODES, compose, match_size
 from studio.ui.viewer.frame_source import FrameSource
+from studio.ui.viewer.loading import (
+    Bind,
+    ImageFor,
+    Loaded,
+    OutputLoader,
+    OutputSource,
+    Request,
+    showable,
+)
 from studio.ui.viewer.picture import PictureView
 from studio.ui.viewer.plots import PathPlots
 from studio.ui.viewer.timeline import Timeline
 
-OutputSource = Callable[[str], "dict[str, Any] | None"]
+__all__ = ["ViewerDock", "ViewerPanel", "overlay_mask", "showable"]
+
 MASK_TINT = np.array([79, 140, 255], np.float32)  # the accent colour
-
-
-def showable(outputs: dict[str, Any]) -> list[str]:
-    """Ports whose values the picture can show: clips first, then images, then masks."""
-
-    def rank(port: str) -> int:
-        value = outputs[port]
-        return 0 if isinstance(value, Video) else (2 if value.ndim == 2 else 1)
-
-    ports = [
-        p
-        for p, v in outputs.items()
-        if isinstance(v, Video) or isinstance(v, np.ndarray) and v.ndim in (2, 3)
-    ]
-    return sorted(ports, key=rank)  # stable: keeps the node's port order within a rank
+# A load that answers within this long (a memory-cache hit) shows no "loading" flash.
+LOADING_DELAY_MS = 120
 
 
 def overlay_mask(image: np.ndarray, mask: np.ndarray, opacity: float = 0.5) -> np.ndarray:
@@ -68,36 +68,40 @@ class _Side:
         self.value: Any = None
         self.source: FrameSource | None = None
         self.overlay: np.ndarray | None = None  # a mask shown over the frame
+        self.keyframe: np.ndarray | None = None  # the upstream picture under a bare mask
 
-    def load(
-        self,
-        node_id: str | None,
-        outputs: dict[str, Any] | None,
-        image_for: Callable[[str], np.ndarray | None] | None,
-    ) -> None:
-        ports = showable(outputs) if outputs else []
-        port = self.port if self.port in ports else (ports[0] if ports else None)
-        value = outputs[port] if outputs and port else None
-        same = (node_id, port) == (self.node_id, self.port) and value is self.value
-        same = same and (value is None or self.source is not None)
-        self.node_id, self.outputs, self.port = node_id, outputs, port
-        if same:
+    def request(self, node_id: str | None, frame: int, *, reuse: bool = False) -> Request | None:
+        """What to load for ``node_id``; ``reuse`` keeps the outputs already read for it."""
+        if node_id is None:
+            return None
+        keep = reuse and node_id == self.node_id
+        return Request(
+            node_id,
+            self.port,
+            frame,
+            self.outputs if keep else None,
+            self.keyframe if keep else None,
+        )
+
+    def apply(self, loaded: Loaded | None) -> None:
+        """Show what the loader prepared (on the UI thread: cheap, no disk reads)."""
+        if loaded is None:
+            self.close()
+            self.node_id = self.outputs = self.value = self.overlay = self.keyframe = None
             return
-        if self.source is not None:
-            self.source.close()
-        self.value, self.source, self.overlay = value, None, None
-        if value is None:
+        same = (loaded.node_id, loaded.port) == (self.node_id, self.port)
+        same = same and loaded.value is self.value
+        same = same and (loaded.value is None or self.source is not None)
+        self.node_id, self.outputs, self.port = loaded.node_id, loaded.outputs, loaded.port
+        self.keyframe = loaded.keyframe
+        if same:  # keep the frame source and the frames it has cached
             return
-        if isinstance(value, np.ndarray) and value.ndim == 2:
-            base = next(
-                (v for v in (outputs or {}).values() if isinstance(v, np.ndarray) and v.ndim == 3),
-                None,
-            )
-            if base is None and image_for is not None and node_id is not None:
-                base = image_for(node_id)
-            if base is not None:
-                self.overlay, value = value, base
-        self.source = FrameSource(value)
+        self.close()
+        self.value, self.overlay = loaded.value, loaded.overlay
+        if loaded.picture is not None:
+            self.source = FrameSource(loaded.picture)
+            if loaded.first is not None:
+                self.source.seed(*loaded.first)
 
     def camera_path(self) -> CameraPath | None:
         return next((v for v in (self.outputs or {}).values() if isinstance(v, CameraPath)), None)
@@ -111,18 +115,30 @@ class _Side:
 class ViewerPanel(QWidget):
     """The viewer's content: header, picture, timeline and (for Stabilize) plots."""
 
+    loaded = Signal()  # a load finished and is on screen
+
     def __init__(
         self,
         output_source: OutputSource,
         *,
         title_of: Callable[[str], str] | None = None,
-        image_for: Callable[[str], np.ndarray | None] | None = None,
+        image_for: ImageFor | None = None,
+        bind: Bind | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``output_source`` and ``image_for`` run on a worker thread; ``bind``, if given, is
+        called on the UI thread as each load starts and returns the pair the worker calls."""
         super().__init__(parent)
-        self.output_source = output_source
         self.title_of = title_of or (lambda node_id: node_id[:8])
-        self.image_for = image_for
+        self.loader = OutputLoader(output_source, image_for, bind, self)
+        self.loader.finished.connect(self._loaded)
+        self.loading = False
+        self._loading_timer = QTimer(self)
+        self._loading_timer.setSingleShot(True)
+        self._loading_timer.setInterval(LOADING_DELAY_MS)
+        self._loading_timer.timeout.connect(self._show_loading)
+        # The nodes on screen or being loaded (the sides hold what is on screen).
+        self._ids: tuple[str | None, str | None] = (None, None)
         self.a, self.b = _Side(), _Side()
         self.mode = "A"
         self.wipe = 0.5
@@ -227,11 +243,59 @@ class ViewerPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the cache (after a run); keeps the frame, the zoom and the compare mode."""
-        self._load(self.a.node_id, self.b.node_id)
+        self._load(*self._ids)
 
-    def _load(self, a_id: str | None, b_id: str | None) -> None:
-        self.a.load(a_id, self.output_source(a_id) if a_id else None, self.image_for)
-        self.b.load(b_id, self.output_source(b_id) if b_id else None, self.image_for)
+    def _load(
+        self, a_id: str | None, b_id: str | None, *, reuse: bool = False, port: str | None = None
+    ) -> None:
+        """Ask the loader for ``a_id`` and ``b_id``; the picture changes when it answers."""
+        self._ids = (a_id, b_id)
+        self.title_label.setText("  vs  ".join(self.title_of(i) for i in (a_id, b_id) if i))
+        self.mode_box.setVisible(b_id is not None)
+        self._update_compare_button()
+        if a_id is None and b_id is None:
+            self.loader.cancel()
+            self._finish_loading()
+            self._apply([None, None])
+            self.loaded.emit()
+            return
+        frame = self.timeline.frame
+        a = self.a.request(a_id, frame, reuse=reuse)
+        if a is not None and port is not None:
+            a = replace(a, port=port)
+        self.loader.request([a, self.b.request(b_id, frame, reuse=reuse)])
+        self.loading = True
+        self.timeline.set_playing(False)
+        self.timeline.setEnabled(False)
+        if not self._loading_timer.isActive():
+            self._loading_timer.start()
+
+    def _show_loading(self) -> None:
+        if self.loading:
+            titles = " and ".join(self.title_of(i) for i in self._ids if i)
+            self.message.setText(f"Loading {titles}…")
+            self.stack.setCurrentWidget(self.message)
+
+    def _finish_loading(self) -> None:
+        self.loading = False
+        self._loading_timer.stop()
+
+    def _loaded(self, token: int, result: list[Loaded | None] | Exception) -> None:
+        if token != self.loader.token:
+            return  # the selection moved on while this was read
+        self._finish_loading()
+        if isinstance(result, Exception):
+            self._apply([None, None])
+            titles = " and ".join(self.title_of(i) for i in self._ids if i)
+            self.message.setText(f"Could not read the output of {titles}: {result}")
+        else:
+            self._apply(result)
+        self.loaded.emit()
+
+    def _apply(self, result: list[Loaded | None]) -> None:
+        a_id, b_id = self._ids
+        self.a.apply(result[0])
+        self.b.apply(result[1])
         self.port_box.blockSignals(True)
         self.port_box.clear()
         self.port_box.addItems(showable(self.a.outputs) if self.a.outputs else [])
@@ -239,8 +303,6 @@ class ViewerPanel(QWidget):
             self.port_box.setCurrentText(self.a.port)
         self.port_box.setVisible(self.port_box.count() > 1)
         self.port_box.blockSignals(False)
-        titles = [self.title_of(i) for i in (a_id, b_id) if i]
-        self.title_label.setText("  vs  ".join(f"{t}" for t in titles))
         counts = [s.source.count for s in (self.a, self.b) if s.source is not None]
         fps = next(
             (s.source.fps for s in (self.a, self.b) if s.source is not None and s.source.is_video),
@@ -259,34 +321,33 @@ class ViewerPanel(QWidget):
             self.picture.set_frame(None)
         else:
             self.stack.setCurrentWidget(self.picture)
-        self.mode_box.setVisible(b_id is not None)
         self._update_compare_button()
         self.timeline.set_clip(max(counts, default=1), fps)
         # Disabled rather than hidden for a still, so the picture does not jump about.
         self.timeline.setEnabled(self.timeline.count > 1)
 
     def _update_compare_button(self) -> None:
-        comparing = self.b.node_id is not None
+        a_id, b_id = self._ids
+        comparing = b_id is not None
         self.compare_button.setChecked(comparing)
-        other = self._follow not in (None, self.a.node_id)
+        other = self._follow not in (None, a_id)
         self.compare_button.setEnabled(comparing or (self.pinned and other))
 
     def _compare_clicked(self) -> None:
-        a_id = self.a.node_id
-        if self.b.node_id is not None:  # end the comparison, keep A on screen
+        a_id, b_id = self._ids
+        if b_id is not None:  # end the comparison, keep A on screen
             self.mode_box.setCurrentText("A")
-            self._load(a_id, None)
+            self._load(a_id, None, reuse=True)
         elif a_id is not None and self._follow is not None:
             self.compare(a_id, self._follow)
 
     def _port_chosen(self, port: str) -> None:
         if port and port != self.a.port:
-            self.a.port = port
-            self.a.value = None  # force a reload of this side
-            self.refresh()
+            self._load(*self._ids, reuse=True, port=port)
 
     def set_mode(self, mode: str) -> None:
-        self.mode = mode if self.b.source is not None else "A"
+        """Show A, B or a comparison of both (kept while B loads; A alone without a B)."""
+        self.mode = mode
         self._show_frame(self.timeline.frame)
 
     def _pin_toggled(self, on: bool) -> None:
@@ -315,7 +376,8 @@ class ViewerPanel(QWidget):
         if a is None:
             return
         frame = compose(a, b, self.mode, self.wipe) if b is not None else a
-        self.picture.item.wipe_x = self.wipe * a.shape[1] if self.mode == "wipe" else None
+        wiping = self.mode == "wipe" and b is not None
+        self.picture.item.wipe_x = self.wipe * a.shape[1] if wiping else None
         self.picture.set_frame(frame)
         self.plots.set_playhead(index)
         self._update_status()
@@ -367,16 +429,26 @@ class ViewerPanel(QWidget):
     # -- keys ---------------------------------------------------------------------------------
 
     def _key(self, key: int) -> bool:
-        return self.timeline.handle_key(key)
+        return not self.loading and self.timeline.handle_key(key)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
         if not self._key(event.key()):
             super().keyPressEvent(event)
 
     def close_sources(self) -> None:
+        """Release the frames and outputs (the dock was closed); a pending load is dropped.
+        ``refresh`` reads them again."""
+        self.loader.cancel()
+        self._finish_loading()
         self.timeline.set_playing(False)
-        self.a.close()
-        self.b.close()
+        # Drop the outputs too: a clip decoded from the disk cache may be the only copy.
+        self.a.apply(None)
+        self.b.apply(None)
+
+    def shutdown(self) -> None:
+        """Release the frames and wait for the loader's workers (the editor is closing)."""
+        self.close_sources()
+        self.loader.shutdown(wait=True)
 
 
 class ViewerDock(QDockWidget):
@@ -387,6 +459,7 @@ class ViewerDock(QDockWidget):
         self.setObjectName("ViewerDock")
         self.panel = ViewerPanel(output_source, **options)
         self.setWidget(self.panel)
+        self._released = False
 
     def show_node(self, node_id: str | None) -> None:
         self.panel.show_node(node_id)
@@ -397,6 +470,16 @@ class ViewerDock(QDockWidget):
     def compare(self, a_node_id: str, b_node_id: str) -> None:
         self.panel.compare(a_node_id, b_node_id)
 
+    def shutdown(self) -> None:
+        self.panel.shutdown()
+
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         self.panel.close_sources()
+        self._released = True
         super().closeEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._released:  # reopened: read again what closing let go
+            self._released = False
+            self.panel.refresh()

@@ -114,13 +114,23 @@ class FrameSource:
             return frame
 
     def frame(self, index: int) -> np.ndarray:
-        """Frame ``index`` (clamped), from the cache or read now (one frame at most)."""
+        """Frame ``index`` (clamped), from the cache or read now (one frame at most).
+
+        A miss reads on the calling thread, the UI thread when scrubbing: one ``pread`` of a
+        single frame (a few MB at most), which is cheaper than a round trip to a worker. The
+        prefetcher keeps the frames around the playhead cached, so playback rarely misses.
+        """
         index = min(max(int(index), 0), self.count - 1)
         frame = self.cached(index)
         if frame is None:
             frame = self._read(index)
             self._store(index, frame)
         return frame
+
+    def seed(self, index: int, frame: np.ndarray) -> None:
+        """Cache frame ``index``, read elsewhere (the viewer's loader reads the first one)."""
+        if 0 <= index < self.count and frame.shape == (self.height, self.width, 3):
+            self._store(index, frame)
 
     def _store(self, index: int, frame: np.ndarray) -> None:
         with self._lock:
