@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.engine import Cache, Engine, RunEvent, codecs
-from studio.engine.disk_cache import DiskCache
+from studio.engine import Cache, Engine, RunEvent, codecs, disk_cache
+from studio.engine.disk_cache import CorruptEntry, DiskCache
 from studio.engine.memory_cache import MemoryCache
 from studio.graph.graph import Graph
 from studio.graph.types import CameraMove, CameraPath, Motion, MotionBrushValue, Video
@@ -69,14 +69,22 @@ def test_disk_round_trip_keeps_every_type(tmp_path):
     assert not any(f.suffix == ".pkl" for f in files)
 
 
-def test_long_video_is_split_into_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(codecs, "VIDEO_CHUNK_BYTES", 2 * 6 * 8 * 3)  # two frames a chunk
+def test_a_long_video_is_one_memory_map_checksummed_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(disk_cache, "CHECKSUM_CHUNK", 2 * 6 * 8 * 3)  # two frames a chunk
     frames = np.arange(5 * 6 * 8 * 3, dtype=np.uint32).astype(np.uint8).reshape(5, 6, 8, 3)
     disk = DiskCache(tmp_path)
     disk.put("cd" * 20, {"video": Video(frames, 8.0)})
     entry = tmp_path / "entries" / "cd" / ("cd" * 20)
-    assert len(list(entry.glob("*.npy"))) == 3
-    np.testing.assert_array_equal(disk.get("cd" * 20)["video"].frames, frames)
+    (blob,) = entry.glob("*.npy")
+    loaded = disk.get("cd" * 20)["video"].frames
+    assert isinstance(loaded, np.memmap)  # not copied into memory, however long
+    np.testing.assert_array_equal(loaded, frames)
+    del loaded
+    data = bytearray(blob.read_bytes())
+    data[-5] ^= 0xFF  # damage the last frame: found by the last chunk's checksum
+    blob.write_bytes(bytes(data))
+    with pytest.raises(CorruptEntry, match="fails its checksum at bytes"):
+        disk.get("cd" * 20)
 
 
 def test_values_it_cannot_encode_are_refused_not_pickled(tmp_path):
@@ -107,7 +115,7 @@ def test_damaged_entry_is_detected_and_discarded(tmp_path, damage):
         (entry / "manifest.json").write_text('{"format": 1, "key"')
     elif damage == "manifest-bit":
         manifest = entry / "manifest.json"
-        manifest.write_text(manifest.read_text().replace('"format": 1', '"format": 7'))
+        manifest.write_text(manifest.read_text().replace('"format": 2', '"format": 7'))
     else:
         blob.unlink()
     messages: list[str] = []

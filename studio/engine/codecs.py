@@ -1,8 +1,9 @@
 """Encoding node outputs for the disk cache by type -- never pickle.
 
 A value becomes a JSON tree (the manifest) plus ``.npy`` blobs. JSON primitives stand for
-themselves; everything else is a tagged object ``{"$": tag, ...}``. Video frames are split into
-uint8 chunk files so a clip of any length loads as memory maps.
+themselves; everything else is a tagged object ``{"$": tag, ...}``. A clip's frames are one uint8
+``.npy`` file, whatever its length, so it loads as one zero-copy memory map (the disk cache
+checksums it in chunks); a viewer scrubbing it pages in only the frames it shows.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from typing import Any
 import numpy as np
 
 from studio.graph.types import CameraMove, CameraPath, Motion, MotionBrushValue, Video
-
-# A clip this size or smaller is one chunk, and so loads as a single zero-copy memory map.
-VIDEO_CHUNK_BYTES = 512 * 1024 * 1024
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (Motion, MotionBrushValue, CameraMove, CameraPath)
@@ -75,10 +73,12 @@ def encode(value: Any, write_blob: BlobWriter) -> Any:
 
 def _encode_video(video: Video, blob: Callable[[np.ndarray], str]) -> dict[str, Any]:
     frames = video.frames
-    frame_bytes = max(1, frames[0].nbytes if len(frames) else 1)
-    per_chunk = max(1, VIDEO_CHUNK_BYTES // frame_bytes)
-    chunks = [blob(frames[i : i + per_chunk]) for i in range(0, len(frames), per_chunk)]
-    return {"$": "video", "fps": float(video.fps), "shape": list(frames.shape), "chunks": chunks}
+    return {
+        "$": "video",
+        "fps": float(video.fps),
+        "shape": list(frames.shape),
+        "file": blob(frames),
+    }
 
 
 def decode(tree: Any, read_blob: BlobReader) -> Any:
@@ -93,10 +93,9 @@ def decode(tree: Any, read_blob: BlobReader) -> Any:
     if tag == "array":
         return read_blob(tree["file"])
     if tag == "video":
-        chunks = [read_blob(name) for name in tree["chunks"]]
-        frames = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        frames = read_blob(tree["file"])
         if list(frames.shape) != list(tree["shape"]):
-            raise ValueError("video chunks do not add up to the recorded shape")
+            raise ValueError("the video file does not have the recorded shape")
         return Video(frames, tree["fps"])
     if tag == "path":
         return Path(tree["v"])

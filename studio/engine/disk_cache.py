@@ -26,8 +26,8 @@ from studio.engine import codecs
 
 DEFAULT_DISK_BUDGET = 20 * 1024**3
 MANIFEST = "manifest.json"
-ENTRY_FORMAT = 1
-_READ_CHUNK = 8 * 1024 * 1024
+ENTRY_FORMAT = 2  # 2: blobs carry one CRC-32 per CHECKSUM_CHUNK bytes
+CHECKSUM_CHUNK = 64 * 1024 * 1024
 _STALE_TMP_S = 3600.0
 
 
@@ -36,17 +36,28 @@ class CorruptEntry(Exception):
 
 
 class _CrcWriter:
-    """A file wrapper that checksums what passes through it (so blobs are read only once)."""
+    """A file wrapper that checksums what passes through it, one CRC-32 per
+    :data:`CHECKSUM_CHUNK` bytes (so blobs are read only once, and damage is located)."""
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
-        self.crc = 0
         self.size = 0
+        self.crcs: list[int] = [0]
 
     def write(self, data: bytes | memoryview) -> int:
-        self.crc = zlib.crc32(data, self.crc)
-        self.size += len(memoryview(data).cast("B"))
+        view = memoryview(data).cast("B")
+        while len(view):
+            room = CHECKSUM_CHUNK - self.size % CHECKSUM_CHUNK
+            part, view = view[:room], view[room:]
+            self.crcs[-1] = zlib.crc32(part, self.crcs[-1])
+            self.size += len(part)
+            if self.size % CHECKSUM_CHUNK == 0:
+                self.crcs.append(0)
         return self.handle.write(data)
+
+    @property
+    def chunk_crcs(self) -> list[int]:
+        return self.crcs[:-1] if self.size and self.size % CHECKSUM_CHUNK == 0 else self.crcs
 
 
 class DiskCache:
@@ -78,13 +89,13 @@ class DiskCache:
         tmp = self.root / "tmp" / f"{key}.{uuid4().hex}"
         tmp.mkdir(parents=True)
         try:
-            files: dict[str, list[int]] = {}
+            files: dict[str, list[Any]] = {}
 
             def write_blob(name: str, array: np.ndarray) -> None:
                 with open(tmp / name, "wb") as handle:
                     writer = _CrcWriter(handle)
                     np.lib.format.write_array(writer, np.asarray(array), allow_pickle=False)
-                files[name] = [writer.size, writer.crc]
+                files[name] = [writer.size, writer.chunk_crcs]
 
             tree = codecs.encode(value, write_blob)
             total = sum(size for size, _ in files.values())
@@ -239,15 +250,14 @@ def _publish(tmp: Path, final: Path) -> None:
         os.rename(tmp, final)
 
 
-def _verify(path: Path, size: int, crc: int) -> None:
+def _verify(path: Path, size: int, crcs: list[int]) -> None:
     if path.stat().st_size != size:
         raise ValueError(f"{path.name} has the wrong size (half written?)")
-    value = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(_READ_CHUNK):
-            value = zlib.crc32(chunk, value)
-    if value != crc:
-        raise ValueError(f"{path.name} fails its checksum")
+        for index, expected in enumerate(crcs):
+            if zlib.crc32(handle.read(CHECKSUM_CHUNK)) != expected:
+                where = f"at bytes {index * CHECKSUM_CHUNK:,}+" if len(crcs) > 1 else ""
+                raise ValueError(f"{path.name} fails its checksum {where}".rstrip())
 
 
 def _load_array(path: Path) -> np.ndarray:
