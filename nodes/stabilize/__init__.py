@@ -81,6 +81,8 @@ def run_stabilize(
         )
     if motion.featureless:
         ctx.info(f"{motion.featureless} frame(s) had too little detail to track; assumed still")
+    if motion.rough:
+        ctx.info(f"{motion.rough} frame(s) could only be tracked roughly (fast motion, or blur)")
     if motion.lost:
         ctx.info(
             f"tracking failed on {motion.lost} frame(s) (too fast, or blurred); assumed still there"
@@ -188,7 +190,7 @@ STABILIZE = NodeSpec(
     type_id="Stabilize",
     title="Stabilize",
     category="Video",
-    version=1,
+    version=2,
     help=(
         "Removes camera micro-jitter and luma flicker. Tracks the picture frame to frame, "
         "smooths the camera path (each shot on its own after a scene cut), zooms in once per "

@@ -12,6 +12,10 @@ import numpy as np
 
 ANALYSIS_SIDE = 480  # long side of the grey copy that is tracked; full res is only warped
 MAX_CORNERS = 150
+# Corners are picked per cell of this grid (rows, columns), so a large, contrasty moving
+# object (a bus roof under a still camera, in real footage) cannot hold most of the corners
+# and outvote the fainter background that shows the camera's own motion.
+CORNER_GRID = (3, 3)
 MIN_TRACKS = 12  # fewer usable corners than this: a featureless frame, assume no motion
 FB_TOLERANCE = 0.5  # px at analysis scale: forward-backward disagreement that rejects a track
 MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed
@@ -19,6 +23,14 @@ MIN_INLIER_SHARE = 0.3  # below this on a textured frame, tracking failed
 # the cut threshold: different shots can share a histogram, one shot's frames always do.
 SUSPECT_SHARE = 0.4
 HIST_BINS = 32
+RANSAC_PX = 1.0  # analysis px
+# When a frame that is no cut fails the test above (motion blur, cars crossing a panning
+# shot in real footage), it is measured again, roughly: the tracks within ROUGH_PX of the
+# median flow, if they are ROUGH_SHARE of those that passed the forward-backward check, fit
+# the motion. Assuming the frame still would put its whole motion into the path as a jump; a
+# free fit with a looser RANSAC let spurious rolls of ~1 degree in on such frames.
+ROUGH_PX = 2.5
+ROUGH_SHARE = 0.3
 
 LK_WINDOW = (15, 15)
 # Two levels follow shifts of ~30 analysis px a frame; a third misled LK on frames with
@@ -40,6 +52,7 @@ class CameraMotion:
     cuts: list[int] = field(default_factory=list)
     featureless: int = 0  # frames assumed still because nothing could be tracked
     lost: int = 0  # frames whose tracking failed without a cut; assumed still too
+    rough: int = 0  # frames measured only with the looser second try
 
 
 class Analyzer:
@@ -72,19 +85,27 @@ class Analyzer:
             if measured is None and jump > SUSPECT_SHARE * self.cut_threshold:
                 self.motion.cuts.append(len(self.motion.steps))
             elif measured is None:
-                self.motion.lost += 1
-            elif measured is _STILL:
+                measured = self._measure(self._prev, grey, rough=True)
+                if measured is None:
+                    self.motion.lost += 1
+                else:
+                    self.motion.rough += 1
+            if measured is _STILL:
                 self.motion.featureless += 1
-            else:
+            elif measured is not None:
                 step = self._from_small @ measured @ self._to_small
         self.motion.steps.append(step)
         self._prev, self._prev_hist = grey, hist
 
-    def _measure(self, prev: np.ndarray, cur: np.ndarray) -> np.ndarray | object | None:
-        """3x3 map from ``cur`` to ``prev`` (analysis pixels); _STILL, or None: tracking failed."""
-        corners = cv2.goodFeaturesToTrack(
-            prev, maxCorners=MAX_CORNERS, qualityLevel=0.01, minDistance=8, blockSize=7
-        )
+    def _measure(
+        self, prev: np.ndarray, cur: np.ndarray, rough: bool = False
+    ) -> np.ndarray | object | None:
+        """3x3 map from ``cur`` to ``prev`` (analysis pixels); _STILL, or None: tracking failed.
+
+        Strict (the default) asks a share of all corners to agree within RANSAC_PX, which a
+        frame across a cut cannot; ``rough`` asks less (see ROUGH_PX), for frames known not
+        to be cuts."""
+        corners = _spread_corners(prev)
         if corners is None or len(corners) < MIN_TRACKS:
             return _STILL
         fwd, st1, _ = cv2.calcOpticalFlowPyrLK(prev, cur, corners, None, **LK_PARAMS)
@@ -94,11 +115,13 @@ class Analyzer:
         if good.sum() < MIN_TRACKS:
             return None
         src, dst = fwd[good].reshape(-1, 2), corners[good].reshape(-1, 2)
+        if rough:
+            return _rough_fit(src, dst)
         fit, inliers = cv2.estimateAffinePartial2D(
             src,
             dst,
             method=cv2.RANSAC,
-            ransacReprojThreshold=1.0,
+            ransacReprojThreshold=RANSAC_PX,
             maxIters=2000,
             confidence=0.995,
             refineIters=10,
@@ -109,6 +132,42 @@ class Analyzer:
 
 
 _STILL = object()
+
+
+def _rough_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Similarity from ``src`` to ``dst`` fitted to the tracks near their median flow."""
+    flow = dst - src
+    near = np.linalg.norm(flow - np.median(flow, axis=0), axis=1) < ROUGH_PX
+    if near.sum() < max(MIN_TRACKS, ROUGH_SHARE * len(src)):
+        return None
+    fit, _ = cv2.estimateAffinePartial2D(src[near], dst[near], method=cv2.LMEDS)
+    if fit is None:
+        shift = np.median(flow[near], axis=0)
+        fit = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    return np.vstack([fit, [0.0, 0.0, 1.0]])
+
+
+def _spread_corners(grey: np.ndarray) -> np.ndarray | None:
+    """Up to MAX_CORNERS corners, an equal share per grid cell (each with its own quality
+    threshold), as goodFeaturesToTrack's (N, 1, 2) float32 array; None if none."""
+    height, width = grey.shape
+    rows, cols = CORNER_GRID
+    share = max(MIN_TRACKS // 2, MAX_CORNERS // (rows * cols))
+    found = []
+    for i in range(rows):
+        for j in range(cols):
+            y0, y1 = i * height // rows, (i + 1) * height // rows
+            x0, x1 = j * width // cols, (j + 1) * width // cols
+            cell = cv2.goodFeaturesToTrack(
+                np.ascontiguousarray(grey[y0:y1, x0:x1]),
+                maxCorners=share,
+                qualityLevel=0.01,
+                minDistance=8,
+                blockSize=7,
+            )
+            if cell is not None:
+                found.append(cell + np.array([x0, y0], dtype=np.float32))
+    return np.concatenate(found) if found else None
 
 
 def _normalised_histogram(grey: np.ndarray) -> np.ndarray:
