@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -395,3 +396,21 @@ def test_output_reads_the_cache_and_never_runs(stubs, engine, tmp_path):
     fresh = Engine(stubs.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
     np.testing.assert_array_equal(fresh.output(graph, a)["out"], np.full((2, 2), 1.0))
     assert stubs.calls == [a, b]
+
+
+def test_a_node_not_stored_is_cached_while_what_consumes_it_is(stubs, tmp_path):
+    # Cheap results stay in memory only; after a restart they are gone, but a render would not
+    # run them while their consumers are cached, so the badge must not say "stale".
+    graph = Graph(stubs.registry)
+    a, b, c = chain(graph, "Const", "Add", "Add")
+    Engine(stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0)).run(
+        graph, output_dir=tmp_path
+    )
+    fresh = Engine(stubs.registry, Cache(tmp_path / "c", disk_min_seconds=0))
+    key_a = fresh.keys(graph, output_dir=tmp_path)[a]
+    shutil.rmtree(tmp_path / "c" / "entries" / key_a[:2] / key_a)  # as if too cheap to store
+    assert fresh.state(graph, output_dir=tmp_path) == {a: "cached", b: "cached", c: "cached"}
+    graph.node(c).set_param("k", 5.0)  # now c must run, and so must a (b is still stored)
+    assert fresh.state(graph, output_dir=tmp_path) == {a: "cached", b: "cached", c: "stale"}
+    graph.node(b).set_param("k", 5.0)  # b and c must run, and b needs a
+    assert fresh.state(graph, output_dir=tmp_path) == {a: "stale", b: "stale", c: "stale"}

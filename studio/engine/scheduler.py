@@ -140,18 +140,28 @@ class Engine:
         return self._cached(node, keys.key[node_id])
 
     def state(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
-        """Node id -> "cached" or "stale", for the canvas badges. Loads nothing but the
-        small results of output nodes (to ask whether their files still exist)."""
+        """Node id -> "cached" or "stale", for the canvas badges: "stale" means the next full
+        render runs the node. A node whose own result is not stored (results cheaper than a
+        disk write are kept in memory only, so a restart drops them) is still "cached" when
+        everything that consumes it is. Loads nothing but the small results of output nodes
+        (to ask whether their files still exist)."""
         keys = self.keys(graph, output_dir=output_dir)
-        states = {}
-        for node in graph.nodes:
-            key = keys[node.id]
+        targets = set(default_targets(graph))
+        consumers: dict[str, list[str]] = {}
+        for edge in graph.edges:
+            consumers.setdefault(edge.src_node, []).append(edge.dst_node)
+        satisfied: dict[str, bool] = {}
+        for node_id in reversed(graph.topological_order()):
+            node, key = graph.node(node_id), keys[node_id]
             if node.spec is not None and node.spec.output_node and node.spec.still_valid:
                 fresh = self._cached(node, key) is not None
             else:
                 fresh = self.cache.contains(key)
-            states[node.id] = "cached" if fresh else "stale"
-        return states
+            needed_by = consumers.get(node_id, [])
+            satisfied[node_id] = fresh or (
+                node_id not in targets and all(satisfied[c] for c in needed_by)
+            )
+        return {node_id: "cached" if ok else "stale" for node_id, ok in satisfied.items()}
 
     def _cached(
         self, node: Node, key: str, report: Callable[[str], None] = lambda _: None
