@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from nodes.image_to_video import IMAGE_TO_VIDEO  # noqa: E402
 from studio.engine import devices  # noqa: E402
+from studio.engine.cancel import CancelToken  # noqa: E402
+from studio.engine.context import NodeContext  # noqa: E402
+from studio.engine.events import RunEvent  # noqa: E402
 from studio.engine.memory import POLICIES, apply_policy  # noqa: E402
 from studio.engine.models import ModelManager  # noqa: E402
 
@@ -254,29 +257,26 @@ class StepTimer:
         )
 
 
-class BenchContext:
-    """A RunContext for the benchmark: the same calls the engine makes, plus a step timer."""
+def bench_context(device: str, models: ModelManager, timer: StepTimer) -> NodeContext:
+    """The engine's own RunContext (so its per-step cost is in the figure), with the step
+    timer listening to its progress events."""
 
-    def __init__(self, device: str, models: ModelManager, timer: StepTimer) -> None:
-        self.node_id, self.device, self.output_dir, self.workflow_json = "bench", device, Path(), ""
-        self._models, self._timer = models, timer
+    def listen(event: RunEvent) -> None:
+        if event.kind == "node_progress":
+            timer.mark()
+        elif event.kind == "node_info":
+            print(f"   studio: {event.message}")
 
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        self._timer.mark()
-
-    def check_cancelled(self) -> None:
-        return None
-
-    @property
-    def cancelled(self) -> bool:
-        return False
-
-    def info(self, message: str) -> None:
-        print(f"   studio: {message}")
-
-    @property
-    def models(self) -> ModelManager:
-        return self._models
+    return NodeContext(
+        run_id="bench",
+        node_id="bench",
+        output_dir=Path(),
+        cancel=CancelToken(),
+        emit=listen,
+        device=lambda: device,
+        workflow_json=lambda: "",
+        models=models,
+    )
 
 
 def keyframe(case: Case) -> np.ndarray:
@@ -306,7 +306,7 @@ def run_studio(
     timer = StepTimer(device)
 
     def once() -> None:
-        IMAGE_TO_VIDEO.run(BenchContext(device, models, timer), {"image": image}, params)
+        IMAGE_TO_VIDEO.run(bench_context(device, models, timer), {"image": image}, params)
 
     result = _measure("studio", case, policy, device, timer, once, 0.0, repeats)
     models.unload()
