@@ -1,8 +1,10 @@
 """Cache keys from content, never from ids.
 
-key = hash(node type, node version, canonical params, upstream keys by input port, fingerprints
-of the files the node reads, and for output nodes the output folder). Editing one param changes
-that node's key and so every key downstream of it, and nothing else.
+key = hash(node type, node version, canonical params, upstream keys by input port, and for output
+nodes the output folder). A param that names a file, folder or model enters as the content
+fingerprint of what it names (:mod:`studio.engine.fingerprint`), not as its path: editing a frame
+inside a PNG folder changes the key, and moving the shot to another machine or folder does not.
+Editing one param changes that node's key and so every key downstream of it, and nothing else.
 
 Nodes that must run every time (``spec.always_run``) get a key salted with a per-run nonce and
 are *volatile*, as is everything downstream of them: volatile results are never cached.
@@ -13,14 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.engine.fingerprint import Fingerprints
 from studio.graph.graph import Edge, Graph, Node
+from studio.graph.spec import ParamKind
 
-KEY_SCHEME = 1  # bump when the recipe below changes, so old cache entries stop matching
+# Bump when the recipe below changes, so old cache entries stop matching.
+# 2: files, folders and models enter by content fingerprint instead of path, size and mtime.
+KEY_SCHEME = 2
+_DEFAULT_PRINTS = Fingerprints()  # in-memory memo for callers that bring none
 
 
 @dataclass
@@ -45,9 +52,16 @@ def compute_keys(
     output_dir: Path,
     nonce: str,
     into: dict[str, list[Edge]] | None = None,
+    prints: Fingerprints | None = None,
 ) -> Keys:
-    """Keys for the nodes in ``order``, which must list every node after its upstream nodes."""
+    """Keys for the nodes in ``order`` (listed after their upstream nodes); any upstream node
+    missing from ``order`` is keyed too."""
     into = edges_by_target(graph) if into is None else into
+    prints = _DEFAULT_PRINTS if prints is None else prints
+    order = list(order)
+    listed = set(order)
+    if any(e.src_node not in listed for n in order for e in into.get(n, ())):
+        order = graph.topological_order(graph.upstream(order))
     out_dir = os.path.abspath(output_dir)
     keys = Keys()
     for node_id in order:
@@ -55,16 +69,6 @@ def compute_keys(
         upstream = []
         volatile = False
         for edge in into.get(node_id, ()):
-            if edge.src_node not in keys.key:  # upstream outside ``order``: key it too
-                sub = compute_keys(
-                    graph,
-                    graph.topological_order(graph.upstream([edge.src_node])),
-                    output_dir=output_dir,
-                    nonce=nonce,
-                    into=into,
-                )
-                keys.key.update(sub.key)
-                keys.volatile |= sub.volatile
             src_key = keys.key[edge.src_node]
             volatile = volatile or edge.src_node in keys.volatile
             upstream.append((edge.dst_port, src_key, edge.src_port))
@@ -75,10 +79,11 @@ def compute_keys(
         recipe: list[Any] = [KEY_SCHEME, node.type_id, upstream]
         if node.bypass:
             recipe.append("bypass")
+        elif spec is None:
+            recipe += [node.version, node.raw]
         else:
-            params = node.params_view() if node.spec is not None else node.raw
-            recipe += [node.version, dict(params or {}), _fingerprints(node, params)]
-            if spec is not None and spec.output_node:
+            recipe += [node.version, _keyed_params(node, node.params_view(), prints)]
+            if spec.output_node:
                 recipe.append(out_dir)
         if volatile:
             recipe.append(nonce)
@@ -88,15 +93,17 @@ def compute_keys(
     return keys
 
 
-def _fingerprints(node: Node, params: Any) -> list[list[Any]]:
-    if node.spec is None:
-        return []
-    prints: list[list[Any]] = []
-    for path in node.spec.files_read(params):
-        try:
-            stat = path.stat()
-        except OSError:
-            prints.append([str(path), "missing"])
-        else:
-            prints.append([os.path.abspath(path), stat.st_size, stat.st_mtime_ns])
-    return prints
+def _keyed_params(node: Node, params: Mapping[str, Any], prints: Fingerprints) -> dict[str, Any]:
+    """The params as they enter the key: what a file, folder or model param names enters as
+    its content fingerprint instead of its path."""
+    assert node.spec is not None
+    keyed = dict(params)
+    for param in node.spec.params:
+        value = keyed.get(param.name)
+        if not isinstance(value, str) or not value:
+            continue
+        if param.reads_file:
+            keyed[param.name] = {"content": prints.of_path(value)}
+        elif param.kind is ParamKind.MODEL:
+            keyed[param.name] = {"model": prints.of_model(value, param.model_kind)}
+    return keyed

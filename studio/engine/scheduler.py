@@ -28,6 +28,7 @@ from studio.engine.cache import Cache
 from studio.engine.cancel import CancelToken
 from studio.engine.context import NodeContext, detect_device
 from studio.engine.events import EventCallback, RunEvent, ignore_event
+from studio.engine.fingerprint import Fingerprints
 from studio.engine.keys import compute_keys, edges_by_target
 from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
@@ -85,9 +86,18 @@ class Engine:
         self.cache = cache if cache is not None else Cache()
         self.models = models
         self._device = device
+        # Content hashes of the files nodes read, remembered beside the disk cache.
+        disk = self.cache.disk
+        self.fingerprints = Fingerprints(
+            disk.root / "fingerprints" if disk is not None else None,
+            resolve_model=self._model_folder if models is not None else None,
+        )
         self.output_dir = Path("out")  # the last run's: the default for keys, state, output
         # Results of always-run nodes (never cached) from the last run, for previews.
         self._volatile: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def _model_folder(self, value: str, kind: str) -> Path | None:
+        return Path(self.models.resolve(value, kind=kind).path)
 
     @property
     def device(self) -> str:
@@ -113,7 +123,9 @@ class Engine:
         ``output_dir`` (for output nodes' keys) defaults to the last run's."""
         output_dir = self.output_dir if output_dir is None else output_dir
         order = graph.topological_order()
-        return compute_keys(graph, order, output_dir=output_dir, nonce=uuid4().hex).key
+        return compute_keys(
+            graph, order, output_dir=output_dir, nonce=uuid4().hex, prints=self.fingerprints
+        ).key
 
     def output(
         self, graph: Graph, node_id: str, *, output_dir: Path | None = None
@@ -133,7 +145,9 @@ class Engine:
                 values[out] = upstream[edge.src_port]
             return values
         order = graph.topological_order(graph.upstream([node_id]))
-        keys = compute_keys(graph, order, output_dir=output_dir, nonce=uuid4().hex)
+        keys = compute_keys(
+            graph, order, output_dir=output_dir, nonce=uuid4().hex, prints=self.fingerprints
+        )
         if node_id in keys.volatile:
             last = self._volatile.get(node_id)
             return last[1] if last is not None else None
@@ -250,7 +264,14 @@ class _Run:
             return self.finish("failed", targets, start)
 
         into = edges_by_target(graph)
-        keys = compute_keys(graph, order, output_dir=self.output_dir, nonce=self.run_id, into=into)
+        keys = compute_keys(
+            graph,
+            order,
+            output_dir=self.output_dir,
+            nonce=self.run_id,
+            into=into,
+            prints=self.engine.fingerprints,
+        )
         plan, notes = self.plan(order, targets, keys.key, keys.volatile, into)
         self.emit("run_started", node_ids=tuple(plan))
         for node_id, message in notes + [(p.node_id, p.message) for p in problems]:
