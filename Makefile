@@ -26,7 +26,7 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check studio nodes tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/pytest -q
 
 demo: setup
 	$(BIN)/studio render resources/workflows/example.json --out out

@@ -6,11 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from stage_helpers import photo
 
 from nodes.animate import GuidanceClip, cut_and_drag
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import CameraMove, Motion, MotionBrushValue
-from tests.stage_helpers import photo
 
 W, H = 192, 144
 
@@ -206,10 +206,11 @@ def test_example_workflow_motion_stage_lifts_the_rocket() -> None:
     import json
     from pathlib import Path
 
+    from stage_helpers import FakeContext
+
     from nodes.io.images import SAMPLE_IMAGE
     from nodes.masks import REGION_MASK
     from nodes.motion import MOTION_BRUSH
-    from tests.stage_helpers import FakeContext
 
     data = json.loads(Path("resources/workflows/example.json").read_text())
     assert data["format_version"] == 2

@@ -8,13 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from stage_helpers import FakeContext, photo, run_node
 
 from nodes.io import read_embedded_workflow
 from nodes.io.images import LOAD_IMAGE, PHOTOS, SAMPLE_IMAGE, SAVE_IMAGE
 from nodes.io.video import LOAD_VIDEO, SAVE_VIDEO
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
-from tests.stage_helpers import FakeContext, photo, run_node
 
 WORKFLOW = json.dumps(
     {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from stage_helpers import FakeContext, run_node
 
 from nodes.masks import REGION_MASK
 from nodes.shapes import rasterise
 from studio.graph.spec import NodeError
-from tests.stage_helpers import FakeContext, run_node
 
 RECT = {"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}
 

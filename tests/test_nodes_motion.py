@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stage_helpers import FakeContext, run_node
 
 from nodes.motion import MOTION_BRUSH
 from studio.graph.spec import NodeError
 from studio.graph.types import CameraMove, Motion, MotionBrushValue
-from tests.stage_helpers import FakeContext, run_node
 
 BOX = [{"kind": "rect", "points": [[0.2, 0.2], [0.4, 0.4]]}]
 PATH = [[0.3, 0.3], [0.6, 0.4]]

@@ -78,8 +78,10 @@ def test_cancel_stops_the_render_and_the_ui_stays_usable(qtbot, window):
     window.undo.push(AddNode("Spin", (300.0, 0.0), node_id=spin))
     window.undo.push(Connect(Edge(src, "image", spin, "image")))
     window.run_all()
-    qtbot.waitUntil(lambda: window.scene.status(spin) == "running", timeout=10_000)
-    assert SPIN_STARTED.is_set()
+    # The badge says "running" on the engine's node_started event, sent before the body runs:
+    # wait for the body itself rather than assume it started by then.
+    assert SPIN_STARTED.wait(timeout=60)
+    qtbot.waitUntil(lambda: window.scene.status(spin) == "running", timeout=60_000)
     # The UI thread is free while the worker renders: edits go through at once.
     window.undo.push(SetParam(src, "level", 99))
     assert window.graph.node(src).param("level") == 99
