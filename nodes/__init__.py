@@ -14,6 +14,8 @@ FAMILIES = (
     "nodes.image_to_video",  # ImageToVideo
     "nodes.stabilize",  # Stabilize
     "nodes.upscale",  # Upscale
+    "nodes.timing",  # Frame, Trim, Retime
+    "nodes.audio",  # LoadAudio, SetAudio
 )
 
 

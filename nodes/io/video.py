@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from nodes.audio.mux import mux_aac
 from nodes.io.files import (
     files_exist,
     output_path,
@@ -272,6 +273,8 @@ def _encode(ctx: RunContext, video: Video, path: Path, crf: int) -> None:
         error = process.stderr.read().decode(errors="replace") if process.stderr else ""
         if process.wait() != 0:
             raise NodeError(f"ffmpeg could not write {path.name}: {error.strip()[-500:]}")
+        if video.audio is not None:
+            mux_aac(temp, video.audio, video.duration_s)
         os.replace(temp, path)
     except (Cancelled, BrokenPipeError, OSError) as problem:
         process.kill()
@@ -356,7 +359,7 @@ SAVE_VIDEO = NodeSpec(
     category="Output",
     version=1,
     help="Writes the clip as an H.264 mp4 (yuv420p, plays everywhere) into the render's output "
-    "folder, with the workflow embedded so the clip can reopen it.",
+    "folder, with its sound as AAC and the workflow embedded so the clip can reopen it.",
     run=run_save_video,
     inputs=(Port("video", PortType.VIDEO, "The clip to save."),),
     params=(

@@ -142,7 +142,8 @@ def run_stabilize(
         luma_before=luma_before,
         luma_after=luma_after,
     )
-    return {"video": Video(out, video.fps), "camera_path": path}
+    # Timing is unchanged: the sound and cut markers pass through.
+    return {"video": Video(out, video.fps, video.audio, video.cuts), "camera_path": path}
 
 
 def _shot_zooms(

@@ -115,7 +115,7 @@ def run_upscale(
                 f"set a smaller 'tile'"
             ) from exc
         ctx.progress(index + 1, total)
-    return {"video": Video(frames, video.fps)}
+    return {"video": Video(frames, video.fps, video.audio, video.cuts)}  # same timing
 
 
 UPSCALE = NodeSpec(

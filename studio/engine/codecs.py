@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from studio.graph.types import CameraMove, CameraPath, Motion, MotionBrushValue, Video
+from studio.graph.types import Audio, CameraMove, CameraPath, Motion, MotionBrushValue, Video
 
 _DATACLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (Motion, MotionBrushValue, CameraMove, CameraPath)
+    cls.__name__: cls for cls in (Motion, MotionBrushValue, CameraMove, CameraPath, Audio)
 }
 
 
@@ -73,12 +73,18 @@ def encode(value: Any, write_blob: BlobWriter) -> Any:
 
 def _encode_video(video: Video, blob: Callable[[np.ndarray], str]) -> dict[str, Any]:
     frames = video.frames
-    return {
+    tree: dict[str, Any] = {
         "$": "video",
         "fps": float(video.fps),
         "shape": list(frames.shape),
         "file": blob(frames),
     }
+    # Kept beside the frames, not in them: the picture stays one memory-mappable blob.
+    if video.audio is not None:
+        tree["audio"] = {"rate": video.audio.rate, "file": blob(video.audio.samples)}
+    if video.cuts:
+        tree["cuts"] = [int(c) for c in video.cuts]
+    return tree
 
 
 def decode(tree: Any, read_blob: BlobReader) -> Any:
@@ -96,7 +102,10 @@ def decode(tree: Any, read_blob: BlobReader) -> Any:
         frames = read_blob(tree["file"])
         if list(frames.shape) != list(tree["shape"]):
             raise ValueError("the video file does not have the recorded shape")
-        return Video(frames, tree["fps"])
+        audio = None
+        if tree.get("audio") is not None:
+            audio = Audio(np.asarray(read_blob(tree["audio"]["file"])), int(tree["audio"]["rate"]))
+        return Video(frames, tree["fps"], audio, tuple(int(c) for c in tree.get("cuts", ())))
     if tag == "path":
         return Path(tree["v"])
     if tag == "list":
@@ -118,7 +127,8 @@ def estimate_nbytes(value: Any) -> int:
     if isinstance(value, np.ndarray):
         return int(value.nbytes) + 112
     if isinstance(value, Video):
-        return int(value.frames.nbytes) + 200
+        sound = value.audio.samples.nbytes if value.audio is not None else 0
+        return int(value.frames.nbytes) + int(sound) + 200
     if isinstance(value, dict):
         return 232 + sum(estimate_nbytes(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -134,6 +144,8 @@ def freeze(value: Any) -> None:
         value.flags.writeable = False
     elif isinstance(value, Video):
         value.frames.flags.writeable = False
+        if value.audio is not None:
+            value.audio.samples.flags.writeable = False
     elif isinstance(value, dict):
         for item in value.values():
             freeze(item)

@@ -33,7 +33,7 @@ from studio.engine.keys import compute_keys, edges_by_target
 from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import Cancelled, NodeError, NodeSpec
-from studio.graph.types import CameraPath, Motion, PortType, Video
+from studio.graph.types import Audio, CameraPath, Motion, PortType, Video
 from studio.graph.validate import validate
 
 log = logging.getLogger(__name__)
@@ -485,6 +485,7 @@ def port_value_problem(port_type: PortType, value: Any) -> str | None:
             PortType.VIDEO: Video,
             PortType.MOTION: Motion,
             PortType.CAMERA_PATH: CameraPath,
+            PortType.AUDIO: Audio,
         }.get(port_type)
         if expected is not None and not isinstance(value, expected):
             return f"expected a {expected.__name__}, got {_describe(value)}"

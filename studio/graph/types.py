@@ -4,9 +4,11 @@ Conventions every node follows:
 
 * IMAGE  -- ``np.ndarray`` of shape (H, W, 3), dtype uint8, RGB.
 * MASK   -- ``np.ndarray`` of shape (H, W), dtype float32, values in [0, 1]; 1 = inside.
-* VIDEO  -- :class:`Video`: uint8 frames (T, H, W, 3) RGB plus fps.
+* VIDEO  -- :class:`Video`: uint8 frames (T, H, W, 3) RGB plus fps, an optional
+  :class:`Audio` track (its sample 0 plays with frame 0) and the frame indices where cuts are.
 * MOTION -- :class:`Motion`: motion brushes and one camera move, resolution independent.
 * CAMERA_PATH -- :class:`CameraPath`: what Stabilize measured, for the viewer's plots.
+* AUDIO  -- :class:`Audio`: float32 samples (N, C) plus a sample rate.
 * ANY    -- only for pass-through nodes (reroute dots); accepts and yields any type.
 """
 
@@ -24,6 +26,7 @@ class PortType(StrEnum):
     VIDEO = "VIDEO"
     MOTION = "MOTION"
     CAMERA_PATH = "CAMERA_PATH"
+    AUDIO = "AUDIO"
     ANY = "ANY"
 
     def accepts(self, other: PortType) -> bool:
@@ -32,11 +35,46 @@ class PortType(StrEnum):
 
 
 @dataclass(frozen=True, eq=False)
+class Audio:
+    """A sound track: ``samples`` is (N, C) float32 in [-1, 1] at ``rate`` samples a second."""
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2 or not 1 <= self.samples.shape[1] <= 8:
+            raise ValueError(f"audio samples must be (N, channels), got {self.samples.shape}")
+        if self.samples.dtype != np.float32:
+            raise ValueError(f"audio samples must be float32, got {self.samples.dtype}")
+        if isinstance(self.rate, bool) or not isinstance(self.rate, int) or not self.rate > 0:
+            raise ValueError(f"audio rate must be a positive whole number, got {self.rate!r}")
+
+    def __len__(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return len(self) / self.rate
+
+
+@dataclass(frozen=True, eq=False)
 class Video:
-    """A clip: ``frames`` is (T, H, W, 3) uint8 RGB (possibly a read-only memory map)."""
+    """A clip: ``frames`` is (T, H, W, 3) uint8 RGB (possibly a read-only memory map).
+
+    ``audio`` starts with frame 0 (it may be shorter or longer than the picture; Save Video
+    trims it to the picture). ``cuts`` are the frame indices where a new shot starts (Sequence
+    sets them; Interpolate never blends across them; the viewer marks them on its timeline).
+    Nodes that keep the timing pass both through with ``dataclasses.replace``.
+    """
 
     frames: np.ndarray
     fps: float
+    audio: Audio | None = None
+    cuts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.frames.ndim != 4 or self.frames.shape[-1] != 3:
@@ -45,6 +83,12 @@ class Video:
             raise ValueError(f"video frames must be uint8, got {self.frames.dtype}")
         if not self.fps > 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.audio is not None and not isinstance(self.audio, Audio):
+            raise ValueError(f"video audio must be an Audio track, got {type(self.audio)}")
+        if any(not 0 < c < len(self) for c in self.cuts) or list(self.cuts) != sorted(
+            set(self.cuts)
+        ):
+            raise ValueError(f"cuts must be increasing frame indices inside the clip: {self.cuts}")
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])

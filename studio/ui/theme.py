@@ -14,6 +14,7 @@ PORT_COLORS: dict[PortType, str] = {
     PortType.VIDEO: "#f0a34a",
     PortType.MOTION: "#b48ef5",
     PortType.CAMERA_PATH: "#63d5a0",
+    PortType.AUDIO: "#e8d44d",
     PortType.ANY: "#9aa0a6",
 }
 
@@ -30,6 +31,8 @@ CATEGORY_COLORS: dict[str, str] = {
     "Stabilize": "#2d7560",
     "Upscale": "#7f3552",
     "Utility": "#4a4f57",
+    "Timing": "#8a6d26",
+    "Audio": "#7a7a2a",
 }
 
 STATUS_COLORS: dict[str, str] = {
