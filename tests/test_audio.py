@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stage_helpers import FakeContext, run_node
+from sync_helpers import flash_clip, sync_error_frames, tone_time
 
 from nodes.audio import LOAD_AUDIO, SET_AUDIO
 from nodes.audio.files import read_audio, write_aac
@@ -14,8 +16,6 @@ from nodes.io.video import SAVE_VIDEO
 from studio.engine.disk_cache import DiskCache
 from studio.graph.spec import NodeError
 from studio.graph.types import Audio, Video
-from tests.stage_helpers import FakeContext, run_node
-from tests.sync_helpers import flash_clip, sync_error_frames, tone_time
 
 
 def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000, channels: int = 1) -> None:

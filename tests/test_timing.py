@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from stage_helpers import FakeContext, run_node
+from sync_helpers import flash_clip, sync_error_frames
 
 from nodes.timing import FRAME, RETIME, TRIM, remap_cuts
 from studio.graph.spec import NodeError
 from studio.graph.types import Audio, Video
-from tests.stage_helpers import FakeContext, run_node
-from tests.sync_helpers import flash_clip, sync_error_frames
 
 
 def numbered(count: int = 10, fps: float = 10.0, cuts: tuple[int, ...] = ()) -> Video:
