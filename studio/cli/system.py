@@ -13,13 +13,20 @@ def cmd_cache(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.engine import Cache
 
     cache = Cache()
-    if args.action == "clear":
-        print(f"removed {cache.clear()} cached results from {cache.info()['path']}")
-        return EXIT_OK
     info = cache.info()
+    if args.action == "clear":
+        orphans = info["disk_orphans"]
+        leftovers = f" and {orphans} damaged or leftover folders" if orphans else ""
+        print(f"removed {cache.clear()} cached results{leftovers} from {info['path']}")
+        return EXIT_OK
     print(f"location: {info['path']}")
     print(f"entries:  {info['disk_entries']}")
     print(f"size:     {_size(info['disk_bytes'])} of {_size(info['disk_budget'])}")
+    if info["disk_orphans"]:
+        print(
+            f"orphans:  {info['disk_orphans']} damaged or leftover folders "
+            "(`studio cache clear` removes them; renders ignore them)"
+        )
     return EXIT_OK
 
 

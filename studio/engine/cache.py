@@ -73,9 +73,11 @@ class Cache:
         try:
             value = self.disk.get(key)
         except CorruptEntry as exc:
+            log.warning("cache entry %s was damaged (%s); discarded", key, exc)
             report(f"the cached result was damaged ({exc}); computing it again")
             return None
-        except OSError as exc:
+        except Exception as exc:  # an unreadable cache must never stop a render
+            log.warning("cache entry %s could not be read: %r", key, exc)
             report(f"the disk cache could not be read ({exc}); computing it again")
             return None
         if value is not None:
@@ -158,6 +160,7 @@ class Cache:
                 disk_entries=disk["entries"],
                 disk_bytes=disk["bytes"],
                 disk_budget=disk["budget"],
+                disk_orphans=disk["orphans"],
             )
         return data
 

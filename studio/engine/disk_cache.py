@@ -2,10 +2,12 @@
 
 Each entry is a folder ``entries/<key[:2]>/<key>/`` holding ``.npy`` blobs and a
 ``manifest.json`` (the encoded value plus size and CRC-32 of every blob; its first line is
-the CRC-32 of the rest). Entries are written
-to ``tmp/`` and renamed into place, so readers see a whole entry or none; a damaged entry
-(failed checksum, missing blob, unreadable manifest) is deleted and reported, never loaded.
-Least recently used entries are evicted past the byte budget.
+the CRC-32 of the rest). Entries are written to ``tmp/`` and renamed into place, so readers see
+a whole entry or none; a damaged entry (failed checksum, missing blob, undecodable or missing
+manifest, a file where a folder should be) is deleted and reported, never loaded, and the next
+result for its key replaces it. Deleting (a damaged entry, eviction, ``clear``) first renames the
+folder into ``trash/``, so a kill mid-delete leaves trash that ``info`` counts as orphans and
+``clear`` removes, never a half entry. Least recently used entries are evicted past the budget.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import threading
 import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -29,6 +32,7 @@ MANIFEST = "manifest.json"
 ENTRY_FORMAT = 2  # 2: blobs carry one CRC-32 per CHECKSUM_CHUNK bytes
 CHECKSUM_CHUNK = 64 * 1024 * 1024
 _STALE_TMP_S = 3600.0
+TRASH = "trash"
 
 
 class CorruptEntry(Exception):
@@ -58,6 +62,12 @@ class _CrcWriter:
     @property
     def chunk_crcs(self) -> list[int]:
         return self.crcs[:-1] if self.size and self.size % CHECKSUM_CHUNK == 0 else self.crcs
+
+
+@dataclass
+class _Scan:
+    index: dict[str, tuple[int, float]]  # key -> (bytes, last use)
+    orphans: int  # entry folders without a manifest, stale temp folders, trash
 
 
 class DiskCache:
@@ -114,9 +124,12 @@ class DiskCache:
             try:
                 _publish(tmp, final)
             except OSError:
-                if not (final / MANIFEST).is_file():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # another process stored it first
+                if (final / MANIFEST).is_file():
+                    shutil.rmtree(tmp, ignore_errors=True)  # another process stored it first
+                else:
+                    # A damaged leftover (no manifest, or a file) holds the name: replace it.
+                    self._remove(final)
+                    _publish(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -139,36 +152,42 @@ class DiskCache:
         for key, (size, _) in sorted(self._index.items(), key=lambda kv: kv[1][1]):
             if self._total <= self.budget:
                 break
-            shutil.rmtree(self._entry(key), ignore_errors=True)
+            self._remove(self._entry(key))
             del self._index[key]
             self._total -= size
 
     def _rescan(self) -> None:
-        self._index = self._scan()
+        self._index = self._scan().index
         self._total = sum(size for size, _ in self._index.values())
+        # Leftovers of killed processes: stale temp folders and trash.
+        for leftover in _listing(self.root / "tmp"):
+            try:
+                if time.time() - leftover.stat().st_mtime > _STALE_TMP_S:
+                    shutil.rmtree(leftover.path, ignore_errors=True)
+            except OSError:
+                pass
+        shutil.rmtree(self.root / TRASH, ignore_errors=True)
 
-    def _scan(self) -> dict[str, tuple[int, float]]:
+    def _scan(self) -> _Scan:
         index: dict[str, tuple[int, float]] = {}
-        if self.entries_dir.is_dir():
-            for shard in os.scandir(self.entries_dir):
-                if not shard.is_dir():
-                    continue
-                for entry in os.scandir(shard.path):
-                    try:
-                        used = os.stat(os.path.join(entry.path, MANIFEST)).st_mtime
-                        size = sum(f.stat().st_size for f in os.scandir(entry.path))
-                    except OSError:
-                        continue  # half-deleted or being replaced: ignored
-                    index[entry.name] = (size, used)
-        tmp = self.root / "tmp"
-        if tmp.is_dir():
-            for leftover in os.scandir(tmp):  # from processes that died mid-write
+        orphans = 0
+        for shard in _listing(self.entries_dir):
+            for entry in _listing(shard.path) if shard.is_dir() else [shard]:
                 try:
-                    if time.time() - leftover.stat().st_mtime > _STALE_TMP_S:
-                        shutil.rmtree(leftover.path, ignore_errors=True)
+                    used = os.stat(os.path.join(entry.path, MANIFEST)).st_mtime
+                    size = sum(f.stat().st_size for f in os.scandir(entry.path))
                 except OSError:
-                    pass
-        return index
+                    orphans += 1  # no manifest: damaged, or left by a kill before this scheme
+                    continue
+                index[entry.name] = (size, used)
+        for leftover in _listing(self.root / "tmp"):  # from processes that died mid-write
+            try:
+                if time.time() - leftover.stat().st_mtime > _STALE_TMP_S:
+                    orphans += 1
+            except OSError:
+                pass
+        orphans += len(_listing(self.root / TRASH))
+        return _Scan(index, orphans)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -176,13 +195,14 @@ class DiskCache:
         """The stored value, None if absent; raises CorruptEntry for a damaged entry."""
         folder = self._entry(key)
         try:
-            text = (folder / MANIFEST).read_text(encoding="utf-8")
+            data = (folder / MANIFEST).read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             self._discard(folder)
-            raise CorruptEntry(f"its manifest cannot be read ({exc})") from None
+            raise CorruptEntry(f"its manifest cannot be read ({exc.strerror or exc})") from None
         try:
+            text = data.decode("utf-8")
             crc, _, body = text.partition("\n")
             if crc != f"{zlib.crc32(body.encode()):08x}":
                 raise ValueError("its manifest fails its checksum")
@@ -199,7 +219,7 @@ class DiskCache:
                 return _load_array(folder / name)
 
             value = codecs.decode(manifest["value"], read_blob)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except Exception as exc:  # whatever is wrong with it, it is not a result to trust
             self._discard(folder)
             raise CorruptEntry(str(exc) or type(exc).__name__) from None
         self._touch(folder)
@@ -215,7 +235,7 @@ class DiskCache:
                 self._index[folder.name] = (self._index[folder.name][0], time.time())
 
     def _discard(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
+        self._remove(folder)
         with self._lock:
             if self._index is not None:
                 dropped = self._index.pop(folder.name, None)
@@ -224,22 +244,51 @@ class DiskCache:
     # -- management ---------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        index = self._scan()
+        scan = self._scan()
         return {
             "path": str(self.root),
-            "entries": len(index),
-            "bytes": sum(s for s, _ in index.values()),
+            "entries": len(scan.index),
+            "bytes": sum(s for s, _ in scan.index.values()),
             "budget": self.budget,
+            "orphans": scan.orphans,
         }
 
     def clear(self) -> int:
-        """Delete every entry; returns how many there were."""
-        count = len(self._scan())
+        """Delete every entry, orphan and leftover; returns how many entries there were.
+        Each folder is renamed into ``trash/`` first: a kill midway leaves no half entries."""
+        count = len(self._scan().index)
         for sub in ("entries", "tmp"):
-            shutil.rmtree(self.root / sub, ignore_errors=True)
+            self._remove(self.root / sub)
+        shutil.rmtree(self.root / TRASH, ignore_errors=True)
         with self._lock:
             self._index = None
         return count
+
+    def _remove(self, path: Path) -> None:
+        """Rename ``path`` into the trash, then delete it there."""
+        trash = self.root / TRASH
+        target = trash / f"{path.name}.{uuid4().hex}"
+        try:
+            trash.mkdir(parents=True, exist_ok=True)
+            os.rename(path, target)
+        except FileNotFoundError:
+            return  # already gone
+        except OSError:
+            target = path  # cannot rename (read-only?): delete in place, as far as it goes
+        try:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink()
+        except OSError:
+            pass
+
+
+def _listing(folder: Path | str) -> list[os.DirEntry[str]]:
+    try:
+        return list(os.scandir(folder))
+    except OSError:
+        return []
 
 
 def _publish(tmp: Path, final: Path) -> None:
