@@ -57,6 +57,19 @@ IMAGE_TO_VIDEO = NodeSpec(
     type_id="ImageToVideo",
     title="Image to Video",
     category="Video",
+    aliases=("i2v", "img2vid", "image2video", "animate"),
+    tags=(
+        "wan",
+        "wan2.1",
+        "wan2.2",
+        "vace",
+        "ltx",
+        "ltx-video",
+        "cogvideox",
+        "diffusion",
+        "fps",
+        "frames",
+    ),
     version=3,  # 3: CogVideoX follows the brushes (SDEdit); Wan 2.2 TI2V runs as I2V
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "

@@ -77,6 +77,8 @@ GENERATE_KEYFRAME = NodeSpec(
     type_id="GenerateKeyframe",
     title="Generate Keyframe",
     category="Image",
+    aliases=("txt2img", "text to image", "t2i", "img2img"),
+    tags=("diffusion", "sd", "sdxl", "flux", "keyframe", "prompt"),
     version=1,
     help=(
         "Paints the keyframe from a prompt with a text-to-image model (SDXL, Flux, SD3, Sana, "

@@ -100,6 +100,8 @@ REGION_MASK = NodeSpec(
     type_id="RegionMask",
     title="Region Mask",
     category="Masks",
+    aliases=("mask", "matte", "roto"),
+    tags=("paint", "grabcut", "subject", "selection"),
     version=1,
     help=(
         "Paints a mask over the image with strokes, rectangles, ellipses and polygons. Shapes "

@@ -187,6 +187,8 @@ MOTION_BRUSH = NodeSpec(
     type_id="MotionBrush",
     title="Motion Brush",
     category="Motion",
+    aliases=("motion", "drag", "trajectory"),
+    tags=("camera move", "pan", "zoom", "path", "brush"),
     version=1,
     help=(
         "Says what moves: up to eight brushes, each a region that follows a path (with easing, "

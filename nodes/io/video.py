@@ -143,6 +143,8 @@ LOAD_VIDEO = NodeSpec(
     type_id="LoadVideo",
     title="Load Video",
     category="Input",
+    aliases=("open video", "read video", "mp4", "clip"),
+    tags=("file", "footage", "fps", "frames"),
     version=1,
     help="Reads a clip (mp4, mov, mkv, webm, avi) or a folder of numbered PNG frames, keeping "
     "its frame rate.",
@@ -357,6 +359,8 @@ SAVE_VIDEO = NodeSpec(
     type_id="SaveVideo",
     title="Save Video",
     category="Output",
+    aliases=("write video", "export", "render", "mp4"),
+    tags=("h264", "file", "output", "fps"),
     version=1,
     help="Writes the clip as an H.264 mp4 (yuv420p, plays everywhere) into the render's output "
     "folder, with its sound as AAC and the workflow embedded so the clip can reopen it.",

@@ -191,6 +191,8 @@ STABILIZE = NodeSpec(
     type_id="Stabilize",
     title="Stabilize",
     category="Video",
+    aliases=("deshake", "steady", "stabilise"),
+    tags=("camera path", "deflicker", "smooth", "jitter"),
     version=2,
     help=(
         "Removes camera micro-jitter and luma flicker. Tracks the picture frame to frame, "

@@ -122,6 +122,8 @@ UPSCALE = NodeSpec(
     type_id="Upscale",
     title="Upscale",
     category="Video",
+    aliases=("super resolution", "sr", "enlarge"),
+    tags=("realesrgan", "esrgan", "sharpen", "resize", "4x", "2x"),
     version=1,
     help=(
         "Enlarges every frame x2, x3 or x4. By default with Real-ESRGAN (realesr-animevideov3), "

@@ -157,6 +157,10 @@ class NodeSpec:
     output_node: bool = False  # writes files the artist asked for (Save*); a render target
     # For output nodes: whether a cached result is still true (its files still exist).
     still_valid: Callable[[Mapping[str, Any]], bool] | None = None
+    # What artists type into the node search besides the title: other names for the node
+    # ("img2vid"), and tags for what it does or which models it drives ("wan", "sharpen").
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -44,25 +44,36 @@ def fuzzy_score(query: str, text: str) -> float | None:
 
 
 def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
-    """Specs matching ``query`` by title, type id or category, best first."""
+    """Specs matching ``query`` best first: fuzzily by title, type id or category; by substring
+    on aliases ("img2vid"), tags and the choices of their params ("wan", "realesrgan")."""
     scored: list[tuple[float, str, NodeSpec]] = []
     for spec in specs:
-        best = max(
-            (
-                s
-                for s in (
-                    fuzzy_score(query, spec.title),
-                    fuzzy_score(query, spec.type_id),
-                    _minus(fuzzy_score(query, spec.category), 10.0),
-                )
-                if s is not None
-            ),
-            default=None,
-        )
+        scores = [
+            fuzzy_score(query, spec.title),
+            fuzzy_score(query, spec.type_id),
+            _minus(fuzzy_score(query, spec.category), 10.0),
+            *(_minus(substring_score(query, a), 5.0) for a in spec.aliases),
+            *(_minus(substring_score(query, t), 15.0) for t in spec.tags),
+            *(_minus(substring_score(query, c), 25.0) for c in _choices(spec)),
+        ]
+        best = max((s for s in scores if s is not None), default=None)
         if best is not None:
             scored.append((best, spec.title, spec))
     scored.sort(key=lambda t: (-t[0], t[1]))
     return [t[2] for t in scored]
+
+
+def substring_score(query: str, text: str) -> float | None:
+    """Like :func:`fuzzy_score` for whole substrings only: a short tag matched letter by
+    letter ("sr" in "stabilise rotation") would flood the list."""
+    query = query.lower().strip()
+    if not query or query not in text.lower():
+        return None
+    return fuzzy_score(query, text)
+
+
+def _choices(spec: NodeSpec) -> list[str]:
+    return [c for p in spec.params for c in p.choices]
 
 
 def _minus(score: float | None, amount: float) -> float | None:
