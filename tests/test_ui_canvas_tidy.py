@@ -54,3 +54,110 @@ def test_search_finds_nodes_by_alias_tag_and_model(real_canvas, qtbot, typed, ty
     assert offered[0] == type_id
     QTest.keyClick(popup.field, Qt.Key.Key_Return)
     assert [n.type_id for n in real_canvas.graph.nodes] == [type_id]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from ui_helpers import close_window, make_window
+
+    w = make_window(qtbot, tmp_path)
+    yield w
+    close_window(w)
+
+
+def _rects(scene):
+    return {n: item.sceneBoundingRect() for n, item in scene.node_items().items()}
+
+
+def _no_overlaps(scene) -> bool:
+    rects = list(_rects(scene).values())
+    return not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+
+
+def test_tidy_lays_out_the_graph_as_one_undo_step(window, qtbot):
+    from ui_helpers import canonical
+
+    from studio.graph.commands import AddNode, Connect, Macro
+    from studio.graph.graph import Edge, new_id
+
+    ids = [new_id() for _ in range(6)]
+    types = ["Source", "Blur", "Blur", "Animate", "Source", "MaskOf"]
+    steps = [
+        AddNode(t, (100.0 + 7 * i, 80.0 + 5 * i), node_id=n)
+        for i, (t, n) in enumerate(zip(types, ids, strict=True))
+    ]
+    steps += [
+        Connect(Edge(ids[0], "image", ids[1], "image")),
+        Connect(Edge(ids[1], "image", ids[2], "image")),
+        Connect(Edge(ids[2], "image", ids[3], "image")),
+        Connect(Edge(ids[4], "image", ids[5], "image")),
+        Connect(Edge(ids[5], "mask", ids[3], "mask")),
+    ]
+    window.undo.push(Macro(steps, label="pile"))
+    assert not _no_overlaps(window.scene)
+    before, count = canonical(window.graph), window.undo.stack.count()
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert window.undo.stack.count() == count + 1
+    assert window.undo.stack.undoText() == "Tidy"
+    assert _no_overlaps(window.scene)
+    rects = _rects(window.scene)
+    for edge in window.graph.edges:  # every wire runs left to right
+        assert rects[edge.src_node].right() < rects[edge.dst_node].left()
+    window.view.frame_all()
+    window.grab().save("/tmp/painter/canvas_tidy.png")
+    window.undo.undo()
+    assert canonical(window.graph) == before
+
+
+def test_added_and_pasted_nodes_land_clear_of_others(window, qtbot):
+    scene, view = window.scene, window.view
+    first = view.create_node("Blur", QPointF(0, 0))
+    second = view.create_node("Blur", QPointF(20, 20))  # where the first one already is
+    assert first and second and _no_overlaps(scene)
+    scene.select([first, second])
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.graph.nodes) == 4
+    assert _no_overlaps(scene)
+
+
+def test_a_node_spliced_between_close_nodes_pushes_them_apart(window, qtbot):
+    from ui_helpers import drag
+
+    graph, scene = window.graph, window.scene
+    src = graph.add("Source", position=(0.0, 0.0))
+    anim = graph.add("Animate", position=(300.0, 0.0))
+    graph.connect(src.id, "image", anim.id, "image")
+    blur = graph.add("Blur", position=(0.0, 400.0))
+    grab = scene.item_for(blur.id).sceneBoundingRect().center() - QPointF(0, 40)
+    drag(window.view, grab, QPointF(220, 30) + (grab - scene.item_for(blur.id).pos()))
+    assert graph.edge_into(anim.id, "image").src_node == blur.id
+    assert window.undo.stack.undoText() == "Insert into wire"
+    assert _no_overlaps(scene)
+    window.undo.undo()
+    assert graph.node(anim.id).position == (300.0, 0.0)
+
+
+def test_backdrop_grows_with_its_nodes_and_carries_them(window, qtbot):
+    from PySide6.QtGui import QImage
+    from ui_helpers import drag
+
+    from studio.ui import editing
+
+    graph, scene = window.graph, window.scene
+    node = graph.add("Blur", position=(40.0, 60.0))
+    window.undo.push(editing.new_group("backdrop", (0.0, 0.0, 300.0, 260.0), "Shot"))
+    (group,) = graph.groups
+    backdrop = scene.group_item(group.id)
+    thumb = QImage(216, 122, QImage.Format.Format_RGB888)
+    thumb.fill(0x336699)
+    scene.set_thumbnail(node.id, thumb)  # the node grows past the backdrop's bottom
+    node_rect = scene.item_for(node.id).sceneBoundingRect()
+    assert backdrop.sceneBoundingRect().contains(node_rect)
+    # Drag the backdrop by its title: the grown node rides along.
+    drag(window.view, QPointF(150, 12), QPointF(450, 112))
+    assert graph.group(group.id).rect[:2] == (300.0, 100.0)
+    assert graph.node(node.id).position == (340.0, 160.0)
+    assert window.undo.stack.count() == 2  # add backdrop, then one move

@@ -80,8 +80,14 @@ def test_duplicate_offsets_the_copy_and_keeps_its_wires(window):
     src, blur, _ = chain(window.graph, window.undo)
     window.scene.select([src, blur])
     ids = window.duplicate()
-    copies = [window.graph.node(i) for i in ids]
-    assert sorted(n.position for n in copies) == [(40.0, 40.0), (340.0, 40.0)]
+    copies = sorted(window.graph.node(i).position for i in ids)
+    # The copy keeps its own arrangement, and lands clear of the originals (not on them).
+    assert copies[1][0] - copies[0][0] == 300.0 and copies[0][1] == copies[1][1]
+    originals = [window.scene.item_for(n).sceneBoundingRect() for n in (src, blur)]
+    for new in ids:
+        assert not any(
+            window.scene.item_for(new).sceneBoundingRect().intersects(o) for o in originals
+        )
     assert len(window.graph.edges) == 3
     window.undo.undo()
     assert len(window.graph.nodes) == 3

@@ -26,6 +26,7 @@ from studio.graph.registry import NodeRegistry, default_registry
 from studio.settings import Settings
 from studio.ui import editing
 from studio.ui.actions import make_action
+from studio.ui.canvas.arrange import place_clear
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.view import NodeView
 from studio.ui.files import AUTOSAVE_MS, Autosaver, RecentFiles, discard_recovery
@@ -191,6 +192,14 @@ class MainWindow(WorkflowFiles, QMainWindow):
             tip="A titled frame around the selected nodes",
         )
         self.act_note = a(self, "Add N&ote", self.add_note)
+        self.act_tidy = a(
+            self,
+            "&Tidy",
+            view.tidy,
+            "Ctrl+L",
+            local_to=view,
+            tip="Lay out the selected nodes (or all) in columns, inputs on the left",
+        )
         self.act_reroute = a(
             self, "Add &Reroute Dot", lambda: view.create_node("Reroute", view.cursor_scene_pos())
         )
@@ -209,7 +218,14 @@ class MainWindow(WorkflowFiles, QMainWindow):
         )
         menu.addSeparator()
         menu.addActions(
-            [self.act_add, self.act_backdrop, self.act_note, self.act_reroute, self.act_bypass]
+            [
+                self.act_add,
+                self.act_backdrop,
+                self.act_note,
+                self.act_reroute,
+                self.act_bypass,
+                self.act_tidy,
+            ]
         )
 
         self.act_frame_all = a(self, "Frame &All", view.frame_all, "Home")
@@ -335,6 +351,8 @@ class MainWindow(WorkflowFiles, QMainWindow):
         try:
             where = (at.x(), at.y()) if at is not None else None
             command, ids, message = editing.paste(self.graph, text, where)
+            if command is not None:
+                command = place_clear(self.scene, command)  # never on top of other nodes
         except fileformat.WorkflowFileError as exc:
             self.statusBar().showMessage(f"Cannot paste: {exc}", 8000)
             return []
@@ -429,7 +447,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
             menu.addActions([self.act_backdrop, self.act_note])
             menu.addAction("Paste Here", lambda: self.paste(scene_pos))
             menu.addSeparator()
-            menu.addAction(self.act_frame_all)
+            menu.addActions([self.act_frame_all, self.act_tidy])
         menu.exec(global_pos)
 
     # -- viewer and painter -------------------------------------------------------------

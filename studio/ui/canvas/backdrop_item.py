@@ -30,7 +30,8 @@ class BackdropItem(QGraphicsItem):
         self.group = group
         self._on_press = on_press
         self.carried: list[tuple[QGraphicsItem, QPointF]] = []  # nodes riding along a drag
-        self.size = (group.rect[2], group.rect[3])
+        self.size = (group.rect[2], group.rect[3])  # the model's (or the resize gesture's)
+        self.shown = self.size  # as drawn: grown to hold the nodes placed on it
         self._resizing: QPointF | None = None
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -45,8 +46,17 @@ class BackdropItem(QGraphicsItem):
         self.prepareGeometryChange()
         x, y, w, h = self.group.rect
         self.size = (w, h)
+        self.shown = (w, h)
         self.setPos(QPointF(x, y))
         self.update()
+
+    def show_size(self, width: float, height: float) -> None:
+        """Draw the backdrop at least ``width`` x ``height`` (never smaller than its rect)."""
+        shown = (max(width, self.size[0]), max(height, self.size[1]))
+        if shown != self.shown:
+            self.prepareGeometryChange()
+            self.shown = shown
+            self.update()
 
     def title_text(self) -> str:
         return self.group.title
@@ -55,12 +65,12 @@ class BackdropItem(QGraphicsItem):
         return (self.pos().x(), self.pos().y(), self.size[0], self.size[1])
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt name)
-        return QRectF(-2, -2, self.size[0] + 4, self.size[1] + 4)
+        return QRectF(-2, -2, self.shown[0] + 4, self.shown[1] + 4)
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
-        rect = QRectF(0, 0, *self.size)
+        rect = QRectF(0, 0, *self.shown)
         color = QColor(self.group.color)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         pen = QPen(QColor(theme.SELECTION) if self.isSelected() else color.lighter(130), 1.5)
@@ -97,11 +107,11 @@ class BackdropItem(QGraphicsItem):
             painter.drawLine(corner - QPointF(step, 0), corner - QPointF(0, step))
 
     def _in_handle(self, local: QPointF) -> bool:
-        return local.x() > self.size[0] - HANDLE and local.y() > self.size[1] - HANDLE
+        return local.x() > self.shown[0] - HANDLE and local.y() > self.shown[1] - HANDLE
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton and self._in_handle(event.pos()):
-            self._resizing = event.pos() - QPointF(*self.size)
+            self._resizing = event.pos() - QPointF(*self.shown)
             self.setSelected(True)
             event.accept()
             return
@@ -113,6 +123,7 @@ class BackdropItem(QGraphicsItem):
             size = event.pos() - self._resizing
             self.prepareGeometryChange()
             self.size = (max(120.0, size.x()), max(60.0, size.y()))
+            self.shown = self.size
             self.update()
             return
         super().mouseMoveEvent(event)

@@ -15,6 +15,7 @@ from studio.graph.graph import Edge, Graph, GraphError, GraphEvent, Node
 from studio.graph.types import PortType
 from studio.ui import editing
 from studio.ui.bridge import GraphBridge
+from studio.ui.canvas.arrange import Backdrops, make_room_for_splice
 from studio.ui.canvas.backdrop_item import BackdropItem
 from studio.ui.canvas.edge_item import EdgeItem
 from studio.ui.canvas.node_item import NodeItem, RerouteItem
@@ -51,6 +52,7 @@ class NodeScene(QGraphicsScene):
         # was a third of a zoom frame; the view repaints them smoothly once zooming pauses.
         self.draft = False
         self.graph = graph
+        self.backdrops = Backdrops(self)
         self._bridge = GraphBridge(graph, self)
         self._bridge.event.connect(self._on_event)
         self._rebuild()
@@ -79,6 +81,7 @@ class NodeScene(QGraphicsScene):
             self._add_node(node)
         for edge in self.graph.edges:
             self._add_edge(edge)
+        self.backdrops.rebuild()
 
     def close(self) -> None:
         self._bridge.close()
@@ -96,6 +99,9 @@ class NodeScene(QGraphicsScene):
 
     def node_items(self) -> dict[str, NodeItem]:
         return dict(self._nodes)
+
+    def group_ids(self) -> list[str]:
+        return list(self._groups)
 
     def selected_node_ids(self) -> list[str]:
         return [node_id for node_id, item in self._nodes.items() if item.isSelected()]
@@ -144,12 +150,14 @@ class NodeScene(QGraphicsScene):
         if kind == "node_added":
             self._add_node(self.graph.node(event.node_id))
             self._mark_stale([event.node_id])
+            self.backdrops.node_changed(event.node_id)
         elif kind == "node_removed":
             item = self._nodes.pop(event.node_id, None)
             if item is not None:
                 self.removeItem(item)
             self._adjacent.pop(event.node_id, None)
             self._status.pop(event.node_id, None)
+            self.backdrops.node_changed(event.node_id)
         elif kind == "node_changed":
             item = self._nodes.get(event.node_id)
             if item is None:
@@ -160,6 +168,7 @@ class NodeScene(QGraphicsScene):
                 item.refresh()
                 if event.field in ("params", "bypass"):  # a new title changes no pixels
                     self._mark_stale(self.graph.downstream([event.node_id]))
+            self.backdrops.node_changed(event.node_id)  # moved, or grew or shrank
         elif kind == "edge_added":
             self._add_edge(event.edge)
             self._mark_stale(self.graph.downstream([event.edge.dst_node]))
@@ -168,13 +177,16 @@ class NodeScene(QGraphicsScene):
             self._mark_stale(self.graph.downstream([event.edge.dst_node]))
         elif kind == "group_added":
             self._add_group(event.group_id)
+            self.backdrops.group_changed(event.group_id)
         elif kind == "group_removed":
             item = self._groups.pop(event.group_id, None)
             if item is not None:
                 self.removeItem(item)
+            self.backdrops.group_changed(event.group_id)
         elif kind == "group_changed":
             if event.group_id in self._groups:
                 self._groups[event.group_id].refresh()
+            self.backdrops.group_changed(event.group_id)
         elif kind == "cleared":
             self._rebuild()
 
@@ -275,6 +287,7 @@ class NodeScene(QGraphicsScene):
             item.set_thumbnail(image)
             for edge in self._adjacent.get(node_id, ()):
                 self._place_edge(edge)
+            self.backdrops.node_changed(node_id)
 
     # -- gestures -----------------------------------------------------------------------
 
@@ -353,8 +366,10 @@ class NodeScene(QGraphicsScene):
         if command is None:
             return
         if len(positions) == 1 and not rects:
-            spliced = self._splice_command(next(iter(positions)))
+            node_id = next(iter(positions))
+            spliced = self._splice_command(node_id)
             if spliced is not None:
+                spliced = make_room_for_splice(self, node_id, spliced)
                 command = Macro([command, *spliced], label="Insert into wire")
         if not self.push(command):
             # Refused: put the items back where the model says they are.
@@ -376,12 +391,11 @@ class NodeScene(QGraphicsScene):
         return None
 
     def _backdrop_pressed(self, backdrop: BackdropItem) -> None:
-        # The nodes lying on a backdrop ride along with it (selected ones move by themselves).
-        area = backdrop.sceneBoundingRect()
+        # The nodes placed on a backdrop ride along with it (selected ones move by themselves).
         backdrop.carried = [
-            (item, item.pos() - backdrop.pos())
-            for item in self._nodes.values()
-            if not item.isSelected() and area.contains(item.sceneBoundingRect())
+            (self._nodes[n], self._nodes[n].pos() - backdrop.pos())
+            for n in self.backdrops.carried(backdrop.group.id)
+            if n in self._nodes and not self._nodes[n].isSelected()
         ]
 
     # -- wiring -------------------------------------------------------------------------

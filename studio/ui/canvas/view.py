@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from studio.graph.commands import AddNode
 from studio.ui import editing, theme
+from studio.ui.canvas.arrange import place_clear, tidy_command
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup
 
@@ -224,11 +225,20 @@ class NodeView(QGraphicsView):
         else:
             command = AddNode(type_id, position, label=f"Add {graph.registry[type_id].title}")
             node_id = None
+        command = place_clear(self.node_scene, command)  # never on top of another node
         if not self.node_scene.push(command):
             return None
         node_id = node_id or command.node_id
         self.node_scene.select([node_id])
         return node_id
+
+    def tidy(self) -> bool:
+        """Lay out the selected nodes (or all of them) in columns: one undo step."""
+        selected = self.node_scene.selected_node_ids()
+        command = tidy_command(self.node_scene, selected if len(selected) > 1 else None)
+        if command is None:
+            return False
+        return self.node_scene.push(command)
 
     def _wire_dropped(self, pos: QPointF, anchor: tuple[str, str, str]) -> None:
         self.open_search(pos, anchor)
