@@ -161,3 +161,53 @@ def test_backdrop_grows_with_its_nodes_and_carries_them(window, qtbot):
     assert graph.group(group.id).rect[:2] == (300.0, 100.0)
     assert graph.node(node.id).position == (340.0, 160.0)
     assert window.undo.stack.count() == 2  # add backdrop, then one move
+
+
+def test_a_wire_over_an_incompatible_port_turns_red_and_does_not_snap(window, qtbot):
+    from ui_helpers import mouse
+
+    graph, scene, view = window.graph, window.scene, window.view
+    src = graph.add("Source", position=(0.0, 0.0))
+    anim = graph.add("Animate", position=(400.0, 0.0))
+    item = scene.item_for(anim.id)
+    mouse(view, "press", scene.item_for(src.id).port_scene_pos("out", "image"))
+    mask_port = item.port_scene_pos("in", "mask")
+    near_mask = mask_port + QPointF(3, 2)
+    mouse(view, "move", QPointF(300, 60))
+    mouse(view, "move", near_mask)
+    wire = scene._wire
+    assert wire.refused and wire.pen().color().name() == "#e0524f"
+    assert wire.path().pointAtPercent(1.0) == near_mask  # it stays at the cursor
+    assert "types differ" in window.messages[-1]
+    image_port = item.port_scene_pos("in", "image")
+    mouse(view, "move", image_port + QPointF(3, 2))
+    assert not wire.refused
+    assert wire.path().pointAtPercent(1.0) == image_port  # snapped onto the port
+    mouse(view, "release", image_port)
+    assert graph.edge_into(anim.id, "image").src_node == src.id
+
+
+def test_reroute_dot_moves_by_its_centre_and_wires_from_its_rim_or_with_alt(window, qtbot):
+    from ui_helpers import drag, mouse
+
+    graph, scene, view = window.graph, window.scene, window.view
+    src = graph.add("Source", position=(0.0, 0.0))
+    dot = graph.add("Reroute", position=(400.0, 200.0))
+    graph.connect(src.id, "image", dot.id, "in")
+    blur = graph.add("Blur", position=(700.0, 300.0))
+    drag(view, QPointF(400, 200), QPointF(480, 260))
+    assert graph.node(dot.id).position == (480.0, 260.0)
+    assert window.undo.stack.undoText().startswith("Move")
+    assert graph.edges_from(dot.id) == []  # no wire was started
+    # From the rim: a wire to the Blur's input.
+    drag(view, QPointF(480 + 11, 260), scene.item_for(blur.id).port_scene_pos("in", "image"))
+    assert graph.edge_into(blur.id, "image").src_node == dot.id
+    # With Alt, even the centre starts a wire.
+    other = graph.add("Blur", position=(700.0, 500.0))
+    alt = Qt.KeyboardModifier.AltModifier
+    target = scene.item_for(other.id).port_scene_pos("in", "image")
+    mouse(view, "press", QPointF(480, 260), modifiers=alt)
+    mouse(view, "move", target, modifiers=alt)
+    mouse(view, "release", target, modifiers=alt)
+    assert graph.edge_into(other.id, "image").src_node == dot.id
+    assert graph.node(dot.id).position == (480.0, 260.0)

@@ -29,10 +29,13 @@ class EdgeItem(QGraphicsPathItem):
         self.setZValue(0 if edge is not None else 5)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, edge is not None)
         self._hover = False
+        self.refused = False  # the dragged wire is over a port that will not take it
         self._apply_pen()
 
     def _apply_pen(self) -> None:
         color = theme.port_color(self.port_type)
+        if self.refused:
+            color = QColor(theme.STATUS_COLORS["failed"])
         pen = QPen(color, 2.4)
         pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         if self.edge is None:
@@ -42,6 +45,11 @@ class EdgeItem(QGraphicsPathItem):
     def set_type(self, port_type: PortType) -> None:
         if port_type is not self.port_type:
             self.port_type = port_type
+            self._apply_pen()
+
+    def set_refused(self, refused: bool) -> None:
+        if refused != self.refused:
+            self.refused = refused
             self._apply_pen()
 
     def set_ends(self, start: QPointF, end: QPointF) -> None:

@@ -424,10 +424,14 @@ class RerouteItem(NodeItem):
         self.setToolTip("Reroute: passes its input through")
         self.update()
 
-    def port_at(self, scene_pos: QPointF) -> PortSlot | None:
-        # Dragging from a dot starts a wire from its output; drops land on its input.
+    CORE = 7.0  # a press this near the centre moves the dot; its rim starts a wire
+
+    def port_at(self, scene_pos: QPointF, whole: bool = False) -> PortSlot | None:
+        """The output when ``scene_pos`` is on the dot's rim (or anywhere on it, ``whole``:
+        Alt held, or a wire being dropped); its centre is for moving the dot."""
         local = self.mapFromScene(scene_pos)
-        if abs(local.x()) <= self.SIZE and abs(local.y()) <= self.SIZE:
+        distance = (local.x() ** 2 + local.y() ** 2) ** 0.5
+        if distance <= self.SIZE and (whole or distance > self.CORE):
             return next((s for s in self._slots if s.side == "out"), None)
         return None
 
@@ -453,3 +457,8 @@ class RerouteItem(NodeItem):
         painter.setPen(QPen(QColor(theme.SELECTION if self.isSelected() else theme.TEXT_DIM), 2))
         painter.setBrush(_color(theme.NODE_BODY))
         painter.drawEllipse(QPointF(0, 0), 6, 6)
+        # The rim a wire is drawn from, so the two grips read apart.
+        rim = QPen(_color(theme.TEXT_DIM), 1, Qt.PenStyle.DotLine)
+        painter.setPen(rim)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QPointF(0, 0), self.SIZE - 2, self.SIZE - 2)

@@ -47,6 +47,7 @@ class NodeScene(QGraphicsScene):
         self._wire: EdgeItem | None = None
         self._wire_anchor: tuple[str, str, str] | None = None  # (node, side, port) held fixed
         self._wire_detached: Edge | None = None
+        self._refused_at: tuple[str, str, str] | None = None
         self._gesture = False
         # True during a burst of zoom steps: thumbnails are scaled without filtering, which
         # was a third of a zoom frame; the view repaints them smoothly once zooming pauses.
@@ -305,7 +306,12 @@ class NodeScene(QGraphicsScene):
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
             item = self.node_at(event.scenePos())
-            slot = item.port_at(event.scenePos()) if item is not None else None
+            slot = None
+            if isinstance(item, RerouteItem):
+                alt = bool(event.modifiers() & Qt.KeyboardModifier.AltModifier)
+                slot = item.port_at(event.scenePos(), whole=alt)
+            elif item is not None:
+                slot = item.port_at(event.scenePos())
             if item is not None and slot is not None:
                 self._start_wire(item, slot, event.scenePos())
                 event.accept()
@@ -452,12 +458,35 @@ class NodeScene(QGraphicsScene):
         fixed = self._nodes[anchor_node].port_scene_pos(side, port)
         target = self._target_slot(pos)
         end = pos
+        refused = False
         if target is not None:
-            end = target[0].port_scene_pos(target[1].side, target[1].name)
+            item, slot = target
+            if (item.accepting or {}).get((slot.side, slot.name)):
+                end = item.port_scene_pos(slot.side, slot.name)
+            else:  # no snap onto a port that will not take the wire: it turns red instead
+                refused = True
+                self._say_refused(item, slot)
+        self._wire.set_refused(refused)
         if side == "out":
             self._wire.set_ends(fixed, end)
         else:
             self._wire.set_ends(end, fixed)
+
+    def _say_refused(self, item: NodeItem, slot: PortSlot) -> None:
+        """Why the port under the cursor refuses the wire, once per port hovered."""
+        assert self._wire_anchor is not None
+        key = (item.node.id, slot.side, slot.name)
+        if key == self._refused_at:
+            return
+        self._refused_at = key
+        anchor_node, side, port = self._wire_anchor
+        if side == "out":
+            edge = Edge(anchor_node, port, item.node.id, slot.name)
+        else:
+            edge = Edge(item.node.id, slot.name, anchor_node, port)
+        problem = editing.connect_problem(self.graph, edge)
+        if problem:
+            self.status_message.emit(f"Cannot connect: {problem}")
 
     def _target_slot(self, pos: QPointF) -> tuple[NodeItem, PortSlot] | None:
         """The port under ``pos`` on the far side of the wire; over a node body, its first
@@ -468,7 +497,7 @@ class NodeScene(QGraphicsScene):
         if item is None:
             return None
         if isinstance(item, RerouteItem):
-            slot = item.input_slot() if want == "in" else item.port_at(pos)
+            slot = item.input_slot() if want == "in" else item.port_at(pos, whole=True)
             return (item, slot) if slot is not None else None
         slot = item.port_at(pos)
         if slot is not None and slot.side == want:
@@ -522,6 +551,7 @@ class NodeScene(QGraphicsScene):
             self._edges[self._wire_detached].show()
         self._wire_anchor = None
         self._wire_detached = None
+        self._refused_at = None
         for item in self._nodes.values():
             item.set_accepting(None)
 
