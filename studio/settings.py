@@ -1,6 +1,7 @@
 """User settings and folders: a small JSON file under the user's config folder.
 
-``STUDIO_CONFIG_DIR`` and ``STUDIO_CACHE_DIR`` override the platform folders (tests use them).
+``STUDIO_CONFIG_DIR``, ``STUDIO_CACHE_DIR`` and ``STUDIO_DATA_DIR`` override the platform folders
+(tests use them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_cache_dir, user_config_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 from studio.graph.fileformat import write_text_atomic
 
@@ -21,6 +22,11 @@ def config_dir() -> Path:
 
 def cache_dir() -> Path:
     return Path(os.environ.get("STUDIO_CACHE_DIR") or user_cache_dir("studio", appauthor=False))
+
+
+def data_dir() -> Path:
+    """Per-user data that is not a cache (the render queue)."""
+    return Path(os.environ.get("STUDIO_DATA_DIR") or user_data_dir("studio", appauthor=False))
 
 
 class Settings:

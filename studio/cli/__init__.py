@@ -1,6 +1,8 @@
 """The ``studio`` command: render, validate and inspect workflows without the editor.
 
     studio render WORKFLOW [--out DIR] [--target NODE] [--set NODE.PARAM=VALUE] [--events jsonl]
+                           [--vary NODE.PARAM=VALUES]
+    studio queue add|list|run|cancel|pause|resume|retry|move|clear
     studio validate WORKFLOW
     studio nodes [--json]
     studio node TYPE --input PORT=PATH ... [--set PARAM=VALUE ...] --out DIR
@@ -24,6 +26,7 @@ from studio import __version__
 from studio.cli.catalog import cmd_nodes, cmd_validate
 from studio.cli.common import EXIT_CANCELLED, EXIT_USAGE, UsageError, parse_value
 from studio.cli.node import cmd_node
+from studio.cli.queue import add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
 from studio.cli.system import cmd_cache, cmd_models, cmd_open
 from studio.graph.registry import NodeRegistry
@@ -67,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--events", choices=["jsonl"], help="print one JSON event per line instead of progress bars"
     )
+    add_vary_option(render)
     render.set_defaults(handler=cmd_render)
+
+    add_queue_parser(sub)
 
     validate = sub.add_parser("validate", help="check a workflow file and list its problems")
     validate.add_argument("workflow")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 from studio.cli.common import (
     EXIT_CANCELLED,
@@ -26,6 +27,8 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.graph.graph import GraphError
 
     registry = registry_or_default(registry)
+    if args.vary:
+        return render_variations(args, registry)
     graph = load_workflow(args.workflow, registry)
     try:
         for assignment in args.set:
@@ -69,3 +72,22 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         for path in files:
             print(path)
     return {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
+
+
+def render_variations(args: argparse.Namespace, registry: NodeRegistry) -> int:
+    """``--vary``: one job per variant, rendered in turn by a queue worker on a private
+    (in-memory) queue; the variants share one engine, so shared upstream work runs once."""
+    from studio.cli.queue import drain, make_jobs
+    from studio.engine import default_engine
+    from studio.queue.store import JobStore
+
+    jobs = make_jobs(args, registry)
+    with JobStore(Path(":memory:")) as store:
+        store.add(jobs)
+        code = drain(store, default_engine(registry), jsonl=args.events == "jsonl")
+        if args.events != "jsonl":
+            for job in store.jobs():
+                values = ", ".join(f"{k}={v}" for k, v in job.overrides.items())
+                files = " ".join(job.result.get("files", [])) or str(job.state)
+                print(f"{values}\t{files}")
+    return code
