@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nodes.stabilize import run_stabilize
+from studio.engine.testing import FakeRunContext
 from tests import clips
 
 # Textured photos: on "rocket" (a vertical truss against the sky) the re-tracking metric
@@ -37,14 +38,6 @@ class Result:
     jitter: float
     flicker: float
     seconds: float
-
-
-class _Context:
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        pass
-
-    def info(self, message: str) -> None:
-        pass
 
 
 def ffmpeg_exe() -> str:
@@ -159,7 +152,7 @@ def main() -> None:
             ours, theirs, decode = [], [], []
             for _ in range(args.repeats):
                 start = time.perf_counter()
-                out = run_stabilize(_Context(), {"video": clip.video}, {})
+                out = run_stabilize(FakeRunContext(), {"video": clip.video}, {})
                 ours.append((out["video"].frames, time.perf_counter() - start))
                 theirs.append(run_ffmpeg(source, shape, work, smoothing, window))
                 decode.append(decode_seconds(source, shape))

@@ -31,7 +31,7 @@ import numpy as np
 from skimage import data
 
 from nodes.upscale import UPSCALE, upscalers
-from studio.graph.spec import Cancelled
+from studio.engine.testing import FakeRunContext
 from studio.graph.types import Video
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
@@ -58,30 +58,6 @@ seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 np.save(sys.argv[2], np.stack(outputs))
 print(json.dumps({"fps": len(frames) / seconds, "cpu_s": cpu / len(frames)}))
 """
-
-
-class BenchContext:
-    """The little of RunContext the Upscale node uses."""
-
-    node_id = "bench"
-    device = "cpu"
-    output_dir = Path(".")
-    workflow_json = "{}"
-    models = None
-    cancelled = False
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        if self.cancelled:
-            raise Cancelled()
-
-    def check_cancelled(self) -> None:
-        pass
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
 
 
 def test_frames(count: int, width: int, height: int) -> np.ndarray:
@@ -139,7 +115,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def bench_example_clip() -> None:
     """The example workflow's upscale: 33 frames of 512x288, x2, through the node itself."""
     clip = Video(test_frames(33, 512, 288), fps=16.0)
-    ctx = BenchContext()
+    ctx = FakeRunContext()
     params = {**UPSCALE.default_params(), "scale": 2}
     start, cpu = time.perf_counter(), time.process_time()
     out = UPSCALE.run(ctx, {"video": clip}, params)["video"]

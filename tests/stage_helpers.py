@@ -1,60 +1,17 @@
-"""A tiny stand-in for the engine's RunContext, and small test pictures, for stage node tests."""
+"""Running one stage node directly, and small test pictures (the run context is
+:class:`studio.engine.testing.FakeRunContext`, shared with benchmarks)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from studio.graph.spec import Cancelled, NodeSpec
-
-
-class FakeContext:
-    """Implements :class:`studio.graph.spec.RunContext`: records progress and info messages.
-
-    ``cancel_after`` = n makes the n-th progress call (1-based) raise :class:`Cancelled`.
-    """
-
-    def __init__(
-        self,
-        output_dir: Path | None = None,
-        workflow_json: str = "",
-        cancel_after: int | None = None,
-    ) -> None:
-        self.node_id = "test-node"
-        self.device = "cpu"
-        self.output_dir = Path(output_dir) if output_dir is not None else Path(".")
-        self.workflow_json = workflow_json
-        self.progress_calls: list[tuple[int, int]] = []
-        self.messages: list[str] = []
-        self.cancel_after = cancel_after
-
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        self.progress_calls.append((step, total))
-        self.check_cancelled()
-
-    def check_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.progress_calls) >= self.cancel_after
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-    @property
-    def models(self) -> Any:
-        raise AssertionError("stage nodes load no models")
-
-    def said(self, fragment: str) -> bool:
-        return any(fragment in m for m in self.messages)
+from studio.graph.spec import NodeSpec, RunContext
 
 
 def run_node(
-    spec: NodeSpec, ctx: FakeContext, inputs: dict[str, Any] | None = None, **params: Any
+    spec: NodeSpec, ctx: RunContext, inputs: dict[str, Any] | None = None, **params: Any
 ) -> dict[str, Any]:
     """Run ``spec`` with its default params overridden by ``params``."""
     merged = spec.default_params()

@@ -206,11 +206,10 @@ def test_example_workflow_motion_stage_lifts_the_rocket() -> None:
     import json
     from pathlib import Path
 
-    from stage_helpers import FakeContext
-
     from nodes.io.images import SAMPLE_IMAGE
     from nodes.masks import REGION_MASK
     from nodes.motion import MOTION_BRUSH
+    from studio.engine.testing import FakeRunContext
 
     data = json.loads(Path("resources/workflows/example.json").read_text())
     assert data["format_version"] == 2
@@ -227,7 +226,7 @@ def test_example_workflow_motion_stage_lifts_the_rocket() -> None:
 
     def run(spec, inputs):  # type: ignore[no-untyped-def]
         params = spec.default_params() | by_type[spec.type_id]["params"]
-        return spec.run(FakeContext(), inputs, params)
+        return spec.run(FakeRunContext(), inputs, params)
 
     image = run(SAMPLE_IMAGE, {})["image"]
     mask = run(REGION_MASK, {"image": image})["mask"]

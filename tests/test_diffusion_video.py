@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 from tiny_models import (
-    FakeContext,
     build_cogvideox_i2v,
     build_ltx_i2v,
     build_wan22_i2v,
@@ -25,6 +24,7 @@ from nodes.animate import cut_and_drag
 from nodes.diffusion.pipelines import configure_speedups
 from nodes.image_to_video import IMAGE_TO_VIDEO
 from studio.engine.models import ModelManager
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Motion, MotionBrushValue, Video
 
@@ -120,7 +120,7 @@ def params(model: Path, **overrides: Any) -> dict[str, Any]:
     return values
 
 
-def run(ctx: FakeContext, model: Path, motion: Motion | None = None, **overrides: Any) -> Video:
+def run(ctx: FakeRunContext, model: Path, motion: Motion | None = None, **overrides: Any) -> Video:
     inputs: dict[str, Any] = {"image": KEYFRAME, "motion": motion}
     if "last_image" in overrides:
         inputs["last_image"] = overrides.pop("last_image")
@@ -128,24 +128,26 @@ def run(ctx: FakeContext, model: Path, motion: Motion | None = None, **overrides
 
 
 def test_wan_i2v_clip_progress_and_determinism(tiny: dict[str, Path]) -> None:
-    ctx = FakeContext(SHARED)
+    ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan"])
     assert video.frames.shape == (9, 32, 32, 3) and video.frames.dtype == np.uint8
     assert video.fps == 8.0 and video.frames.std() > 1
-    assert ctx.events == [(1, 2), (2, 2)]
-    assert np.array_equal(video.frames, run(FakeContext(SHARED), tiny["wan"]).frames)
-    assert not np.array_equal(video.frames, run(FakeContext(SHARED), tiny["wan"], seed=2).frames)
+    assert ctx.progress_calls == [(1, 2), (2, 2)]
+    assert np.array_equal(video.frames, run(FakeRunContext(models=SHARED), tiny["wan"]).frames)
+    assert not np.array_equal(
+        video.frames, run(FakeRunContext(models=SHARED), tiny["wan"], seed=2).frames
+    )
 
 
 def test_wan_i2v_with_brushes_starts_from_the_noised_guidance_clip(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["wan"], brush_motion(), steps=4, strength=0.5)
     assert video.frames.shape == (9, 32, 32, 3)
-    assert ctx.events == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
+    assert ctx.progress_calls == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
     latents = spy.calls[0]["latents"]
     assert tuple(latents.shape) == (1, 16, 3, 4, 4)  # 9 frames -> 3 latent frames, 32 px -> 4
-    plain = run(FakeContext(SHARED), tiny["wan"], steps=4)
+    plain = run(FakeRunContext(models=SHARED), tiny["wan"], steps=4)
     assert not np.array_equal(video.frames, plain.frames)
 
 
@@ -154,20 +156,20 @@ def test_last_frame_is_kept_by_vace_and_refused_by_a_plain_wan_21_i2v(
 ) -> None:
     spy = SpyManager()
     last = np.full((32, 32, 3), 200, np.uint8)
-    video = run(FakeContext(spy), tiny["vace"], last_image=last, frames=5)
+    video = run(FakeRunContext(models=spy), tiny["vace"], last_image=last, frames=5)
     assert video.frames.shape == (5, 32, 32, 3)
     assert np.array_equal(np.asarray(spy.calls[0]["video"][-1]), last)
     assert np.asarray(spy.calls[0]["mask"][-1]).max() == 0
     with pytest.raises(NodeError, match="no first-last-frame support"):
-        run(FakeContext(), tiny["wan"], last_image=last)
+        run(FakeRunContext(), tiny["wan"], last_image=last)
 
 
 def test_vace_brushes_become_control_video_and_mask(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
     motion = brush_motion()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["vace"], motion)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
     call = spy.calls[0]
     guidance = cut_and_drag(KEYFRAME, motion, frames=9, fps=8.0, size=(32, 32))
     control = np.stack([np.asarray(f) for f in call["video"]])
@@ -181,24 +183,24 @@ def test_vace_brushes_become_control_video_and_mask(tiny: dict[str, Path]) -> No
 
 def test_vace_without_brushes_is_plain_image_to_video(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
-    video = run(FakeContext(spy), tiny["vace"])
+    video = run(FakeRunContext(models=spy), tiny["vace"])
     call = spy.calls[0]
     masks = np.stack([np.asarray(m) for m in call["mask"]])
     assert np.array_equal(np.asarray(call["video"][0]), KEYFRAME)
     assert masks[0].max() == 0 and masks[1:].min() == 255
     assert call["reference_images"] is None
     assert video.frames.shape == (9, 32, 32, 3)
-    steered = run(FakeContext(SHARED), tiny["vace"], brush_motion())
+    steered = run(FakeRunContext(models=SHARED), tiny["vace"], brush_motion())
     assert not np.array_equal(video.frames, steered.frames)
 
 
 def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     plain = run(ctx, tiny["ltx"])
-    assert plain.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert plain.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
     assert "image" in spy.calls[0] and spy.calls[0]["frame_rate"] == 8
-    steered = run(FakeContext(spy), tiny["ltx"], brush_motion(), strength=0.25)
+    steered = run(FakeRunContext(models=spy), tiny["ltx"], brush_motion(), strength=0.25)
     conditions = spy.calls[1]["conditions"]
     assert [c.strength for c in conditions] == [1.0, 0.75]
     assert steered.frames.shape == (9, 32, 32, 3)
@@ -207,19 +209,21 @@ def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
 
 def test_cogvideox_plain_and_steered_by_sdedit(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     plain = run(ctx, tiny["cog"], steps=4)
-    assert plain.frames.shape == (9, 32, 32, 3) and ctx.events == [(i, 4) for i in (1, 2, 3, 4)]
+    assert plain.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [
+        (i, 4) for i in (1, 2, 3, 4)
+    ]
     assert "latents" not in spy.calls[0]
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     steered = run(ctx, tiny["cog"], brush_motion(), steps=4, strength=0.5)
-    assert steered.frames.shape == (9, 32, 32, 3) and ctx.infos == []
-    assert ctx.events == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
+    assert steered.frames.shape == (9, 32, 32, 3) and ctx.messages == []
+    assert ctx.progress_calls == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
     # CogVideoX latents are [batch, frames, channels, h, w]: 9 frames -> 3, 32 px -> 4.
     assert tuple(spy.calls[1]["latents"].shape) == (1, 3, 4, 4, 4)
     assert not np.array_equal(plain.frames, steered.frames)
     with pytest.raises(NodeError, match="runs no step"):
-        run(FakeContext(), tiny["cog"], brush_motion(), steps=2, strength=0.2)
+        run(FakeRunContext(), tiny["cog"], brush_motion(), steps=2, strength=0.2)
 
 
 def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None:
@@ -230,7 +234,7 @@ def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None
             return torch.bfloat16  # what a CUDA GPU gets
 
     manager = HalfManager()
-    video = run(FakeContext(manager), tiny["vace"], frames=5)
+    video = run(FakeRunContext(models=manager), tiny["vace"], frames=5)
     assert video.frames.shape == (5, 32, 32, 3) and video.frames.std() > 1
     pipe = manager.loaded()[0].pipeline
     assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
@@ -242,18 +246,20 @@ def test_wan_first_last_frame_passes_the_last_frame_and_is_deterministic(
     tiny: dict[str, Path],
 ) -> None:
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     last = np.full((32, 32, 3), 200, np.uint8)
     video = run(ctx, tiny["flf2v"], last_image=last)
     assert video.frames.shape == (9, 32, 32, 3) and video.frames.std() > 1
-    assert ctx.events == [(1, 2), (2, 2)]
+    assert ctx.progress_calls == [(1, 2), (2, 2)]
     assert np.array_equal(np.asarray(spy.calls[0]["last_image"]), last)
-    again = run(FakeContext(SHARED), tiny["flf2v"], last_image=last)
+    again = run(FakeRunContext(models=SHARED), tiny["flf2v"], last_image=last)
     assert np.array_equal(video.frames, again.frames)
-    other_end = run(FakeContext(SHARED), tiny["flf2v"], last_image=255 - last)
+    other_end = run(FakeRunContext(models=SHARED), tiny["flf2v"], last_image=255 - last)
     assert not np.array_equal(video.frames, other_end.frames)
     # With brushes too: SDEdit from the guidance clip, still ending on the last frame.
-    steered = run(FakeContext(spy), tiny["flf2v"], brush_motion(), last_image=last, steps=4)
+    steered = run(
+        FakeRunContext(models=spy), tiny["flf2v"], brush_motion(), last_image=last, steps=4
+    )
     assert "latents" in spy.calls[-1] and "last_image" in spy.calls[-1]
     assert steered.frames.shape == (9, 32, 32, 3)
 
@@ -275,14 +281,16 @@ def _loaded(path: Path) -> Any:
 def test_wan_22_two_experts_share_the_steps(tiny: dict[str, Path]) -> None:
     model = SHARED.resolve(str(tiny["wan22"]), kind="image-to-video")
     assert (model.kind, model.pipeline_class) == ("image-to-video", "WanImageToVideoPipeline")
-    ctx = FakeContext(SHARED)
+    ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan22"], steps=4)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(i, 4) for i in (1, 2, 3, 4)]
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [
+        (i, 4) for i in (1, 2, 3, 4)
+    ]
     pipe = _loaded(tiny["wan22"])
     assert pipe.config.boundary_ratio == 0.875 and pipe.transformer_2 is not None
     counts, hooks = _count_expert_calls(pipe)
     try:
-        again = run(FakeContext(SHARED), tiny["wan22"], steps=4)
+        again = run(FakeRunContext(models=SHARED), tiny["wan22"], steps=4)
     finally:
         for hook in hooks:
             hook.remove()
@@ -290,27 +298,32 @@ def test_wan_22_two_experts_share_the_steps(tiny: dict[str, Path]) -> None:
     assert counts == {"transformer": 4, "transformer_2": 4}
     assert np.array_equal(video.frames, again.frames)
     last = np.full((32, 32, 3), 200, np.uint8)  # A14B I2V conditions on a last frame too
-    assert run(FakeContext(SHARED), tiny["wan22"], last_image=last).frames.shape == (9, 32, 32, 3)
+    assert run(FakeRunContext(models=SHARED), tiny["wan22"], last_image=last).frames.shape == (
+        9,
+        32,
+        32,
+        3,
+    )
 
 
 def test_wan_22_brushes_sdedit_through_unipc(tiny: dict[str, Path]) -> None:
     # Real Wan checkpoints ship UniPC, which has add_noise but no scale_noise.
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["wan22"], brush_motion(), steps=4, strength=0.5)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
     assert tuple(spy.calls[0]["latents"].shape) == (1, 16, 3, 4, 4)
 
 
 def test_wan_22_step_cache_covers_both_experts(tiny: dict[str, Path]) -> None:
-    ctx = FakeContext(SHARED)
+    ctx = FakeRunContext(models=SHARED)
     run(ctx, tiny["wan22"], step_cache="first-block", steps=3)
     pipe = _loaded(tiny["wan22"])
-    assert ctx.infos == [] and pipe._studio_step_cache == "first-block"
+    assert ctx.messages == [] and pipe._studio_step_cache == "first-block"
     assert pipe.transformer.is_cache_enabled and pipe.transformer_2.is_cache_enabled
-    run(FakeContext(SHARED), tiny["wan22"], step_cache="taylorseer")
+    run(FakeRunContext(models=SHARED), tiny["wan22"], step_cache="taylorseer")
     assert pipe.transformer.is_cache_enabled and pipe.transformer_2.is_cache_enabled
-    run(FakeContext(SHARED), tiny["wan22"])
+    run(FakeRunContext(models=SHARED), tiny["wan22"])
     assert not pipe.transformer.is_cache_enabled and not pipe.transformer_2.is_cache_enabled
 
 
@@ -322,9 +335,9 @@ def test_wan_22_group_offload_streams_both_experts_and_tiles_the_vae(
     # Group offload onto the CPU runs anywhere: pretend the CPU is the accelerator.
     monkeypatch.setattr(memory, "is_accelerator", lambda _device: True)
     manager = ModelManager()
-    ctx = FakeContext(manager)
+    ctx = FakeRunContext(models=manager)
     video = run(ctx, tiny["wan22"], memory="group offload")
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.infos == []
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.messages == []
     entry = manager.loaded()[0]
     assert entry.policy == "group offload" and entry.pipeline.vae.use_tiling
     for expert in (entry.pipeline.transformer, entry.pipeline.transformer_2):
@@ -339,7 +352,9 @@ def test_wan_22_cancel_in_the_low_noise_expert_frees_hooks_and_returns_nothing(
 
     freed, decoded = [], []
     free = DiffusionPipeline.maybe_free_model_hooks
-    ctx = FakeContext(SHARED, cancel_at=3)  # steps 1-2 high noise, step 3 the first low-noise one
+    ctx = FakeRunContext(
+        models=SHARED, cancel_after=3
+    )  # steps 1-2 high noise, step 3 the first low-noise one
     with monkeypatch.context() as patch:
         patch.setattr(
             DiffusionPipeline,
@@ -349,9 +364,9 @@ def test_wan_22_cancel_in_the_low_noise_expert_frees_hooks_and_returns_nothing(
         patch.setattr(AutoencoderKLWan, "decode", lambda *a, **k: decoded.append(1))
         with pytest.raises(Cancelled):
             run(ctx, tiny["wan22"], steps=4, step_cache="first-block")
-    assert ctx.events == [(1, 4), (2, 4), (3, 4)]
+    assert ctx.progress_calls == [(1, 4), (2, 4), (3, 4)]
     assert freed == [1] and decoded == []
-    assert run(FakeContext(SHARED), tiny["wan22"]).frames.shape == (9, 32, 32, 3)
+    assert run(FakeRunContext(models=SHARED), tiny["wan22"]).frames.shape == (9, 32, 32, 3)
 
 
 def test_wan_22_ti2v_is_an_image_to_video_model_without_a_last_frame(
@@ -360,40 +375,40 @@ def test_wan_22_ti2v_is_an_image_to_video_model_without_a_last_frame(
     model = SHARED.resolve(str(tiny["ti2v"]), kind="image-to-video")
     assert model.pipeline_class == "WanPipeline"  # saved as text-to-video, run as I2V
     spy = SpyManager()
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["ti2v"])
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.events == [(1, 2), (2, 2)]
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
     assert "image" in spy.calls[0]
-    steered = run(FakeContext(spy), tiny["ti2v"], brush_motion(), steps=4, strength=0.5)
+    steered = run(FakeRunContext(models=spy), tiny["ti2v"], brush_motion(), steps=4, strength=0.5)
     assert tuple(spy.calls[1]["latents"].shape) == (1, 48, 3, 2, 2)  # 16x VAE, 48 channels
     assert not np.array_equal(video.frames, steered.frames)
     with pytest.raises(NodeError, match="must be multiples of 32"):  # 16x VAE, patch 2
-        run(FakeContext(), tiny["ti2v"], width=48, height=48)
+        run(FakeRunContext(), tiny["ti2v"], width=48, height=48)
     with pytest.raises(NodeError, match="keeps only the first frame"):
-        run(FakeContext(), tiny["ti2v"], last_image=KEYFRAME)
+        run(FakeRunContext(), tiny["ti2v"], last_image=KEYFRAME)
 
 
 def test_wrong_size_and_frame_count_propose_the_nearest_valid(tiny: dict[str, Path]) -> None:
     with pytest.raises(NodeError, match=r"multiples of 16\. Nearest valid size: 32x48"):
-        run(FakeContext(), tiny["wan"], width=34, height=50)
+        run(FakeRunContext(), tiny["wan"], width=34, height=50)
     with pytest.raises(NodeError, match=r"8 frames .* 4k\+1 frames\. Nearest valid: 5 or 9"):
-        run(FakeContext(), tiny["wan"], frames=8)
+        run(FakeRunContext(), tiny["wan"], frames=8)
     with pytest.raises(NodeError, match="set both width and height"):
-        run(FakeContext(), tiny["wan"], width=32, height=0)
+        run(FakeRunContext(), tiny["wan"], width=32, height=0)
     with pytest.raises(NodeError, match="last frame needs a Wan"):
-        run(FakeContext(), tiny["ltx"], last_image=KEYFRAME)
+        run(FakeRunContext(), tiny["ltx"], last_image=KEYFRAME)
 
 
 def test_keyframe_size_is_snapped_to_the_model_when_width_and_height_are_zero(
     tiny: dict[str, Path],
 ) -> None:
-    video = run(FakeContext(SHARED), tiny["vace"], width=0, height=0, frames=5)
+    video = run(FakeRunContext(models=SHARED), tiny["vace"], width=0, height=0, frames=5)
     assert video.frames.shape == (5, 32, 32, 3)
 
 
 def test_missing_model_names_it(tiny: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(NodeError, match="'org/Wan2.1-I2V' not found"):
-        run(FakeContext(), Path("org/Wan2.1-I2V"))
+        run(FakeRunContext(), Path("org/Wan2.1-I2V"))
 
 
 def test_cancel_mid_run_returns_nothing_decodes_nothing_and_frees_hooks(
@@ -412,29 +427,29 @@ def test_cancel_mid_run_returns_nothing_decodes_nothing_and_frees_hooks(
         "decode",
         lambda self, *a, **k: (decoded.append(1), decode(self, *a, **k))[1],
     )
-    ctx = FakeContext(SHARED, cancel_at=2)
+    ctx = FakeRunContext(models=SHARED, cancel_after=2)
     with pytest.raises(Cancelled):
         run(ctx, tiny["wan"], steps=4)
-    assert ctx.events == [(1, 4), (2, 4)]
+    assert ctx.progress_calls == [(1, 4), (2, 4)]
     assert freed == [1] and decoded == []
     # The reused pipeline still runs cleanly after the cancel.
-    assert run(FakeContext(SHARED), tiny["wan"]).frames.shape == (9, 32, 32, 3)
+    assert run(FakeRunContext(models=SHARED), tiny["wan"]).frames.shape == (9, 32, 32, 3)
 
 
 def test_out_of_memory_retries_with_a_stricter_policy(tiny: dict[str, Path]) -> None:
     spy = SpyManager(ooms=1)
-    ctx = FakeContext(spy)
+    ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["vace"], memory="none")
     assert video.frames.shape == (9, 32, 32, 3)
     assert spy.policies == ["none", "model offload"]
-    assert "out of GPU memory with 'none'; retrying with 'model offload'" in ctx.infos
-    assert any("skipped: there is no GPU" in m for m in ctx.infos)
+    assert "out of GPU memory with 'none'; retrying with 'model offload'" in ctx.messages
+    assert any("skipped: there is no GPU" in m for m in ctx.messages)
 
 
 def test_out_of_memory_twice_is_a_clear_error(tiny: dict[str, Path]) -> None:
     spy = SpyManager(ooms=2)
     with pytest.raises(NodeError) as error:
-        run(FakeContext(spy), tiny["vace"], memory="group offload")
+        run(FakeRunContext(models=spy), tiny["vace"], memory="group offload")
     assert "'group offload' then 'sequential offload'" in str(error.value)
     assert "3.00 GiB" in str(error.value)
     # The failed placements were unloaded.
@@ -442,11 +457,13 @@ def test_out_of_memory_twice_is_a_clear_error(tiny: dict[str, Path]) -> None:
 
 
 def test_first_block_step_cache_runs_on_wan(tiny: dict[str, Path]) -> None:
-    ctx = FakeContext(SHARED)
+    ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan"], step_cache="first-block", steps=3)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.infos == []
+    assert video.frames.shape == (9, 32, 32, 3) and ctx.messages == []
     assert SHARED.loaded()[-1].pipeline._studio_step_cache == "first-block"
-    run(FakeContext(SHARED), tiny["wan"])  # switches the cache off again on the reused pipeline
+    run(
+        FakeRunContext(models=SHARED), tiny["wan"]
+    )  # switches the cache off again on the reused pipeline
     assert SHARED.loaded()[-1].pipeline._studio_step_cache == "off"
 
 
@@ -475,7 +492,7 @@ class _FakePipe:
 
 
 def test_speedups_switch_cleanly_on_a_reused_pipeline() -> None:
-    transformer, ctx = _FakeTransformer(), FakeContext()
+    transformer, ctx = _FakeTransformer(), FakeRunContext()
     pipe = _FakePipe(transformer)
     configure_speedups(pipe, ctx, "first-block", compile_blocks=True)
     configure_speedups(pipe, ctx, "first-block", compile_blocks=True)
@@ -488,15 +505,15 @@ def test_speedups_switch_cleanly_on_a_reused_pipeline() -> None:
         "enable TaylorSeerCacheConfig",
         "disable",
     ]
-    assert ctx.infos == ["the model stays compiled until it is unloaded"]
+    assert ctx.messages == ["the model stays compiled until it is unloaded"]
     configure_speedups(pipe, ctx, "off", attention="flash")
     configure_speedups(pipe, ctx, "off", attention="sage")
     assert transformer.log[-2:] == ["attention flash", "attention native"]
-    assert any(m.startswith("attention 'sage' unavailable here, using the") for m in ctx.infos)
+    assert any(m.startswith("attention 'sage' unavailable here, using the") for m in ctx.messages)
     assert pipe._studio_attention == "default"
     bare = _FakePipe(object())
     configure_speedups(bare, ctx, "taylorseer", compile_blocks=True)
-    assert ctx.infos[-2:] == [
+    assert ctx.messages[-2:] == [
         "step cache skipped: object does not support one",
         "compile skipped: object has no repeated blocks to compile",
     ]

@@ -5,17 +5,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 
 from nodes.masks import REGION_MASK
 from nodes.shapes import rasterise
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 
 RECT = {"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}
 
 
 def region(image: np.ndarray, **params: object) -> np.ndarray:
-    return run_node(REGION_MASK, FakeContext(), {"image": image}, **params)["mask"]
+    return run_node(REGION_MASK, FakeRunContext(), {"image": image}, **params)["mask"]
 
 
 def blank(width: int = 80, height: int = 60) -> np.ndarray:
@@ -79,7 +80,7 @@ def test_grabcut_finds_the_subject_inside_a_rough_box() -> None:
     disc = np.zeros((120, 160), np.uint8)
     cv2.circle(disc, (80, 60), 25, 1, -1)
     box = {"kind": "rect", "points": [[40 / 160, 20 / 120], [120 / 160, 100 / 120]]}
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     outputs = run_node(REGION_MASK, ctx, {"image": image}, shapes=[box], subject=True, feather=0.0)
     mask = outputs["mask"]
     found = mask > 0.5

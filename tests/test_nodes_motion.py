@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 
 from nodes.motion import MOTION_BRUSH
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 from studio.graph.types import CameraMove, Motion, MotionBrushValue
 
@@ -19,9 +20,9 @@ def brush(**overrides: object) -> dict:
 
 
 def motion_of(
-    ctx: FakeContext | None = None, inputs: dict | None = None, **params: object
+    ctx: FakeRunContext | None = None, inputs: dict | None = None, **params: object
 ) -> Motion:
-    return run_node(MOTION_BRUSH, ctx or FakeContext(), inputs, **params)["motion"]
+    return run_node(MOTION_BRUSH, ctx or FakeRunContext(), inputs, **params)["motion"]
 
 
 def test_brush_from_shapes_carries_every_field() -> None:
@@ -47,14 +48,14 @@ def test_region_input_uses_the_mask_at_its_own_size() -> None:
 
 
 def test_unused_mask_input_is_reported() -> None:
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     motion_of(ctx, {"mask": np.ones((4, 4), np.float32)}, brushes=[brush()])
     assert ctx.said("no brush uses it")
 
 
 def test_brushes_chain_upstream_first_and_camera_replaces() -> None:
     upstream = motion_of(brushes=[brush(name="first")], tilt=0.2)
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     chained = motion_of(ctx, {"motion": upstream}, brushes=[brush(name="second")])
     assert [b.name for b in chained.brushes] == ["first", "second"]
     assert chained.camera.tilt == 0.2  # no camera here: the upstream one is kept
@@ -78,7 +79,7 @@ def test_moving_brush_needs_two_points_but_static_does_not() -> None:
 
 
 def test_trajectory_leaving_the_frame_is_clamped_and_reported() -> None:
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     motion = motion_of(ctx, brushes=[brush(trajectory=[[0.5, 0.5], [1.4, -0.2], [0.9, 0.9]])])
     assert motion.brushes[0].trajectory == ((0.5, 0.5), (1.0, 0.0), (0.9, 0.9))
     assert ctx.said("boat: 1 trajectory point(s) left the frame")
@@ -103,7 +104,7 @@ def test_bad_brushes_name_the_brush_and_the_problem(overrides: dict, fragment: s
 
 
 def test_progress_reported_and_defaults_give_an_empty_motion() -> None:
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     motion = motion_of(ctx)
     assert motion.brushes == () and motion.camera.is_identity
     assert ctx.progress_calls

@@ -11,10 +11,11 @@ from pathlib import Path
 import clips  # tests/ is on sys.path (rootdir conftest)
 import numpy as np
 import pytest
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 
 from nodes.io.video import LOAD_VIDEO
 from nodes.stabilize import STABILIZE
+from studio.engine.testing import FakeRunContext
 from studio.graph.types import CameraPath, Video
 
 
@@ -71,14 +72,14 @@ def reference() -> tuple[np.ndarray, float, int]:
 
 
 @pytest.fixture(scope="module")
-def loaded() -> tuple[Video, FakeContext]:
-    ctx = FakeContext()
+def loaded() -> tuple[Video, FakeRunContext]:
+    ctx = FakeRunContext()
     return run_node(LOAD_VIDEO, ctx, path=str(BIKES))["video"], ctx
 
 
 @pytest.fixture(scope="module")
-def steadied(loaded) -> tuple[Video, CameraPath, FakeContext]:
-    ctx = FakeContext()
+def steadied(loaded) -> tuple[Video, CameraPath, FakeRunContext]:
+    ctx = FakeRunContext()
     out = run_node(STABILIZE, ctx, {"video": loaded[0]})
     return out["video"], out["camera_path"], ctx
 
@@ -152,7 +153,7 @@ def test_output_has_no_black_frame_and_no_border(loaded, steadied) -> None:
 
 def test_the_border_measure_sees_a_border(loaded) -> None:
     shot = loaded[0].frames[30:76]  # needs a 1.095x zoom to hide its borders
-    out = run_node(STABILIZE, FakeContext(), {"video": Video(shot, 25.0)}, max_zoom=1.0)
+    out = run_node(STABILIZE, FakeRunContext(), {"video": Video(shot, 25.0)}, max_zoom=1.0)
     assert _widest_border(shot, out["video"].frames)[0] > 3.0
 
 
@@ -188,7 +189,7 @@ def test_added_jitter_is_removed_from_a_real_shot(loaded, shot: tuple[int, int])
     # Stabilising the shaken shot and the original one must give the same pictures, up to
     # one constant crop: what differs between them is jitter the node left in.
     outs = [
-        run_node(STABILIZE, FakeContext(), {"video": Video(clip, 25.0)})["video"].frames
+        run_node(STABILIZE, FakeRunContext(), {"video": Video(clip, 25.0)})["video"].frames
         for clip in (shaken, frames)
     ]
     left = clips.misalignment(outs[0], outs[1])

@@ -12,29 +12,13 @@ import numpy as np
 import pytest
 
 from nodes.stabilize import STABILIZE, run_stabilize
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import CameraPath, Video
 
 
-class FakeContext:
-    """Records what the node reports; cancels at ``cancel_at`` (a progress step) if given."""
-
-    def __init__(self, cancel_at: int | None = None) -> None:
-        self.messages: list[str] = []
-        self.steps: list[tuple[int, int]] = []
-        self.cancel_at = cancel_at
-
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        self.steps.append((step, total))
-        if self.cancel_at is not None and step >= self.cancel_at:
-            raise Cancelled()
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-
-def stabilize(video: Video, **params: Any) -> tuple[Video, CameraPath, FakeContext]:
-    ctx = FakeContext()
+def stabilize(video: Video, **params: Any) -> tuple[Video, CameraPath, FakeRunContext]:
+    ctx = FakeRunContext()
     out = run_stabilize(ctx, {"video": video}, params)
     return out["video"], out["camera_path"], ctx
 
@@ -45,7 +29,7 @@ def shaky() -> clips.SyntheticClip:
 
 
 @pytest.fixture(scope="module")
-def steadied(shaky: clips.SyntheticClip) -> tuple[Video, CameraPath, FakeContext]:
+def steadied(shaky: clips.SyntheticClip) -> tuple[Video, CameraPath, FakeRunContext]:
     return stabilize(shaky.video)
 
 
@@ -87,8 +71,8 @@ def test_camera_path_reports_the_measured_shake(shaky, steadied) -> None:
 
 def test_progress_is_reported_per_frame(steadied) -> None:
     _, _, ctx = steadied
-    assert len(ctx.steps) >= 48
-    assert ctx.steps[-1][0] == ctx.steps[-1][1]
+    assert len(ctx.progress_calls) >= 48
+    assert ctx.progress_calls[-1][0] == ctx.progress_calls[-1][1]
 
 
 @pytest.mark.parametrize("mode", ["l1", "kalman"])
@@ -227,14 +211,14 @@ def test_tiny_frames_and_wrong_input_are_errors() -> None:
     with pytest.raises(NodeError, match="too small"):
         stabilize(Video(np.zeros((4, 8, 8, 3), np.uint8), 24.0))
     with pytest.raises(NodeError, match="video clip"):
-        run_stabilize(FakeContext(), {"video": np.zeros((4, 32, 32, 3), np.uint8)}, {})
+        run_stabilize(FakeRunContext(), {"video": np.zeros((4, 32, 32, 3), np.uint8)}, {})
 
 
 def test_cancel_stops_the_run(shaky) -> None:
-    ctx = FakeContext(cancel_at=10)
+    ctx = FakeRunContext(cancel_after=10)
     with pytest.raises(Cancelled):
         run_stabilize(ctx, {"video": shaky.video}, {})
-    assert ctx.steps[-1][0] == 10
+    assert ctx.progress_calls[-1][0] == 10
 
 
 def test_spec_is_complete_and_registered(registry) -> None:

@@ -40,3 +40,13 @@ def test_no_test_module_imports_helpers_through_the_tests_package():
         if HELPER_IMPORT.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_production_code_never_imports_the_test_double():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("studio", "nodes")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name != "testing.py" and "engine.testing" in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []

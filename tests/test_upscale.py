@@ -17,6 +17,7 @@ from skimage import data
 
 from nodes.upscale import PHOTO, UPSCALE, ncnn_rrdb, ncnn_weights, rrdbnet, srvgg, upscalers
 from nodes.upscale.tiling import tile_grid
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
 
@@ -25,38 +26,8 @@ needs_weights = pytest.mark.skipif(
 )
 
 
-class FakeContext:
-    """A RunContext that records what the node said and cancels after ``cancel_after`` steps."""
-
-    node_id = "upscale"
-    device = "cpu"
-    output_dir = Path(".")
-    workflow_json = "{}"
-    models = None
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.cancel_after = cancel_after
-        self.steps: list[tuple[int, int]] = []
-        self.messages: list[str] = []
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.steps) > self.cancel_after
-
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        self.steps.append((step, total))
-        self.check_cancelled()
-
-    def check_cancelled(self) -> None:
-        if self.cancelled:
-            raise Cancelled()
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-
-def run(frames: np.ndarray, ctx: FakeContext | None = None, **params: Any) -> np.ndarray:
-    ctx = ctx or FakeContext()
+def run(frames: np.ndarray, ctx: FakeRunContext | None = None, **params: Any) -> np.ndarray:
+    ctx = ctx or FakeRunContext()
     values: Mapping[str, Any] = {**UPSCALE.default_params(), **params}
     for name, value in values.items():
         assert UPSCALE.param(name).problem(value) is None, name
@@ -130,7 +101,7 @@ def test_x4_restores_real_photos_and_is_far_sharper_than_bicubic(
     photo: str, min_sharpness: float
 ) -> None:
     small = low_res(photo)
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     big = run(small[None], ctx, scale=4)[0]
     assert big.shape == (small.shape[0] * 4, small.shape[1] * 4, 3)
     assert "Real-ESRGAN animevideov3 x4 on cpu, fp32" in ctx.messages[0]
@@ -180,7 +151,7 @@ def test_x2_is_the_x4_net_resized_not_a_blurry_copy() -> None:
 def test_lanczos_fallback_when_weights_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ncnn_weights, "package_model_files", lambda scale: None)
     frames = np.stack([low_res("coffee")[:20, :30]] * 2)
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     out = run(frames, ctx, scale=3)
     assert any("Lanczos x3" in m and "weights not found" in m for m in ctx.messages)
     expected = cv2.resize(frames[1], (90, 60), interpolation=cv2.INTER_LANCZOS4)
@@ -190,7 +161,7 @@ def test_lanczos_fallback_when_weights_are_missing(monkeypatch: pytest.MonkeyPat
 
 
 def test_lanczos_when_chosen_says_so() -> None:
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     out = run(np.zeros((1, 8, 10, 3), np.uint8), ctx, method="lanczos", scale=4)
     assert out.shape == (1, 32, 40, 3)
     assert ctx.messages == ["Lanczos x4 (chosen in the node)."]
@@ -199,16 +170,16 @@ def test_lanczos_when_chosen_says_so() -> None:
 @needs_weights
 def test_cancel_mid_clip_raises_cancelled_and_stops() -> None:
     frames = np.stack([low_res("chelsea")[:16, :16]] * 6)
-    ctx = FakeContext(cancel_after=3)
+    ctx = FakeRunContext(cancel_after=4)
     with pytest.raises(Cancelled):
         run(frames, ctx, scale=2)
-    assert ctx.steps == [(0, 6), (1, 6), (2, 6), (3, 6)]
+    assert ctx.progress_calls == [(0, 6), (1, 6), (2, 6), (3, 6)]
 
 
 def test_progress_is_reported_for_every_frame() -> None:
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     run(np.zeros((3, 4, 4, 3), np.uint8), ctx, method="lanczos")
-    assert ctx.steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert ctx.progress_calls == [(0, 3), (1, 3), (2, 3), (3, 3)]
 
 
 @pytest.mark.parametrize(
@@ -227,7 +198,7 @@ def test_bad_input_is_a_clear_node_error(
 ) -> None:
     values = {**UPSCALE.default_params(), **params}
     with pytest.raises(NodeError, match=message):
-        UPSCALE.run(FakeContext(), {"video": Video(frames, fps=8.0)}, values)
+        UPSCALE.run(FakeRunContext(), {"video": Video(frames, fps=8.0)}, values)
 
 
 def test_running_out_of_memory_asks_for_a_smaller_tile(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,10 +226,10 @@ def test_own_srvgg_files_load_and_match_the_builtin(tmp_path: Path) -> None:
     frame = low_res("astronaut")[40:72, 40:80][None]
     builtin = run(frame, scale=4)
     for path in (safetensors_file, pth_file):
-        ctx = FakeContext()
+        ctx = FakeRunContext()
         np.testing.assert_array_equal(run(frame, ctx, scale=4, model=str(path)), builtin)
         assert f"SRVGGNetCompact from {path.name} on cpu, fp32" in ctx.messages[0]
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     x2 = run(frame, ctx, scale=2, model=str(safetensors_file))
     assert x2.shape == (1, 64, 80, 3)
     assert "its x4 resized to x2" in ctx.messages[0]
@@ -397,7 +368,7 @@ def test_x4plus_meets_the_photo_bar_where_animevideov3_does_not(photo: str) -> N
     # Measured on these whole low-res photos: astronaut 29.7 dB / 31x, coffee 33.2 dB / 9.6x,
     # chelsea 32.0 dB / 18x (animevideov3: 7.6x, 4.5x, 3.4x).
     small = low_res(photo)
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     big = run(small[None], ctx, scale=4, method=PHOTO)[0]
     assert big.shape == (small.shape[0] * 4, small.shape[1] * 4, 3)
     assert "Real-ESRGAN x4plus (photo) x4 on cpu, fp32" in ctx.messages[0]
@@ -414,7 +385,7 @@ def test_x4plus_tiled_result_matches_untiled() -> None:
     tiles = tile_grid(50, 150, rrdbnet.TILE_CONTEXT, tile=50)
     assert len(tiles) == 3 and (tiles[0].cx1, tiles[2].cx0) == (114, 36)
     whole = run(frame[None], scale=4, method=PHOTO, tile=0)[0]
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     tiled = run(frame[None], ctx, scale=4, method=PHOTO, tile=50)[0]
     assert "tiles up to 50 px a side" in ctx.messages[0]
     assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
@@ -425,7 +396,7 @@ def test_x4plus_x2_and_x3_are_its_x4_resized() -> None:
     small = np.ascontiguousarray(low_res("chelsea")[20:52, 40:72])
     x4 = upscalers.realesrgan_photo(4, "cpu", 0).upscale(small, lambda: None)
     for scale in (2, 3):
-        ctx = FakeContext()
+        ctx = FakeRunContext()
         out = run(small[None], ctx, scale=scale, method=PHOTO)[0]
         assert out.shape == (32 * scale, 32 * scale, 3)
         assert f"its x4 resized to x{scale} (bicubic)" in ctx.messages[0]
@@ -438,7 +409,7 @@ def test_x4plus_chosen_ignores_the_model_file_and_fails_clearly_without_weights(
 ) -> None:
     frames = np.zeros((1, 8, 8, 3), np.uint8)
     if ncnn_rrdb.package_model_files() is not None:
-        ctx = FakeContext()
+        ctx = FakeRunContext()
         run(frames, ctx, scale=2, method=PHOTO, model=str(tmp_path / "absent.pth"))
         assert "absent.pth is not used" in ctx.messages[0]
         assert "x4plus (photo) x2" in ctx.messages[1]
@@ -451,10 +422,10 @@ def test_x4plus_chosen_ignores_the_model_file_and_fails_clearly_without_weights(
 @needs_photo_weights
 def test_x4plus_cancel_mid_clip_stops() -> None:
     frames = np.stack([low_res("coffee")[:12, :12]] * 4)
-    ctx = FakeContext(cancel_after=1)
+    ctx = FakeRunContext(cancel_after=2)
     with pytest.raises(Cancelled):
         run(frames, ctx, scale=4, method=PHOTO)
-    assert ctx.steps == [(0, 4), (1, 4)]
+    assert ctx.progress_calls == [(0, 4), (1, 4)]
 
 
 @needs_photo_weights

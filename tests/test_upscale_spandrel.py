@@ -15,9 +15,10 @@ import types
 import numpy as np
 import pytest
 import torch
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 
 from nodes.upscale import SPECS
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 from studio.graph.types import Video
 
@@ -73,7 +74,7 @@ def _save(path, tensors: dict[str, torch.Tensor]) -> str:
 def test_an_architecture_studio_does_not_know_runs_through_spandrel(tmp_path, fake_spandrel):
     model = _save(tmp_path / "fake.safetensors", {"gain": torch.tensor(0.5)})
     frames = np.full((2, 24, 32, 3), 200, np.uint8)
-    ctx = FakeContext()
+    ctx = FakeRunContext()
     out = run_node(UPSCALE, ctx, {"video": Video(frames, fps=8.0)}, scale=2, model=model)
     result = out["video"].frames
     assert result.shape == (2, 48, 64, 3)
@@ -86,7 +87,7 @@ def test_a_file_spandrel_does_not_recognise_is_a_clear_error(tmp_path, fake_span
     model = _save(tmp_path / "odd.safetensors", {"weight": torch.zeros(3)})
     frames = np.zeros((1, 16, 16, 3), np.uint8)
     with pytest.raises(NodeError, match="spandrel does not recognise odd.safetensors"):
-        run_node(UPSCALE, FakeContext(), {"video": Video(frames, fps=8.0)}, model=model)
+        run_node(UPSCALE, FakeRunContext(), {"video": Video(frames, fps=8.0)}, model=model)
 
 
 def test_without_spandrel_the_error_says_why(tmp_path, monkeypatch):
@@ -94,4 +95,4 @@ def test_without_spandrel_the_error_says_why(tmp_path, monkeypatch):
     model = _save(tmp_path / "odd.safetensors", {"weight": torch.zeros(3)})
     frames = np.zeros((1, 16, 16, 3), np.uint8)
     with pytest.raises(NodeError, match="need the 'spandrel' package"):
-        run_node(UPSCALE, FakeContext(), {"video": Video(frames, fps=8.0)}, model=model)
+        run_node(UPSCALE, FakeRunContext(), {"video": Video(frames, fps=8.0)}, model=model)
