@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeSpec, RunContext
+
+# The name tests written before the shared context used (same class, same arguments); new tests
+# import FakeRunContext from studio.engine.testing.
+FakeContext = FakeRunContext
 
 
 def run_node(

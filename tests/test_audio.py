@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 from sync_helpers import flash_clip, sync_error_frames, tone_time
 
 from nodes.audio import LOAD_AUDIO, SET_AUDIO
 from nodes.audio.files import read_audio, write_aac
 from nodes.io.video import SAVE_VIDEO
 from studio.engine.disk_cache import DiskCache
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 from studio.graph.types import Audio, Video
 
@@ -50,11 +51,11 @@ def test_audio_type_refuses_bad_tracks() -> None:
 
 def test_load_audio_reads_wav_and_m4a(tmp_path: Path) -> None:
     write_wav(tmp_path / "a.wav", channels=2)
-    audio = run_node(LOAD_AUDIO, FakeContext(), {}, path=str(tmp_path / "a.wav"))["audio"]
+    audio = run_node(LOAD_AUDIO, FakeRunContext(), {}, path=str(tmp_path / "a.wav"))["audio"]
     assert audio.rate == 8000 and audio.channels == 2 and len(audio) == 4000
     assert 0.35 < np.abs(audio.samples).max() < 0.45
     part = run_node(
-        LOAD_AUDIO, FakeContext(), {}, path=str(tmp_path / "a.wav"), start=0.25, duration=0.125
+        LOAD_AUDIO, FakeRunContext(), {}, path=str(tmp_path / "a.wav"), start=0.25, duration=0.125
     )["audio"]
     assert len(part) == 1000
     write_aac(Audio(audio.samples.copy(), 8000), tmp_path / "a.m4a")
@@ -64,54 +65,56 @@ def test_load_audio_reads_wav_and_m4a(tmp_path: Path) -> None:
 
 def test_load_audio_bad_files_say_why(tmp_path: Path) -> None:
     with pytest.raises(NodeError, match="no sound file chosen"):
-        run_node(LOAD_AUDIO, FakeContext(), {})
+        run_node(LOAD_AUDIO, FakeRunContext(), {})
     with pytest.raises(NodeError, match="not found"):
-        run_node(LOAD_AUDIO, FakeContext(), {}, path=str(tmp_path / "missing.wav"))
+        run_node(LOAD_AUDIO, FakeRunContext(), {}, path=str(tmp_path / "missing.wav"))
     (tmp_path / "junk.wav").write_bytes(b"not a sound file at all" * 10)
     with pytest.raises(NodeError, match="cannot read junk.wav"):
-        run_node(LOAD_AUDIO, FakeContext(), {}, path=str(tmp_path / "junk.wav"))
+        run_node(LOAD_AUDIO, FakeRunContext(), {}, path=str(tmp_path / "junk.wav"))
     write_wav(tmp_path / "short.wav")
     with pytest.raises(NodeError, match="past the end"):
-        run_node(LOAD_AUDIO, FakeContext(), {}, path=str(tmp_path / "short.wav"), start=5.0)
+        run_node(LOAD_AUDIO, FakeRunContext(), {}, path=str(tmp_path / "short.wav"), start=5.0)
 
 
 def test_set_audio_offset_fade_and_trim() -> None:
     clip = flash_clip()  # 2 s of picture
     sound = Audio(np.full((8000, 1), 0.5, np.float32), 8000)  # 1 s of a constant level
-    out = run_node(SET_AUDIO, FakeContext(), {"video": clip, "audio": sound}, offset=0.5)["video"]
+    out = run_node(SET_AUDIO, FakeRunContext(), {"video": clip, "audio": sound}, offset=0.5)[
+        "video"
+    ]
     assert out.audio.duration_s == pytest.approx(2.0)  # padded to the picture
     assert tone_time(out.audio) == pytest.approx(0.5, abs=1e-3)
     faded = run_node(
         SET_AUDIO,
-        FakeContext(),
+        FakeRunContext(),
         {"video": clip, "audio": sound},
         fade_in=0.5,
         trim_to_picture=False,
     )["video"]
     assert faded.audio.samples[0, 0] == 0 and faded.audio.samples[-1, 0] == pytest.approx(0.5)
-    early = run_node(SET_AUDIO, FakeContext(), {"video": clip, "audio": sound}, offset=-0.75)
+    early = run_node(SET_AUDIO, FakeRunContext(), {"video": clip, "audio": sound}, offset=-0.75)
     assert np.count_nonzero(early["video"].audio.samples) == 2000
-    gone = run_node(SET_AUDIO, FakeContext(), {"video": clip}, mode="remove")["video"]
+    gone = run_node(SET_AUDIO, FakeRunContext(), {"video": clip}, mode="remove")["video"]
     assert gone.audio is None and len(gone) == len(clip)
 
 
 def test_set_audio_bad_input_says_why() -> None:
     clip = flash_clip()
     with pytest.raises(NodeError, match="connect a sound"):
-        run_node(SET_AUDIO, FakeContext(), {"video": clip})
+        run_node(SET_AUDIO, FakeRunContext(), {"video": clip})
     sound = Audio(np.ones((800, 1), np.float32), 8000)
     with pytest.raises(NodeError, match="skips the whole sound"):
-        run_node(SET_AUDIO, FakeContext(), {"video": clip, "audio": sound}, offset=-1.0)
+        run_node(SET_AUDIO, FakeRunContext(), {"video": clip, "audio": sound}, offset=-1.0)
     empty = Video(np.zeros((0, 4, 4, 3), np.uint8), 10.0)
     with pytest.raises(NodeError, match="empty"):
-        run_node(SET_AUDIO, FakeContext(), {"video": empty, "audio": sound})
+        run_node(SET_AUDIO, FakeRunContext(), {"video": empty, "audio": sound})
 
 
 def test_save_video_muxes_aac_in_sync(tmp_path: Path) -> None:
     import av
 
     clip = flash_clip(frames=24, fps=12.0, at=12, size=(64, 48), rate=44100)
-    ctx = FakeContext(tmp_path, workflow_json='{"nodes": {}}')
+    ctx = FakeRunContext(tmp_path, workflow_json='{"nodes": {}}')
     files = run_node(SAVE_VIDEO, ctx, {"video": clip}, filename="sync")["files"]
     with av.open(files[0]) as container:
         assert container.metadata.get("comment") == '{"nodes": {}}'

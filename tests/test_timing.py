@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stage_helpers import FakeContext, run_node
+from stage_helpers import run_node
 from sync_helpers import flash_clip, sync_error_frames
 
 from nodes.timing import FRAME, RETIME, TRIM, remap_cuts
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 from studio.graph.types import Audio, Video
 
@@ -33,23 +34,25 @@ def ids(video: Video) -> list[int]:
     ],
 )
 def test_frame_picks(pick: str, frame: int, time: float, expected: int) -> None:
-    out = run_node(FRAME, FakeContext(), {"video": numbered()}, pick=pick, frame=frame, time=time)
+    out = run_node(
+        FRAME, FakeRunContext(), {"video": numbered()}, pick=pick, frame=frame, time=time
+    )
     assert out["image"].shape == (4, 4, 3)
     assert int(out["image"][0, 0, 0]) == expected * 10
 
 
 def test_frame_outside_the_clip_says_so() -> None:
     with pytest.raises(NodeError, match="outside the clip"):
-        run_node(FRAME, FakeContext(), {"video": numbered()}, pick="frame", frame=10)
+        run_node(FRAME, FakeRunContext(), {"video": numbered()}, pick="frame", frame=10)
     with pytest.raises(NodeError, match="outside the clip"):
-        run_node(FRAME, FakeContext(), {"video": numbered()}, pick="time", time=1.0)
+        run_node(FRAME, FakeRunContext(), {"video": numbered()}, pick="time", time=1.0)
 
 
 def test_empty_clip_is_refused_by_every_timing_node() -> None:
     empty = Video(np.zeros((0, 4, 4, 3), np.uint8), 10.0)
     for spec in (FRAME, TRIM, RETIME):
         with pytest.raises(NodeError, match="empty"):
-            run_node(spec, FakeContext(), {"video": empty})
+            run_node(spec, FakeRunContext(), {"video": empty})
 
 
 def test_fps_zero_is_refused_by_the_clip_type() -> None:
@@ -59,42 +62,42 @@ def test_fps_zero_is_refused_by_the_clip_type() -> None:
 
 def test_trim_by_frames_and_by_seconds() -> None:
     clip = numbered()
-    out = run_node(TRIM, FakeContext(), {"video": clip}, in_point=2.0, out_point=5.0)["video"]
+    out = run_node(TRIM, FakeRunContext(), {"video": clip}, in_point=2.0, out_point=5.0)["video"]
     assert ids(out) == [2, 3, 4]
-    out = run_node(TRIM, FakeContext(), {"video": clip}, unit="seconds", in_point=0.3)["video"]
+    out = run_node(TRIM, FakeRunContext(), {"video": clip}, unit="seconds", in_point=0.3)["video"]
     assert ids(out) == [3, 4, 5, 6, 7, 8, 9]
 
 
 @pytest.mark.parametrize(("start", "end"), [(4.0, 4.0), (6.0, 3.0), (12.0, 0.0)])
 def test_zero_length_trim_says_why(start: float, end: float) -> None:
     with pytest.raises(NodeError, match="no frames|past the end"):
-        run_node(TRIM, FakeContext(), {"video": numbered()}, in_point=start, out_point=end)
+        run_node(TRIM, FakeRunContext(), {"video": numbered()}, in_point=start, out_point=end)
 
 
 def test_retime_speed_reverse_and_hold() -> None:
     clip = numbered()
-    assert ids(run_node(RETIME, FakeContext(), {"video": clip}, speed=2.0)["video"]) == [
+    assert ids(run_node(RETIME, FakeRunContext(), {"video": clip}, speed=2.0)["video"]) == [
         0,
         2,
         4,
         6,
         8,
     ]
-    slow = run_node(RETIME, FakeContext(), {"video": clip}, speed=0.5)["video"]
+    slow = run_node(RETIME, FakeRunContext(), {"video": clip}, speed=0.5)["video"]
     assert ids(slow)[:6] == [0, 0, 1, 1, 2, 2] and len(slow) == 20
-    back = run_node(RETIME, FakeContext(), {"video": clip}, reverse=True)["video"]
+    back = run_node(RETIME, FakeRunContext(), {"video": clip}, reverse=True)["video"]
     assert ids(back) == list(range(9, -1, -1))
-    held = run_node(RETIME, FakeContext(), {"video": clip}, hold_frame=3, hold_length=2)["video"]
+    held = run_node(RETIME, FakeRunContext(), {"video": clip}, hold_frame=3, hold_length=2)["video"]
     assert ids(held) == [0, 1, 2, 3, 3, 3, 4, 5, 6, 7, 8, 9]
     with pytest.raises(NodeError, match="cannot hold frame 12"):
-        run_node(RETIME, FakeContext(), {"video": clip}, hold_frame=12, hold_length=2)
+        run_node(RETIME, FakeRunContext(), {"video": clip}, hold_frame=12, hold_length=2)
 
 
 def test_cut_markers_follow_the_frames() -> None:
     clip = numbered(cuts=(4,))
-    assert run_node(TRIM, FakeContext(), {"video": clip}, in_point=2.0)["video"].cuts == (2,)
-    assert run_node(TRIM, FakeContext(), {"video": clip}, in_point=5.0)["video"].cuts == ()
-    assert run_node(RETIME, FakeContext(), {"video": clip}, reverse=True)["video"].cuts == (6,)
+    assert run_node(TRIM, FakeRunContext(), {"video": clip}, in_point=2.0)["video"].cuts == (2,)
+    assert run_node(TRIM, FakeRunContext(), {"video": clip}, in_point=5.0)["video"].cuts == ()
+    assert run_node(RETIME, FakeRunContext(), {"video": clip}, reverse=True)["video"].cuts == (6,)
     assert remap_cuts((4,), np.array([0, 2, 4, 6])) == (2,)
     assert remap_cuts((4,), np.array([0, 2, 3, 3, 5])) == (4,)
 
@@ -114,7 +117,7 @@ def test_cut_markers_follow_the_frames() -> None:
 def test_sound_stays_in_sync(spec, params) -> None:
     clip = flash_clip()
     assert sync_error_frames(clip) < 0.01
-    out = run_node(spec, FakeContext(), {"video": clip}, **params)["video"]
+    out = run_node(spec, FakeRunContext(), {"video": clip}, **params)["video"]
     if params.get("reverse"):  # backwards, the tone *ends* where the flash ends: flip back
         out = Video(out.frames[::-1].copy(), out.fps, Audio(out.audio.samples[::-1].copy(), 8000))
     assert sync_error_frames(out) <= 1.0
