@@ -15,7 +15,6 @@ from nodes.diffusion.params import (
     STEP_CACHES,
     guidance_param,
     memory_param,
-    seed_param,
     steps_param,
 )
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
@@ -37,7 +36,14 @@ def run_image_to_video(
         raise NodeError("a last frame needs a diffusion model (Wan I2V or Wan VACE)")
 
     from nodes.animate import cut_and_drag
+    from nodes.animate_seed import moves, vary_motion
 
+    if params["seed"] and not moves(motion):
+        ctx.info(
+            f"seed {params['seed']} changes nothing here: the built-in animator varies the "
+            "brushes' timing and paths, and nothing moves (no motion brush, no camera move)"
+        )
+    motion = vary_motion(motion, params["seed"])
     size = (params["width"], params["height"]) if params["width"] and params["height"] else None
     if bool(params["width"]) != bool(params["height"]):
         raise NodeError("set both width and height, or leave both at 0 to keep the keyframe's")
@@ -70,7 +76,9 @@ IMAGE_TO_VIDEO = NodeSpec(
         "fps",
         "frames",
     ),
-    version=3,  # 3: CogVideoX follows the brushes (SDEdit); Wan 2.2 TI2V runs as I2V
+    # 3: CogVideoX follows the brushes (SDEdit); Wan 2.2 TI2V runs as I2V.
+    # 4: the built-in animator varies its performance with the seed (seed 0 as before).
+    version=4,
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "
         "camera move applies to the whole frame. With no model chosen, Studio's built-in "
@@ -99,7 +107,16 @@ IMAGE_TO_VIDEO = NodeSpec(
         ),
         Param("prompt", ParamKind.TEXT, "", help="What happens in the shot (diffusion models)."),
         Param("negative_prompt", ParamKind.TEXT, "", help="What to avoid (diffusion models)."),
-        seed_param("clip"),
+        Param(
+            "seed",
+            ParamKind.SEED,
+            0,
+            min=0,
+            max=2**32 - 1,
+            help="Same seed, same settings: same clip. The built-in animator plays the brushes "
+            "exactly as drawn at seed 0; any other seed is another take of the same direction "
+            "(timing, paths and camera varied a little).",
+        ),
         Param(
             "frames",
             ParamKind.INT,
