@@ -41,7 +41,13 @@ def build_graph(sd: Path, wan: Path, size: int, frames: int) -> Graph:
     key = graph.add(
         "GenerateKeyframe",
         title="Keyframe",
-        params={"model": str(sd), "prompt": "a red tree", "width": size, "height": size, "steps": 4},
+        params={
+            "model": str(sd),
+            "prompt": "a red tree",
+            "width": size,
+            "height": size,
+            "steps": 4,
+        },
     )
     i2v = graph.add(
         "ImageToVideo",
@@ -125,7 +131,9 @@ def main() -> None:
         assert [j.state.value for j in done] == ["done"] * args.variants, [j.message for j in done]
 
     ideal = args.variants * node + upstream
-    print(f"keyframe (upstream) U = {upstream * 1000:.0f} ms, image to video N = {node * 1000:.0f} ms")
+    print(
+        f"keyframe (upstream) U = {upstream * 1000:.0f} ms, image to video N = {node * 1000:.0f} ms"
+    )
     print(
         f"{args.variants} seed variants through the queue: {batch:.2f} s; "
         f"{args.variants} x N + U = {ideal:.2f} s"
