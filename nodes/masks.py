@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 
 from nodes.io.images import check_image
-from nodes.shapes import rasterise
-from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
+from nodes.shapes import rasterise, shapes_problems
+from studio.graph.spec import CheckEnv, NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
 
 GRABCUT_MAX_SIDE = 512  # GrabCut runs on a downscaled copy: seconds become tens of milliseconds
@@ -96,6 +96,17 @@ def subject_mask(image: np.ndarray, painted: np.ndarray, iterations: int) -> np.
     return cv2.resize(subject, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def check_region_mask(params: Mapping[str, Any], env: CheckEnv) -> list[str]:
+    problems = shapes_problems(params["shapes"])
+    shapes = params["shapes"]
+    if not problems and not any(s.get("op", "add") == "add" for s in shapes):
+        problems.append(
+            "nothing is painted: draw a stroke, rectangle, ellipse or polygon over the image "
+            "(the 'shapes' list is empty or every shape was erased)"
+        )
+    return problems
+
+
 REGION_MASK = NodeSpec(
     type_id="RegionMask",
     title="Region Mask",
@@ -109,6 +120,7 @@ REGION_MASK = NodeSpec(
         "Subject mode turns a rough box into the subject's outline (GrabCut)."
     ),
     run=run_region_mask,
+    check=check_region_mask,
     inputs=(Port("image", PortType.IMAGE, "The picture to paint over; sets the mask's size."),),
     outputs=(Port("mask", PortType.MASK, "1 inside the painted region, 0 outside."),),
     params=(

@@ -24,14 +24,14 @@ here replaces the upstream one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from nodes.animate import EASES
-from nodes.shapes import rasterise
-from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
+from nodes.shapes import brief, rasterise, shapes_problems
+from studio.graph.spec import CheckEnv, NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import CameraMove, Motion, MotionBrushValue, PortType
 
 # Shapes need a raster when no mask input says the keyframe's size; regions are stretched to
@@ -59,7 +59,7 @@ def run_motion_brush(
     brushes = list(upstream.brushes)
     for index, entry in enumerate(entries):
         ctx.progress(index, len(entries))
-        brushes.append(_brush(ctx, entry, index, mask, raster))
+        brushes.append(_brush(ctx.info, entry, index, mask, raster))
     if mask is not None and not any(
         isinstance(e, dict) and e.get("region") == "input" for e in entries
     ):
@@ -91,23 +91,46 @@ def _raster_size(mask: np.ndarray | None, upstream: Motion) -> tuple[int, int]:
     return DEFAULT_RASTER
 
 
+def check_motion_brush(params: Mapping[str, Any], env: CheckEnv) -> list[str]:
+    """What :func:`run_motion_brush` would refuse in the brushes, before anything runs."""
+    entries = params["brushes"]
+    if not isinstance(entries, list):
+        return [f"brushes must be a list, got {type(entries).__name__}"]
+    if len(entries) > Motion.MAX_BRUSHES:
+        return [f"{len(entries)} motion brushes; at most {Motion.MAX_BRUSHES} are supported"]
+    mask = np.ones((1, 1), np.float32) if "mask" in env.connected else None
+    problems = []
+    for index, entry in enumerate(entries):
+        try:
+            _brush(lambda message: None, entry, index, mask, None)
+        except NodeError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def _brush(
-    ctx: RunContext, entry: Any, index: int, mask: np.ndarray | None, raster: tuple[int, int]
+    info: Callable[[str], None],
+    entry: Any,
+    index: int,
+    mask: np.ndarray | None,
+    raster: tuple[int, int] | None,
 ) -> MotionBrushValue:
+    """One brush from its record; ``raster`` None only checks it (nothing is drawn)."""
     if not isinstance(entry, dict):
-        raise NodeError(f"brush {index + 1}: expected an object, got {entry!r}")
-    name = str(entry.get("name") or f"brush {index + 1}")
+        raise NodeError(f"brush {index + 1}: expected an object, got {brief(entry)}")
+    label = entry.get("name") or f"brush {index + 1}"
+    name = brief(label, 60) if isinstance(label, (dict, list)) else str(label)[:60]
     region = _region(entry.get("region"), name, mask, raster)
     static = entry.get("static", False)
     if not isinstance(static, bool):
-        raise NodeError(f"{name}: 'static' must be true or false, got {static!r}")
-    trajectory = _trajectory(ctx, entry.get("trajectory", []), name, static)
+        raise NodeError(f"{name}: 'static' must be true or false, got {brief(static)}")
+    trajectory = _trajectory(info, entry.get("trajectory", []), name, static)
     start, end = _number(entry, "start", 0.0, name), _number(entry, "end", 1.0, name)
     if not 0.0 <= start < end <= 1.0:
         raise NodeError(f"{name}: needs 0 <= start < end <= 1, got start={start}, end={end}")
     ease = entry.get("ease", "linear")
     if ease not in EASES:
-        raise NodeError(f"{name}: unknown ease {ease!r}; expected one of {', '.join(EASES)}")
+        raise NodeError(f"{name}: unknown ease {brief(ease)}; expected one of {', '.join(EASES)}")
     rotation = _number(entry, "rotation", 0.0, name)
     if abs(rotation) > 3600:
         raise NodeError(f"{name}: rotation = {rotation} degrees is out of range (±3600)")
@@ -127,28 +150,36 @@ def _brush(
     )
 
 
-def _region(region: Any, name: str, mask: np.ndarray | None, raster: tuple[int, int]) -> np.ndarray:
+def _region(
+    region: Any, name: str, mask: np.ndarray | None, raster: tuple[int, int] | None
+) -> np.ndarray:
     if region == "input":
         if mask is None:
             raise NodeError(f"{name}: its region is 'input' but the mask input is not connected")
         alpha = mask
+    elif isinstance(region, list) and raster is None:  # checking only: shapes, not pixels
+        problems = shapes_problems(region, label=f"{name}: shape")
+        if problems:
+            raise NodeError("; ".join(problems))
+        painted = any(s.get("op", "add") == "add" for s in region)
+        alpha = np.ones((1, 1), np.float32) if painted else np.zeros((1, 1), np.float32)
     elif isinstance(region, list):
         alpha = rasterise(region, *raster, label=f"{name}: shape")
     else:
-        raise NodeError(f"{name}: region must be 'input' or a list of shapes, got {region!r}")
+        raise NodeError(f"{name}: region must be 'input' or a list of shapes, got {brief(region)}")
     if alpha.max() < 0.5:
         raise NodeError(f"{name}: its region is empty — paint the area that should move")
     return alpha
 
 
 def _trajectory(
-    ctx: RunContext, value: Any, name: str, static: bool
+    info: Callable[[str], None], value: Any, name: str, static: bool
 ) -> tuple[tuple[float, float], ...]:
     try:
         points = np.asarray(value, np.float64).reshape(-1, 2)
     except (TypeError, ValueError):
         raise NodeError(
-            f"{name}: trajectory must be a list of [x, y] pairs, got {value!r}"
+            f"{name}: trajectory must be a list of [x, y] pairs, got {brief(value)}"
         ) from None
     if not np.isfinite(points).all():
         raise NodeError(f"{name}: its trajectory holds a non-finite coordinate")
@@ -160,16 +191,14 @@ def _trajectory(
     clamped = np.clip(points, 0.0, 1.0)
     if (clamped != points).any():
         outside = int((clamped != points).any(axis=1).sum())
-        ctx.info(
-            f"{name}: {outside} trajectory point(s) left the frame and were clamped to its edge"
-        )
+        info(f"{name}: {outside} trajectory point(s) left the frame and were clamped to its edge")
     return tuple((float(x), float(y)) for x, y in clamped)
 
 
 def _number(entry: Mapping[str, Any], key: str, default: float, name: str) -> float:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise NodeError(f"{name}: '{key}' must be a number, got {value!r}")
+        raise NodeError(f"{name}: '{key}' must be a number, got {brief(value)}")
     return float(value)
 
 
@@ -196,6 +225,7 @@ MOTION_BRUSH = NodeSpec(
         "Chain several to combine their brushes."
     ),
     run=run_motion_brush,
+    check=check_motion_brush,
     inputs=(
         Port("mask", PortType.MASK, "A region for brushes whose region is 'input'.", optional=True),
         Port(

@@ -17,6 +17,7 @@ default 0) softens that shape's edge.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,15 +54,37 @@ def rasterise(
     return mask
 
 
+def shapes_problems(shapes: Any, label: str = "shape", limit: int = 20) -> list[str]:
+    """What :func:`rasterise` would refuse in ``shapes``: every bad shape (up to ``limit``)."""
+    if not isinstance(shapes, (list, tuple)):
+        return [f"{label}s must be a list of shapes, got {type(shapes).__name__}"]
+    problems = []
+    for index, shape in enumerate(shapes):
+        try:
+            _check_shape(shape, f"{label} {index + 1}")
+        except NodeError as exc:
+            problems.append(str(exc))
+            if len(problems) >= limit:
+                problems.append(f"(and maybe more among {len(shapes)} {label}s)")
+                break
+    return problems
+
+
+def brief(value: Any, size: int = 80) -> str:
+    """``repr`` cut to ``size`` characters, for messages about values that may be huge."""
+    text = reprlib.repr(value)
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
 def _check_shape(shape: Any, where: str) -> tuple[str, str, np.ndarray, float, float]:
     if not isinstance(shape, dict):
-        raise NodeError(f"{where}: expected an object with 'kind' and 'points', got {shape!r}")
+        raise NodeError(f"{where}: expected an object with 'kind' and 'points', got {brief(shape)}")
     kind = shape.get("kind")
     if kind not in KINDS:
-        raise NodeError(f"{where}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise NodeError(f"{where}: unknown kind {brief(kind)}; expected one of {', '.join(KINDS)}")
     op = shape.get("op", "add")
     if op not in OPS:
-        raise NodeError(f"{where}: unknown op {op!r}; expected 'add' or 'subtract'")
+        raise NodeError(f"{where}: unknown op {brief(op)}; expected 'add' or 'subtract'")
     points = _points(shape.get("points"), where)
     needed = {"stroke": 1, "polygon": 3, "rect": 2, "ellipse": 2}[kind]
     if len(points) < needed:
@@ -77,22 +100,24 @@ def _points(value: Any, where: str) -> np.ndarray:
     try:
         points = np.asarray(value, np.float64)
     except (TypeError, ValueError):
-        raise NodeError(f"{where}: points must be a list of [x, y] pairs, got {value!r}") from None
+        raise NodeError(
+            f"{where}: points must be a list of [x, y] pairs, got {brief(value)}"
+        ) from None
     if points.size == 0:
         return np.zeros((0, 2))
     if points.ndim != 2 or points.shape[1] != 2:
-        raise NodeError(f"{where}: points must be a list of [x, y] pairs, got {value!r}")
+        raise NodeError(f"{where}: points must be a list of [x, y] pairs, got {brief(value)}")
     if not np.isfinite(points).all():
         raise NodeError(f"{where}: points hold a non-finite coordinate")
     # Shapes may reach past the edge (a stroke along the border); far outside is a mistake.
     if np.abs(points - 0.5).max() > 10:
-        raise NodeError(f"{where}: points must be normalised (0..1), got {points.tolist()}")
+        raise NodeError(f"{where}: points must be normalised (0..1), got {brief(points.tolist())}")
     return points
 
 
 def _length(value: Any, what: str, maximum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise NodeError(f"{what} must be a number, got {value!r}")
+        raise NodeError(f"{what} must be a number, got {brief(value)}")
     if not 0 <= value <= maximum:
         raise NodeError(f"{what} = {value} is out of range; use 0 to {maximum} (of the frame)")
     return float(value)

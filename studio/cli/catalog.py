@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from studio.cli.common import EXIT_FAILED, EXIT_OK, load_workflow, registry_or_default
+from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_workflow, registry_or_default
 from studio.graph.registry import NodeRegistry
 
 
 def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    from studio.engine.scheduler import default_models
+    from studio.graph.fileformat import WorkflowFileError
     from studio.graph.validate import validate
 
-    graph = load_workflow(args.workflow, registry_or_default(registry))
-    problems = validate(graph)
+    try:
+        graph = load_workflow(args.workflow, registry_or_default(registry), keep_errors=True)
+    except WorkflowFileError as exc:  # every structural problem, one a line
+        for problem in exc.problems:
+            print(f"studio: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    problems = validate(graph, models=default_models() if registry is None else None)
     for problem in problems:
         print(f"{problem.severity}: {problem}")
     failed = any(p.severity == "error" for p in problems)

@@ -23,12 +23,22 @@ def registry_or_default(registry: NodeRegistry | None) -> NodeRegistry:
     return default_registry()
 
 
+MAX_VALUE_DEPTH = 32
+
+
 def parse_value(text: str) -> Any:
     """A --set value: JSON when it parses (numbers, true, lists), otherwise the text itself."""
+    from studio.graph.spec import nesting_path
+
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise UsageError("that value is nested too deeply") from None
+    if nesting_path(value, MAX_VALUE_DEPTH) is not None:
+        raise UsageError(f"that value is nested more than {MAX_VALUE_DEPTH} levels deep")
+    return value
 
 
 def split_assignment(text: str, what: str) -> tuple[str, str]:
@@ -38,13 +48,16 @@ def split_assignment(text: str, what: str) -> tuple[str, str]:
     return name, value
 
 
-def load_workflow(path: str, registry: NodeRegistry) -> Any:
-    """The workflow's graph; a broken file becomes a UsageError (one clear line)."""
+def load_workflow(path: str, registry: NodeRegistry, *, keep_errors: bool = False) -> Any:
+    """The workflow's graph; a broken file becomes a UsageError (one clear line), or with
+    ``keep_errors`` the WorkflowFileError itself (its ``problems`` list every one)."""
     from studio.graph.fileformat import WorkflowFileError, load
 
     try:
         loaded = load(path, registry)
     except WorkflowFileError as exc:
+        if keep_errors:
+            raise
         raise UsageError(str(exc)) from None
     for warning in loaded.warnings:
         print(f"studio: warning: {warning}", file=sys.stderr)

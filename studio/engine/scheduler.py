@@ -252,7 +252,7 @@ class _Run:
             graph.node(target)  # raises GraphError naming an unknown target
         order = graph.topological_order(graph.upstream(targets))
 
-        problems = validate(graph, order)
+        problems = validate(graph, order, models=self.engine.models)
         failures = [p for p in problems if p.severity == "error"]
         if failures:
             self.emit("run_started", node_ids=tuple(order))

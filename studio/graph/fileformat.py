@@ -16,31 +16,21 @@ field; any problem becomes one :class:`WorkflowFileError` naming it.
 from __future__ import annotations
 
 import json
-import math
 import os
+import stat
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio import __version__
-from studio.graph.graph import Edge, Graph, GraphError, Group, Node
+from studio.graph.fileparse import LoadedWorkflow, WorkflowFileError, build, check_nesting
+from studio.graph.graph import Graph, Node
 from studio.graph.migrations import CURRENT_FORMAT_VERSION, migrate
 from studio.graph.registry import NodeRegistry
 
+__all__ = ["LoadedWorkflow", "WorkflowFileError", "dumps", "load", "loads", "from_dict", "save"]
+
 MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_NODES = 100_000
-MAX_COORDINATE = 1e7
-
-
-class WorkflowFileError(ValueError):
-    """A workflow file that cannot be opened, with the reason in plain words."""
-
-
-@dataclass
-class LoadedWorkflow:
-    graph: Graph
-    warnings: list[str] = field(default_factory=list)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -132,21 +122,43 @@ def _fsync_directory(folder: Path) -> None:
 
 
 def load(path: str | os.PathLike[str], registry: NodeRegistry) -> LoadedWorkflow:
+    """Read a workflow file. Only a regular file of at most :data:`MAX_FILE_BYTES` is read, and
+    never more than that: a device (/dev/zero), a FIFO or a folder is refused before reading."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise WorkflowFileError(f"cannot open {path}: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
-        raise WorkflowFileError(f"{path.name} is {size / 1e6:.0f} MB; not a workflow file")
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise WorkflowFileError(f"{path.name} is {kind}; not a workflow file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise WorkflowFileError(
+                f"{path.name} is {info.st_size / 1e6:.0f} MB; not a workflow file"
+            )
+        try:
+            data = handle.read(MAX_FILE_BYTES + 1)  # the file may grow while it is read
+        except OSError as exc:
+            raise WorkflowFileError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkflowFileError(f"{path.name} is over {MAX_FILE_BYTES / 1e6:.0f} MB")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise WorkflowFileError(f"cannot read {path.name}: {exc}") from None
     return loads(text, registry, source=path.name)
 
 
 def loads(text: str, registry: NodeRegistry, source: str = "workflow") -> LoadedWorkflow:
+    return from_dict(parse_json(text, source), registry, source=source)
+
+
+def parse_json(text: str, source: str = "workflow") -> Any:
+    """Strict JSON (no NaN, no duplicate keys), nested at most ``MAX_DEPTH`` deep; any problem
+    is a :class:`WorkflowFileError`."""
     try:
         data = json.loads(
             text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicates
@@ -155,9 +167,12 @@ def loads(text: str, registry: NodeRegistry, source: str = "workflow") -> Loaded
         raise WorkflowFileError(
             f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise WorkflowFileError(f"{source} is nested too deeply to be a workflow") from None
     except ValueError as exc:
         raise WorkflowFileError(f"{source}: {exc}") from None
-    return from_dict(data, registry, source=source)
+    check_nesting(data, source)
+    return data
 
 
 def _reject_constant(name: str) -> Any:
@@ -177,204 +192,9 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def from_dict(data: Any, registry: NodeRegistry, source: str = "workflow") -> LoadedWorkflow:
     if not isinstance(data, dict):
         raise WorkflowFileError(f"{source} is not a workflow: expected a JSON object at the top")
+    check_nesting(data, source)
     try:
         data = migrate(data)
     except ValueError as exc:
         raise WorkflowFileError(f"{source}: {exc}") from None
-    try:
-        return _build(data, registry)
-    except (WorkflowFileError, GraphError) as exc:
-        raise WorkflowFileError(f"{source}: {exc}") from None
-
-
-def _build(data: dict[str, Any], registry: NodeRegistry) -> LoadedWorkflow:
-    graph = Graph(registry)
-    warnings: list[str] = []
-    metadata = data.get("metadata", {})
-    _expect(isinstance(metadata, dict), "'metadata' must be an object")
-    graph.metadata = metadata
-
-    nodes = data.get("nodes", {})
-    _expect(isinstance(nodes, dict), "'nodes' must be an object keyed by node id")
-    _expect(len(nodes) <= MAX_NODES, f"{len(nodes)} nodes is more than Studio can open")
-    edges = data.get("edges", [])
-    _expect(isinstance(edges, list), "'edges' must be a list")
-    parsed_edges = [_parse_edge(i, e) for i, e in enumerate(edges)]
-
-    for node_id, record in nodes.items():
-        graph.insert_node(_parse_node(graph, node_id, record, parsed_edges, warnings))
-
-    seen_inputs: set[tuple[str, str]] = set()
-    for edge in parsed_edges:
-        for end, node_id in (("source", edge.src_node), ("target", edge.dst_node)):
-            _expect(node_id in graph, f"an edge's {end} names node {node_id!r}, which is missing")
-        slot = (edge.dst_node, edge.dst_port)
-        _expect(
-            slot not in seen_inputs,
-            f"input {edge.dst_port!r} of node {edge.dst_node!r} has two edges",
-        )
-        seen_inputs.add(slot)
-        src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
-        if src.is_placeholder or dst.is_placeholder:
-            graph.insert_edge(edge)
-            continue
-        _expect(
-            src.output_port(edge.src_port) is not None,
-            f"an edge leaves {src.title!r} from output {edge.src_port!r}, which it lacks",
-        )
-        _expect(
-            dst.input_port(edge.dst_port) is not None,
-            f"an edge enters {dst.title!r} at input {edge.dst_port!r}, which it lacks",
-        )
-        graph.insert_edge(edge)
-    try:
-        graph.topological_order()
-    except ValueError:
-        raise WorkflowFileError("its edges form a cycle") from None
-    for edge in graph.edges:
-        src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
-        if src.is_placeholder or dst.is_placeholder:
-            continue
-        out_type = graph.resolved_output_type(src.id, edge.src_port)
-        in_type = dst.input_port(edge.dst_port).type  # type: ignore[union-attr]
-        _expect(
-            in_type.accepts(out_type),
-            f"an edge joins {src.title}.{edge.src_port} "
-            f"({out_type.value}) to {dst.title}.{edge.dst_port} ({in_type.value})",
-        )
-
-    groups = data.get("groups", [])
-    _expect(isinstance(groups, list), "'groups' must be a list")
-    for record in groups:
-        graph.add_group(_parse_group(record))
-    return LoadedWorkflow(graph, warnings)
-
-
-def _parse_node(
-    graph: Graph, node_id: Any, record: Any, edges: list[Edge], warnings: list[str]
-) -> Node:
-    _expect(isinstance(node_id, str) and 0 < len(node_id) <= 64, f"bad node id {node_id!r}")
-    _expect(isinstance(record, dict), f"node {node_id!r} must be an object")
-    type_id = record.get("type")
-    _expect(isinstance(type_id, str) and type_id, f"node {node_id!r} has no 'type'")
-    title = record.get("title", type_id)
-    _expect(isinstance(title, str), f"node {node_id!r}: 'title' must be text")
-    position = _parse_position(record.get("position", [0, 0]), f"node {node_id!r}")
-    bypass = record.get("bypass", False)
-    _expect(isinstance(bypass, bool), f"node {node_id!r}: 'bypass' must be true or false")
-    params = record.get("params", {})
-    _expect(isinstance(params, dict), f"node {node_id!r}: 'params' must be an object")
-    version = record.get("version", 1)
-    _expect(
-        isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 10**6,
-        f"node {node_id!r}: 'version' must be a whole number",
-    )
-
-    spec = graph.registry.get(type_id)
-    if spec is None:
-        warnings.append(
-            f"{title!r} is a {type_id!r} node, which this install does not have; it is kept "
-            "as a placeholder and saved back unchanged"
-        )
-        raw = dict(record)
-        raw["_inputs"] = sorted({e.dst_port for e in edges if e.dst_node == node_id})
-        raw["_outputs"] = sorted({e.src_port for e in edges if e.src_node == node_id})
-        return Node(
-            graph,
-            node_id,
-            type_id,
-            None,
-            title=title,
-            position=position,
-            params=dict(params),
-            bypass=bypass,
-            version=version,
-            raw=raw,
-        )
-
-    if version > spec.version:
-        warnings.append(
-            f"{title!r} was saved by a newer {type_id} (version {version}; this install has "
-            f"{spec.version}); results may differ"
-        )
-    values = spec.default_params()
-    extra: dict[str, Any] = {}
-    for name, value in params.items():
-        if spec.param(name) is None:
-            extra[name] = value
-        else:
-            values[name] = value
-    if extra:
-        warnings.append(
-            f"{title!r}: {type_id} has no parameter(s) {', '.join(sorted(extra))}; "
-            "they are kept in the file but not used"
-        )
-    node = Node(
-        graph,
-        node_id,
-        type_id,
-        spec,
-        title=title,
-        position=position,
-        params=values,
-        bypass=bypass,
-        version=spec.version,
-    )
-    node.extra_params = extra
-    return node
-
-
-def _parse_edge(index: int, record: Any) -> Edge:
-    where = f"edge #{index + 1}"
-    _expect(isinstance(record, dict), f"{where} must be an object")
-    ends = []
-    for key in ("from", "to"):
-        end = record.get(key)
-        _expect(isinstance(end, dict), f"{where} needs a '{key}' object")
-        node, port = end.get("node"), end.get("port")
-        _expect(
-            isinstance(node, str) and isinstance(port, str),
-            f"{where}: '{key}' needs text 'node' and 'port'",
-        )
-        ends.append((node, port))
-    return Edge(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
-
-
-def _parse_group(record: Any) -> Group:
-    _expect(isinstance(record, dict), "each group must be an object")
-    group_id = record.get("id")
-    _expect(isinstance(group_id, str) and group_id, "a group has no 'id'")
-    kind = record.get("kind", "backdrop")
-    _expect(kind in ("backdrop", "note"), f"group {group_id!r}: unknown kind {kind!r}")
-    rect = record.get("rect", [0, 0, 400, 300])
-    _expect(
-        isinstance(rect, list) and len(rect) == 4 and all(_finite(v) for v in rect),
-        f"group {group_id!r}: 'rect' must be four numbers",
-    )
-    _expect(all(abs(v) <= MAX_COORDINATE for v in rect), f"group {group_id!r}: absurd 'rect'")
-    fields = {k: record.get(k, "") for k in ("title", "text")}
-    for name, value in fields.items():
-        _expect(isinstance(value, str), f"group {group_id!r}: '{name}' must be text")
-    color = record.get("color", "#3b4252")
-    _expect(isinstance(color, str), f"group {group_id!r}: 'color' must be text")
-    return Group(
-        group_id, kind, fields["title"], fields["text"], tuple(float(v) for v in rect), color
-    )  # type: ignore[arg-type]
-
-
-def _parse_position(value: Any, where: str) -> tuple[float, float]:
-    _expect(
-        isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value),
-        f"{where}: 'position' must be two numbers",
-    )
-    _expect(all(abs(v) <= MAX_COORDINATE for v in value), f"{where}: absurd position {value}")
-    return float(value[0]), float(value[1])
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise WorkflowFileError(message)
+    return build(data, registry, source)

@@ -18,6 +18,31 @@ from typing import Any, Protocol
 
 from studio.graph.types import PortType
 
+MAX_PARAM_DEPTH = 32  # shapes and brushes nest about 4 levels
+
+
+def nesting_path(value: Any, limit: int) -> list[Any] | None:
+    """Where ``value`` (dicts, lists, tuples) nests more than ``limit`` levels deep, as the
+    keys leading there; None if it does not. Iterative: safe on any depth, even a cycle."""
+    if not isinstance(value, (dict, list, tuple)):
+        return None
+    stack = [(None, _children(value))]
+    while stack:
+        try:
+            key, child = next(stack[-1][1])
+        except StopIteration:
+            stack.pop()
+            continue
+        if isinstance(child, (dict, list, tuple)):
+            if len(stack) >= limit:
+                return [k for k, _ in stack[1:]] + [key]
+            stack.append((key, _children(child)))
+    return None
+
+
+def _children(value: Any) -> Any:
+    return iter(value.items()) if isinstance(value, dict) else iter(enumerate(value))
+
 
 class NodeError(Exception):
     """A problem a node reports to the artist: shown on the node, no traceback needed."""
@@ -76,15 +101,15 @@ class Param:
         kind = self.kind
         if kind in (ParamKind.INT, ParamKind.SEED):
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"expects an integer, got {value!r}"
+                return f"expects an integer, got {_short(value)}"
         elif kind is ParamKind.FLOAT:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"expects a number, got {value!r}"
-            if not math.isfinite(value):
-                return f"expects a finite number, got {value!r}"
+                return f"expects a number, got {_short(value)}"
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"expects a finite number, got {_short(value)}"
         elif kind is ParamKind.BOOL:
             if not isinstance(value, bool):
-                return f"expects true or false, got {value!r}"
+                return f"expects true or false, got {_short(value)}"
         elif kind in (
             ParamKind.STRING,
             ParamKind.TEXT,
@@ -93,16 +118,18 @@ class Param:
             ParamKind.MODEL,
         ):
             if not isinstance(value, str):
-                return f"expects text, got {value!r}"
+                return f"expects text, got {_short(value)}"
         elif kind is ParamKind.CHOICE:
             if value not in self.choices:
-                return f"unknown choice {value!r}; expected one of {', '.join(self.choices)}"
+                return f"unknown choice {_short(value)}; expected one of {', '.join(self.choices)}"
         elif kind is ParamKind.COLOR:
             if not (isinstance(value, str) and len(value) == 7 and value.startswith("#")):
-                return f"expects a colour like '#ff8800', got {value!r}"
+                return f"expects a colour like '#ff8800', got {_short(value)}"
         elif kind is ParamKind.JSON:
             if not isinstance(value, (dict, list)):
-                return f"expects structured data (a list or object), got {value!r}"
+                return f"expects structured data (a list or object), got {_short(value)}"
+            if nesting_path(value, MAX_PARAM_DEPTH) is not None:
+                return f"is nested more than {MAX_PARAM_DEPTH} levels deep"
         if kind in (ParamKind.INT, ParamKind.FLOAT, ParamKind.SEED):
             if self.min is not None and value < self.min:
                 return f"{value} is below the minimum {self.min:g}"
@@ -140,6 +167,18 @@ RunFunction = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], dict[
 
 
 @dataclass(frozen=True)
+class CheckEnv:
+    """What a node's :attr:`NodeSpec.check` may know besides its params."""
+
+    connected: frozenset[str] = frozenset()  # input ports with a wire
+    models: Any = None  # the model manager; None when models cannot be looked up
+
+
+# params, env -> every problem the node's run would refuse, before anything runs.
+CheckFunction = Callable[[Mapping[str, Any], CheckEnv], "list[str]"]
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """Everything Studio knows about a node type. ``version`` enters the cache key: bump it
     whenever the node's output for the same inputs and params changes."""
@@ -161,6 +200,9 @@ class NodeSpec:
     # ("img2vid"), and tags for what it does or which models it drives ("wan", "sharpen").
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # The input checks of ``run`` that need no inputs (shapes, file names, files, models):
+    # ``studio validate`` and every render run them first, so all problems show at once.
+    check: CheckFunction | None = None
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +231,11 @@ class NodeSpec:
             for p in self.params
             if p.reads_file and isinstance(params.get(p.name), str) and params[p.name]
         ]
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list, tuple)) else type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _copy_default(value: Any) -> Any:

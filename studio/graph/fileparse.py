@@ -1,0 +1,361 @@
+"""Turning a parsed workflow (plain dicts and lists) into a :class:`Graph`, checked field by field.
+
+Every structural problem of a file is collected, not only the first: a record that cannot be
+used is skipped and the checks go on, and the one :class:`WorkflowFileError` raised at the end
+lists them all (``.problems``). Each step is linear in the size of the file, so a 100,000-node
+file opens in seconds; nesting is bounded before anything walks the data recursively.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.graph.graph import Edge, Graph, GraphError, Group, Node
+from studio.graph.registry import NodeRegistry
+from studio.graph.spec import nesting_path
+from studio.graph.types import PortType
+
+MAX_NODES = 100_000
+MAX_COORDINATE = 1e7
+MAX_DEPTH = 64  # a workflow nests about 8 levels (nodes, params, shapes, points)
+MAX_PROBLEMS = 200  # a file broken everywhere is reported this far, then summed up
+_SHOWN = 12  # problems spelled out in the exception's one-line message
+
+
+class WorkflowFileError(ValueError):
+    """A workflow file that cannot be opened, with the reasons in plain words: ``problems``
+    lists every one found; the message shows the first few."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems) if problems else [message]
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, source: str, problems: list[str]) -> WorkflowFileError:
+        if len(problems) == 1:
+            return cls(f"{source}: {problems[0]}", [f"{source}: {problems[0]}"])
+        shown = "; ".join(problems[:_SHOWN])
+        more = f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
+        return cls(
+            f"{source}: {len(problems)} problems: {shown}{more}",
+            [f"{source}: {p}" for p in problems],
+        )
+
+
+@dataclass
+class LoadedWorkflow:
+    graph: Graph
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Fatal(Exception):
+    """Too many problems to go on."""
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def expect(self, condition: bool, message: str) -> bool:
+        if not condition:
+            self.add(message)
+        return condition
+
+    def add(self, message: str) -> None:
+        self.items.append(message)
+        if len(self.items) >= MAX_PROBLEMS:
+            self.items.append("too many problems; stopped looking")
+            raise _Fatal
+
+
+def check_nesting(data: Any, source: str) -> None:
+    """Refuse data nested deeper than :data:`MAX_DEPTH` (before anything recurses into it)."""
+    path = nesting_path(data, MAX_DEPTH)
+    if path is not None:
+        where = " → ".join(str(p) for p in path[:8])
+        raise WorkflowFileError(
+            f"{source}: data is nested more than {MAX_DEPTH} levels deep (at {where} → …); "
+            "not a workflow"
+        )
+
+
+def build(data: dict[str, Any], registry: NodeRegistry, source: str) -> LoadedWorkflow:
+    """The graph ``data`` describes, or one WorkflowFileError listing every problem."""
+    problems = _Problems()
+    graph = Graph(registry)
+    warnings: list[str] = []
+    try:
+        _build(data, graph, warnings, problems)
+    except _Fatal:
+        pass
+    if problems.items:
+        raise WorkflowFileError.of(source, problems.items)
+    return LoadedWorkflow(graph, warnings)
+
+
+def _build(data: dict[str, Any], graph: Graph, warnings: list[str], problems: _Problems) -> None:
+    metadata = data.get("metadata", {})
+    if problems.expect(isinstance(metadata, dict), "'metadata' must be an object"):
+        graph.metadata = metadata
+
+    nodes = data.get("nodes", {})
+    if not problems.expect(isinstance(nodes, dict), "'nodes' must be an object keyed by node id"):
+        nodes = {}
+    if not problems.expect(
+        len(nodes) <= MAX_NODES, f"{len(nodes)} nodes is more than Studio can open"
+    ):
+        return
+    edges = data.get("edges", [])
+    if not problems.expect(isinstance(edges, list), "'edges' must be a list"):
+        edges = []
+    parsed: list[Edge] = []
+    for index, record in enumerate(edges):
+        edge = _parse_edge(index, record, problems)
+        if edge is not None:
+            parsed.append(edge)
+    ports_used = _ports_used(parsed)
+
+    unusable: set[str] = set()  # nodes already reported: their edges are not reported again
+    for node_id, record in nodes.items():
+        node = _parse_node(graph, node_id, record, ports_used, warnings, problems)
+        if node is None:
+            unusable.add(node_id)
+        else:
+            graph.insert_node(node)
+
+    seen_inputs: set[tuple[str, str]] = set()
+    for edge in parsed:
+        if edge.src_node in unusable or edge.dst_node in unusable:
+            continue
+        ok = True
+        for end, node_id in (("source", edge.src_node), ("target", edge.dst_node)):
+            ok = (
+                problems.expect(
+                    node_id in graph, f"an edge's {end} names node {node_id!r}, which is missing"
+                )
+                and ok
+            )
+        if not ok:
+            continue
+        slot = (edge.dst_node, edge.dst_port)
+        if not problems.expect(
+            slot not in seen_inputs,
+            f"input {edge.dst_port!r} of node {edge.dst_node!r} has two edges",
+        ):
+            continue
+        seen_inputs.add(slot)
+        src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
+        if not (src.is_placeholder or dst.is_placeholder):
+            if not problems.expect(
+                src.output_port(edge.src_port) is not None,
+                f"an edge leaves {src.title!r} from output {edge.src_port!r}, which it lacks",
+            ) or not problems.expect(
+                dst.input_port(edge.dst_port) is not None,
+                f"an edge enters {dst.title!r} at input {edge.dst_port!r}, which it lacks",
+            ):
+                continue
+        graph.insert_edge(edge)
+    try:
+        graph.topological_order()
+    except GraphError:
+        problems.add("its edges form a cycle")
+    else:
+        _check_types(graph, problems)
+
+    groups = data.get("groups", [])
+    if not problems.expect(isinstance(groups, list), "'groups' must be a list"):
+        groups = []
+    for record in groups:
+        group = _parse_group(record, problems)
+        if group is None:
+            continue
+        try:
+            graph.add_group(group)
+        except GraphError as exc:
+            problems.add(str(exc))
+
+
+def _ports_used(edges: list[Edge]) -> dict[str, tuple[set[str], set[str]]]:
+    # One pass: placeholders learn their ports from here instead of scanning all edges each.
+    used: dict[str, tuple[set[str], set[str]]] = {}
+    for edge in edges:
+        used.setdefault(edge.dst_node, (set(), set()))[0].add(edge.dst_port)
+        used.setdefault(edge.src_node, (set(), set()))[1].add(edge.src_port)
+    return used
+
+
+def _check_types(graph: Graph, problems: _Problems) -> None:
+    memo: dict[tuple[str, str], PortType] = {}
+    for edge in graph.edges:
+        src, dst = graph.node(edge.src_node), graph.node(edge.dst_node)
+        if src.is_placeholder or dst.is_placeholder:
+            continue
+        out_type = graph.resolved_output_type(src.id, edge.src_port, memo)
+        in_type = dst.input_port(edge.dst_port).type  # type: ignore[union-attr]
+        problems.expect(
+            in_type.accepts(out_type),
+            f"an edge joins {src.title}.{edge.src_port} "
+            f"({out_type.value}) to {dst.title}.{edge.dst_port} ({in_type.value})",
+        )
+
+
+def _parse_node(
+    graph: Graph,
+    node_id: Any,
+    record: Any,
+    ports_used: dict[str, tuple[set[str], set[str]]],
+    warnings: list[str],
+    problems: _Problems,
+) -> Node | None:
+    if not problems.expect(
+        isinstance(node_id, str) and 0 < len(node_id) <= 64, f"bad node id {node_id!r}"
+    ):
+        return None
+    if not problems.expect(isinstance(record, dict), f"node {node_id!r} must be an object"):
+        return None
+    type_id = record.get("type")
+    if not problems.expect(isinstance(type_id, str) and type_id, f"node {node_id!r} has no 'type'"):
+        return None
+    count = len(problems.items)
+    title = record.get("title", type_id)
+    if not problems.expect(isinstance(title, str), f"node {node_id!r}: 'title' must be text"):
+        title = type_id
+    position = _parse_position(record.get("position", [0, 0]), f"node {node_id!r}", problems)
+    bypass = record.get("bypass", False)
+    if not problems.expect(
+        isinstance(bypass, bool), f"node {node_id!r}: 'bypass' must be true or false"
+    ):
+        bypass = False
+    params = record.get("params", {})
+    if not problems.expect(
+        isinstance(params, dict), f"node {node_id!r}: 'params' must be an object"
+    ):
+        params = {}
+    version = record.get("version", 1)
+    if not problems.expect(
+        isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 10**6,
+        f"node {node_id!r}: 'version' must be a whole number",
+    ):
+        version = 1
+    if len(problems.items) > count:
+        return None
+
+    spec = graph.registry.get(type_id)
+    if spec is None:
+        warnings.append(
+            f"{title!r} is a {type_id!r} node, which this install does not have; it is kept "
+            "as a placeholder and saved back unchanged"
+        )
+        raw = dict(record)
+        inputs, outputs = ports_used.get(node_id, (set(), set()))
+        raw["_inputs"], raw["_outputs"] = sorted(inputs), sorted(outputs)
+        return Node(
+            graph,
+            node_id,
+            type_id,
+            None,
+            title=title,
+            position=position,
+            params=dict(params),
+            bypass=bypass,
+            version=version,
+            raw=raw,
+        )
+
+    if version > spec.version:
+        warnings.append(
+            f"{title!r} was saved by a newer {type_id} (version {version}; this install has "
+            f"{spec.version}); results may differ"
+        )
+    values = spec.default_params()
+    extra: dict[str, Any] = {}
+    for name, value in params.items():
+        if spec.param(name) is None:
+            extra[name] = value
+        else:
+            values[name] = value
+    if extra:
+        warnings.append(
+            f"{title!r}: {type_id} has no parameter(s) {', '.join(sorted(extra))}; "
+            "they are kept in the file but not used"
+        )
+    node = Node(
+        graph,
+        node_id,
+        type_id,
+        spec,
+        title=title,
+        position=position,
+        params=values,
+        bypass=bypass,
+        version=spec.version,
+    )
+    node.extra_params = extra
+    return node
+
+
+def _parse_edge(index: int, record: Any, problems: _Problems) -> Edge | None:
+    where = f"edge #{index + 1}"
+    if not problems.expect(isinstance(record, dict), f"{where} must be an object"):
+        return None
+    ends = []
+    for key in ("from", "to"):
+        end = record.get(key)
+        if not problems.expect(isinstance(end, dict), f"{where} needs a '{key}' object"):
+            return None
+        node, port = end.get("node"), end.get("port")
+        if not problems.expect(
+            isinstance(node, str) and isinstance(port, str),
+            f"{where}: '{key}' needs text 'node' and 'port'",
+        ):
+            return None
+        ends.append((node, port))
+    return Edge(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+
+
+def _parse_group(record: Any, problems: _Problems) -> Group | None:
+    if not problems.expect(isinstance(record, dict), "each group must be an object"):
+        return None
+    group_id = record.get("id")
+    if not problems.expect(isinstance(group_id, str) and group_id, "a group has no 'id'"):
+        return None
+    count = len(problems.items)
+    kind = record.get("kind", "backdrop")
+    problems.expect(kind in ("backdrop", "note"), f"group {group_id!r}: unknown kind {kind!r}")
+    rect = record.get("rect", [0, 0, 400, 300])
+    if problems.expect(
+        isinstance(rect, list) and len(rect) == 4 and all(_finite(v) for v in rect),
+        f"group {group_id!r}: 'rect' must be four numbers",
+    ):
+        problems.expect(
+            all(abs(v) <= MAX_COORDINATE for v in rect), f"group {group_id!r}: absurd 'rect'"
+        )
+    fields = {k: record.get(k, "") for k in ("title", "text")}
+    for name, value in fields.items():
+        problems.expect(isinstance(value, str), f"group {group_id!r}: '{name}' must be text")
+    color = record.get("color", "#3b4252")
+    problems.expect(isinstance(color, str), f"group {group_id!r}: 'color' must be text")
+    if len(problems.items) > count:
+        return None
+    return Group(
+        group_id, kind, fields["title"], fields["text"], tuple(float(v) for v in rect), color
+    )  # type: ignore[arg-type]
+
+
+def _parse_position(value: Any, where: str, problems: _Problems) -> tuple[float, float]:
+    if not problems.expect(
+        isinstance(value, list) and len(value) == 2 and all(_finite(v) for v in value),
+        f"{where}: 'position' must be two numbers",
+    ):
+        return 0.0, 0.0
+    if not problems.expect(
+        all(abs(v) <= MAX_COORDINATE for v in value), f"{where}: absurd position {value}"
+    ):
+        return 0.0, 0.0
+    return float(value[0]), float(value[1])
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
