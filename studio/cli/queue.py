@@ -38,6 +38,13 @@ def add_queue_parser(sub: Any) -> None:
     add = actions.add_parser("add", help="queue a workflow (one job per variant with --vary)")
     add.add_argument("workflow")
     add_render_options(add)
+    add.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="queue N runs, moving seeds set to increment/randomize on between them",
+    )
     add.set_defaults(handler=cmd_queue_add)
 
     list_ = actions.add_parser("list", help="the jobs in queue order")
@@ -121,20 +128,30 @@ def prepare(
 
 
 def make_jobs(args: argparse.Namespace, registry: NodeRegistry) -> list[Any]:
+    from studio.graph.seeds import advance_seeds
     from studio.queue.variations import VariationError, variation_jobs
 
     graph, targets, overrides, variations = prepare(args, registry)
-    try:
-        return variation_jobs(
-            graph,
-            variations,
-            name=Path(args.workflow).stem,
-            output_dir=args.out,
-            targets=targets,
-            overrides=overrides,
-        )
-    except VariationError as exc:
-        raise UsageError(str(exc)) from None
+    repeat = getattr(args, "repeat", 1)
+    if not 1 <= repeat <= 1000:
+        raise UsageError(f"--repeat {repeat}: use 1 to 1000")
+    jobs = []
+    for _ in range(repeat):
+        try:
+            jobs += variation_jobs(
+                graph,
+                variations,
+                name=Path(args.workflow).stem,
+                output_dir=args.out,
+                targets=targets,
+                overrides=overrides,
+            )
+        except VariationError as exc:
+            raise UsageError(str(exc)) from None
+        step = advance_seeds(graph)  # the workflow's own seed controls, as after a run
+        if step is not None:
+            step.apply(graph)
+    return jobs
 
 
 def open_store() -> Any:

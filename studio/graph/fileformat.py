@@ -66,7 +66,7 @@ def _node_record(node: Node) -> dict[str, Any]:
         return record
     params = node.params
     params.update(node.extra_params)
-    return {
+    record = {
         "type": node.type_id,
         "version": node.version,
         "title": node.title,
@@ -74,6 +74,9 @@ def _node_record(node: Node) -> dict[str, Any]:
         "params": params,
         "bypass": node.bypass,
     }
+    if node.seed_control:  # optional: files without it read as "every seed fixed"
+        record["seed_control"] = node.seed_control
+    return record
 
 
 def dumps(graph: Graph) -> str:

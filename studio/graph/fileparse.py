@@ -14,6 +14,7 @@ from typing import Any
 
 from studio.graph.graph import Edge, Graph, GraphError, Group, Node
 from studio.graph.registry import NodeRegistry
+from studio.graph.seeds import parse_seed_control
 from studio.graph.spec import nesting_path
 from studio.graph.types import PortType
 
@@ -293,6 +294,8 @@ def _parse_node(
         version=spec.version,
     )
     node.extra_params = extra
+    for name, mode in parse_seed_control(record.get("seed_control", {}), spec, title, warnings):
+        node.set_seed_control(name, mode)
     return node
 
 

@@ -84,6 +84,9 @@ class Node:
         self.raw = raw
         # Params the file named that this node type no longer has: kept and saved back.
         self.extra_params: dict[str, Any] = {}
+        # Seed param name -> what happens to it after each run (studio.graph.seeds). Saved in
+        # the workflow but outside ``params``, so it never enters the cache key.
+        self._seed_control: dict[str, str] = {}
 
     @property
     def is_placeholder(self) -> bool:
@@ -141,6 +144,24 @@ class Node:
             self._graph._emit(
                 GraphEvent("node_changed", node_id=self.id, field="params", param=name)
             )
+
+    @property
+    def seed_control(self) -> dict[str, str]:
+        """A copy: seed param -> "increment" or "randomize" (absent = fixed)."""
+        return dict(self._seed_control)
+
+    def set_seed_control(self, name: str, mode: str) -> None:
+        """``mode`` "fixed" removes the entry (fixed is the default)."""
+        if self.spec is not None and self.spec.param(name) is None:
+            raise GraphError(f"{self.title} has no parameter {name!r}")
+        current = self._seed_control.get(name, "fixed")
+        if mode == current:
+            return
+        if mode == "fixed":
+            del self._seed_control[name]
+        else:
+            self._seed_control[name] = mode
+        self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="seed_control"))
 
     @property
     def inputs(self) -> tuple[Port, ...]:
