@@ -16,6 +16,7 @@ FAMILIES = (
     "nodes.upscale",  # Upscale
     "nodes.timing",  # Frame, Trim, Retime
     "nodes.audio",  # LoadAudio, SetAudio
+    "nodes.interpolate",  # Interpolate
 )
 
 

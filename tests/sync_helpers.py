@@ -32,9 +32,10 @@ def flash_clip(
 
 
 def flash_time(video: Video) -> float:
-    """Seconds at which the first bright frame shows."""
+    """Seconds at which the first fully bright frame shows (in-between frames that fade up to
+    the flash do not count: the flash itself is what the tone marks)."""
     brightness = video.frames.reshape(len(video), -1).mean(axis=1)
-    bright = np.flatnonzero(brightness > 128)
+    bright = np.flatnonzero(brightness > 220)
     assert len(bright), "the flash is gone"
     return int(bright[0]) / video.fps
 

@@ -77,7 +77,7 @@ class Analyzer:
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         if self.factor < 1.0:
             grey = cv2.resize(grey, self.small, interpolation=cv2.INTER_AREA)
-        hist = _normalised_histogram(grey)
+        hist = normalised_histogram(grey)
         step = np.eye(3)
         if self._prev is not None:
             jump = cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA)
@@ -170,7 +170,7 @@ def _spread_corners(grey: np.ndarray) -> np.ndarray | None:
     return np.concatenate(found) if found else None
 
 
-def _normalised_histogram(grey: np.ndarray) -> np.ndarray:
+def normalised_histogram(grey: np.ndarray) -> np.ndarray:
     # Dividing by the mean makes the histogram blind to gain flicker and fades.
     scaled = grey.astype(np.float32) * (1.0 / max(float(grey.mean()), 1.0))
     hist = cv2.calcHist([scaled], [0], None, [HIST_BINS], [0.0, 3.0])
