@@ -42,7 +42,7 @@ def test_example_renders_then_comes_entirely_from_cache(tmp_path):
     started = {e["node_id"] for e in first if e["kind"] == "node_started"}
     assert len(started) == 7  # every stage ran
 
-    video = tmp_path / "out" / "rocket_launch.mp4"
+    video = tmp_path / "out" / "rocket_launch" / "rocket_launch_v001.mp4"  # the first take
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
@@ -59,3 +59,5 @@ def test_example_renders_then_comes_entirely_from_cache(tmp_path):
     assert again[-1]["status"] == "ok"
     assert not [e for e in again if e["kind"] == "node_started"]
     assert any(e["kind"] == "node_cached" for e in again)
+    said = [e.get("message") for e in again if e["kind"] == "node_cached"]
+    assert "take rocket_launch_v001" in said  # nothing new written; it says which take

@@ -12,8 +12,10 @@ from stage_helpers import photo, run_node
 
 from nodes.io import read_embedded_workflow
 from nodes.io.images import LOAD_IMAGE, PHOTOS, SAMPLE_IMAGE, SAVE_IMAGE
-from nodes.io.video import LOAD_VIDEO, SAVE_VIDEO
+
 from studio.engine.testing import FakeRunContext
+from nodes.io.save_video import SAVE_VIDEO
+from nodes.io.video import LOAD_VIDEO
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
 
@@ -71,17 +73,19 @@ def test_sample_image_gives_rgb_photographs(name: str) -> None:
     assert image.std() > 20  # a real photograph, not a flat fill
 
 
-def test_save_image_writes_png_with_workflow_and_still_valid(tmp_path: Path) -> None:
+def test_save_image_writes_png_take_with_workflow_and_still_valid(tmp_path: Path) -> None:
     from PIL import Image
 
     image = photo("coffee", (40, 30))
     ctx = FakeRunContext(tmp_path, WORKFLOW)
     outputs = run_node(SAVE_IMAGE, ctx, {"image": image}, filename="../escape/key")
-    (path,) = outputs["files"]
-    assert Path(path) == tmp_path / "key.png"  # cannot write outside the output folder
+    path, sidecar = outputs["files"]
+    assert Path(path) == tmp_path / "key" / "key_v001.png"  # never outside the output folder
+    assert outputs["take"] == "key_v001"
     with Image.open(path) as png:
         assert np.array_equal(np.asarray(png), image)
-        assert png.text["workflow"] == WORKFLOW
+        assert json.loads(png.text["workflow"])["nodes"] == json.loads(WORKFLOW)["nodes"]
+    assert json.loads(Path(sidecar).read_text())["metadata"]["take"]["number"] == 1
     assert SAVE_IMAGE.still_valid is not None and SAVE_IMAGE.still_valid(outputs)
     Path(path).unlink()
     assert not SAVE_IMAGE.still_valid(outputs)
@@ -94,19 +98,24 @@ def test_save_video_writes_h264_with_embedded_workflow(tmp_path: Path, clip: Vid
     import av
 
     ctx, files = save_clip(tmp_path, clip, filename="shot", crf=12)
-    mp4, sidecar = Path(files[0]), Path(files[1])
-    assert mp4 == tmp_path / "out" / "shot.mp4" and sidecar.read_text() == WORKFLOW
+    mp4, poster, sidecar = (Path(f) for f in files)
+    folder = tmp_path / "out" / "shot"
+    assert mp4 == folder / "shot_v001.mp4" and poster == folder / "shot_v001_poster.png"
+    assert sidecar == folder / "shot_v001.json"
+    nodes = json.loads(WORKFLOW)["nodes"]
+    assert json.loads(sidecar.read_text())["nodes"] == nodes
     with av.open(str(mp4)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert stream.codec_context.pix_fmt == "yuv420p"
-        assert container.metadata["comment"] == WORKFLOW
+        assert json.loads(container.metadata["comment"])["nodes"] == nodes
         assert "1234" in container.metadata["description"]  # the seed
-    assert read_embedded_workflow(mp4) == WORKFLOW
+    embedded = read_embedded_workflow(mp4)
+    assert embedded is not None and json.loads(embedded)["nodes"] == nodes
     sidecar.unlink()  # the mp4 alone still carries it
-    assert read_embedded_workflow(mp4) == WORKFLOW
-    assert ctx.said("saved") and len(ctx.progress_calls) >= len(clip)
-    assert not list((tmp_path / "out").glob(".*part"))  # no temporary files left behind
+    assert read_embedded_workflow(mp4) == embedded
+    assert ctx.said("saved take shot_v001") and len(ctx.progress_calls) >= len(clip)
+    assert sorted(p.name for p in folder.iterdir()) == ["shot_v001.mp4", "shot_v001_poster.png"]
 
 
 def test_saved_video_loads_back_with_fps(tmp_path: Path, clip: Video) -> None:
@@ -125,13 +134,16 @@ def test_saved_video_loads_back_with_fps(tmp_path: Path, clip: Video) -> None:
 
 
 def test_save_video_png_sequence_and_still_valid(tmp_path: Path, clip: Video) -> None:
-    _, files = save_clip(tmp_path, clip, also_png_sequence=True)
+    ctx = FakeContext(tmp_path / "out", WORKFLOW)
+    outputs = run_node(SAVE_VIDEO, ctx, {"video": clip}, also_png_sequence=True)
+    files = outputs["files"]
     folder = Path(files[2])
+    assert folder.name == "shot_v001_frames"
     pngs = sorted(folder.glob("frame_*.png"))
     assert len(pngs) == len(clip)
     assert np.array_equal(cv2.imread(str(pngs[4]))[..., ::-1], clip.frames[4])
-    outputs = {"files": files}
     assert SAVE_VIDEO.still_valid is not None and SAVE_VIDEO.still_valid(outputs)
+    assert not SAVE_VIDEO.still_valid({"files": files})  # a result from before takes
     Path(files[0]).unlink()
     assert not SAVE_VIDEO.still_valid(outputs)
 
@@ -161,7 +173,8 @@ def test_read_embedded_workflow_without_one(tmp_path: Path, clip: Video) -> None
     assert read_embedded_workflow(tmp_path / "junk.mp4") is None
     ctx = FakeRunContext(tmp_path, "")  # rendered without a workflow
     files = run_node(SAVE_VIDEO, ctx, {"video": clip}, filename="bare")["files"]
-    assert files == [str(tmp_path / "bare.mp4")] and read_embedded_workflow(files[0]) is None
+    assert files[0] == str(tmp_path / "bare" / "bare_v001.mp4")
+    assert read_embedded_workflow(files[0]) is None
 
 
 # -- LoadVideo -----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nodes.io.images import LOAD_IMAGE, SAMPLE_IMAGE, SAVE_IMAGE
-from nodes.io.video import LOAD_VIDEO, SAVE_VIDEO, read_embedded_workflow
+from nodes.io.save_video import SAVE_VIDEO, read_embedded_workflow
+from nodes.io.video import LOAD_VIDEO
 
 SPECS = (LOAD_IMAGE, SAMPLE_IMAGE, SAVE_IMAGE, LOAD_VIDEO, SAVE_VIDEO)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,9 +10,19 @@ from typing import Any
 import cv2
 import numpy as np
 
-from nodes.io.files import files_exist, output_path, temp_sibling
+from nodes.io.files import (
+    STRIP_PATHS_HELP,
+    embedded_workflow,
+    recall_take,
+    shot_name,
+    strip_paths_wanted,
+    take_identity,
+    take_still_valid,
+    write_take,
+)
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
+from studio.takes import TakeWriter
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 MAX_PIXELS = 100_000_000  # a 10k x 10k keyframe is already far past any video model
@@ -175,11 +185,18 @@ def run_save_image(
         )
     image = to_rgb8(image, "image")
     ctx.progress(0, 1)
-    path = output_path(ctx.output_dir, params["filename"], ".png")
-    _write_png(path, image, ctx.workflow_json)
-    ctx.info(f"saved {path}")
+    shot = shot_name(params["filename"], ".png")
+    key = take_identity(ctx, image.tobytes(), image.shape, dict(params), ctx.workflow_json)
+    base = Path(ctx.output_dir) / shot
+    workflow = embedded_workflow(ctx, shot, key, base, strip=strip_paths_wanted(params))
+
+    def stage(writer: TakeWriter) -> None:
+        _write_png(writer.staged(".png"), image, json.dumps(workflow) if workflow else "")
+
+    result = write_take(ctx, shot, key, workflow, "SaveImage", stage)
+    ctx.info(f"saved take {result['take']}: {result['files'][0]}")
     ctx.progress(1, 1)
-    return {"files": [str(path)]}
+    return result
 
 
 def _write_png(path: Path, image: np.ndarray, workflow_json: str) -> None:
@@ -188,13 +205,7 @@ def _write_png(path: Path, image: np.ndarray, workflow_json: str) -> None:
     info = PngImagePlugin.PngInfo()
     if workflow_json:
         info.add_itxt("workflow", workflow_json, zip=True)
-    temp = temp_sibling(path)
-    try:
-        Image.fromarray(image).save(temp, format="PNG", pnginfo=info)
-        os.replace(temp, path)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise NodeError(f"cannot write {path}: {error}") from None
+    Image.fromarray(image).save(path, format="PNG", pnginfo=info)
 
 
 SAVE_IMAGE = NodeSpec(
@@ -203,9 +214,9 @@ SAVE_IMAGE = NodeSpec(
     category="Output",
     aliases=("write image", "export image", "png"),
     tags=("file", "output"),
-    version=1,
-    help="Writes the picture as a PNG into the render's output folder, with the workflow "
-    "embedded (PNG text chunk 'workflow').",
+    version=2,
+    help="Writes each new render as a numbered take, <out>/<name>/<name>_v001.png with a "
+    "sidecar .json, never overwriting; the workflow is embedded (PNG text chunk 'workflow').",
     run=run_save_image,
     inputs=(Port("image", PortType.IMAGE, "The picture to save."),),
     params=(
@@ -213,9 +224,11 @@ SAVE_IMAGE = NodeSpec(
             "filename",
             ParamKind.STRING,
             "image",
-            help="File name without folder; '.png' is added. An existing file is replaced.",
+            help="The name: takes go to <out>/<name>/<name>_v001.png, _v002, ...",
         ),
+        Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
     ),
     output_node=True,
-    still_valid=files_exist,
+    still_valid=take_still_valid,
+    recall=recall_take,
 )

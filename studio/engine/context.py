@@ -29,6 +29,8 @@ class NodeContext:
         device: Callable[[], str],
         workflow_json: Callable[[], str],
         models: Any = None,
+        cache_key: str = "",
+        run_facts: Callable[[], dict[str, dict[str, Any]]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -38,6 +40,8 @@ class NodeContext:
         self._device = device
         self._workflow_json = workflow_json
         self._models = models
+        self.cache_key = cache_key
+        self._run_facts = run_facts
 
     @property
     def device(self) -> str:
@@ -50,6 +54,9 @@ class NodeContext:
     @property
     def models(self) -> Any:
         return self._models
+
+    def run_facts(self) -> dict[str, dict[str, Any]]:
+        return self._run_facts() if self._run_facts is not None else {}
 
     @property
     def cancelled(self) -> bool:

@@ -151,7 +151,7 @@ class Engine:
         if node_id in keys.volatile:
             last = self._volatile.get(node_id)
             return last[1] if last is not None else None
-        return self._cached(node, keys.key[node_id])
+        return self._cached(node, keys.key[node_id], output_dir=output_dir)
 
     def state(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
         """Node id -> "cached" or "stale", for the canvas badges: "stale" means the next full
@@ -168,7 +168,9 @@ class Engine:
         for node_id in reversed(graph.topological_order()):
             node, key = graph.node(node_id), keys[node_id]
             if node.spec is not None and node.spec.output_node and node.spec.still_valid:
-                fresh = self._cached(node, key) is not None
+                fresh = (
+                    self._cached(node, key, output_dir=output_dir or self.output_dir) is not None
+                )
             else:
                 fresh = self.cache.contains(key)
             needed_by = consumers.get(node_id, [])
@@ -178,10 +180,23 @@ class Engine:
         return {node_id: "cached" if ok else "stale" for node_id, ok in satisfied.items()}
 
     def _cached(
-        self, node: Node, key: str, report: Callable[[str], None] = lambda _: None
+        self,
+        node: Node,
+        key: str,
+        report: Callable[[str], None] = lambda _: None,
+        *,
+        output_dir: Path | None = None,
     ) -> dict[str, Any] | None:
         value = self.cache.get(key, report)
         spec = node.spec
+        if value is None and spec is not None and spec.recall is not None:
+            try:  # an output the node wrote earlier (a take), though the cache lost it
+                value = spec.recall(key, Path(output_dir or self.output_dir))
+            except Exception:
+                log.exception("recall of %s failed", spec.type_id)
+                value = None
+            if value is not None:
+                self.cache.memory.put(key, value)
         if value is not None and spec is not None and spec.still_valid is not None:
             try:
                 valid = bool(spec.still_valid(value))
@@ -233,6 +248,8 @@ class _Run:
         self.executed: list[str] = []
         self.cached: list[str] = []
         self.actions: dict[str, str] = {}  # node id -> "cached" | "run" | "bypass"
+        self.keys: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}  # node id -> how long it ran
         # Disk-cache messages come from the writer thread; the run thread emits them, so
         # listeners only ever hear from one thread.
         self._notes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -272,6 +289,7 @@ class _Run:
             into=into,
             prints=self.engine.fingerprints,
         )
+        self.keys = keys.key
         plan, notes = self.plan(order, targets, keys.key, keys.volatile, into)
         self.emit("run_started", node_ids=tuple(plan))
         for node_id, message in notes + [(p.node_id, p.message) for p in problems]:
@@ -314,7 +332,10 @@ class _Run:
                 continue
             if node_id not in volatile:
                 value = self.engine._cached(
-                    node, key[node_id], lambda m, n=node_id: notes.append((n, m))
+                    node,
+                    key[node_id],
+                    lambda m, n=node_id: notes.append((n, m)),
+                    output_dir=self.output_dir,
                 )
                 if value is not None:
                     self.actions[node_id] = "cached"
@@ -348,7 +369,8 @@ class _Run:
             action = self.actions[node_id]
             if action == "cached":
                 self.cached.append(node_id)
-                self.emit("node_cached", node_id)
+                note = self.values.get(node_id, {}).get("note")  # "take shot_v007"
+                self.emit("node_cached", node_id, message=note if isinstance(note, str) else "")
                 continue
             node = self.graph.node(node_id)
             edges = into.get(node_id, ())
@@ -401,6 +423,8 @@ class _Run:
             device=lambda: self.engine.device,
             workflow_json=self.workflow_json,
             models=self.engine.models,
+            cache_key=key,
+            run_facts=self.facts,
         )
         self.emit("node_started", node_id)
         self.executed.append(node_id)
@@ -417,6 +441,7 @@ class _Run:
         except Exception as exc:
             return self.fail(node_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         elapsed = time.perf_counter() - start
+        self.seconds[node_id] = elapsed
         problem = output_problem(spec, outputs)
         if problem:
             return self.fail(node_id, problem)
@@ -446,6 +471,23 @@ class _Run:
             self.on_event(event)
         except Exception:
             log.exception("run event listener failed on %s", event.kind)
+
+    def facts(self) -> dict[str, dict[str, Any]]:
+        """What ran and what came from the cache so far, for outputs to record (takes)."""
+        facts = {}
+        for node_id, action in self.actions.items():
+            finished = node_id in self.seconds or (action == "cached" and node_id in self.cached)
+            if not finished:
+                continue
+            node = self.graph.node(node_id)
+            facts[node_id] = {
+                "title": node.title,
+                "type": node.type_id,
+                "key": self.keys.get(node_id, ""),
+                "seconds": round(self.seconds[node_id], 4) if node_id in self.seconds else None,
+                "cached": action == "cached",
+            }
+        return facts
 
     def workflow_json(self) -> str:
         if self._workflow_json is None:

@@ -145,6 +145,11 @@ class RunContext(Protocol):
     device: str  # "cuda", "mps" or "cpu"
     output_dir: Path  # where output nodes write files
     workflow_json: str  # the workflow being rendered, for embedding in outputs
+    cache_key: str  # this node's cache key: output nodes record it beside what they write
+
+    def run_facts(self) -> dict[str, dict[str, Any]]:
+        """Node id -> {"title", "type", "key", "seconds", "cached"} for the nodes of this run
+        that finished so far (output nodes record them with a take)."""
 
     def progress(self, step: int, total: int, message: str = "") -> None:
         """Report progress; raises :class:`Cancelled` when the run was cancelled."""
@@ -194,7 +199,8 @@ class NodeSpec:
     params: tuple[Param, ...] = ()
     always_run: bool = False  # non-deterministic or reads the outside world: never cached
     output_node: bool = False  # writes files the artist asked for (Save*); a render target
-    # For output nodes: whether a cached result is still true (its files still exist).
+    # For output nodes: whether a cached result is still true (its files are still the ones
+    # it wrote).
     still_valid: Callable[[Mapping[str, Any]], bool] | None = None
     # What artists type into the node search besides the title: other names for the node
     # ("img2vid"), and tags for what it does or which models it drives ("wan", "sharpen").
@@ -203,6 +209,10 @@ class NodeSpec:
     # The input checks of ``run`` that need no inputs (shapes, file names, files, models):
     # ``studio validate`` and every render run them first, so all problems show at once.
     check: CheckFunction | None = None
+    # For output nodes: a result already on disk for this cache key and output folder (a take
+    # written earlier), found when the cache has none, or None. Lets a render whose output
+    # exists run nothing even after the cache was cleared.
+    recall: Callable[[str, Path], dict[str, Any] | None] | None = None
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,395 @@
+"""The takes database: an SQLite index of every take written into one output folder.
+
+It lives beside the outputs (``<out>/takes.sqlite``) so a folder of takes carries its own index
+when it is moved or shared. The files stay the truth: a take whose mp4 was deleted is reported
+as missing (:attr:`Take.missing`), and :func:`studio.takes.reindex.reindex` rebuilds the index
+from the workflows the mp4s embed.
+
+Journal mode: WAL, so readers (the editor's Takes panel, ``studio takes list``) never block a
+render that records a take. WAL needs shared memory between the processes that open the file,
+which network file systems (NFS, SMB) do not give; on a network share (detected from
+``/proc/mounts`` on Linux, or ``STUDIO_TAKES_JOURNAL=delete``) the database uses SQLite's
+rollback journal instead, which relies on the share's file locks. Whatever the mode, take
+numbers are also protected by the file system itself: publishing a take never replaces a file
+(see :mod:`studio.takes.publish`).
+
+Schema changes are numbered steps in :data:`MIGRATIONS` (``PRAGMA user_version`` holds the
+number reached), run in one transaction when a database is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "takes.sqlite"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0  # a render recording a take holds the write lock for milliseconds
+NETWORK_FS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "fuse.sshfs", "afpfs", "ncpfs"}
+
+
+class Rating(StrEnum):
+    NONE = ""
+    CIRCLE = "circle"  # a keeper
+    REJECT = "reject"  # `studio takes purge --rejected` deletes its files
+
+
+class TakesError(Exception):
+    """A problem with the takes database or a take reference: one clear line for the user."""
+
+
+def _v0_to_v1(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE takes (
+            id INTEGER PRIMARY KEY,
+            shot TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            created REAL NOT NULL,
+            node_type TEXT NOT NULL DEFAULT '',
+            node_title TEXT NOT NULL DEFAULT '',
+            cache_key TEXT NOT NULL DEFAULT '',
+            workflow TEXT NOT NULL DEFAULT '',
+            changed TEXT NOT NULL DEFAULT '{}',
+            seeds TEXT NOT NULL DEFAULT '{}',
+            nodes TEXT NOT NULL DEFAULT '{}',
+            versions TEXT NOT NULL DEFAULT '{}',
+            device TEXT NOT NULL DEFAULT '',
+            files TEXT NOT NULL DEFAULT '[]',
+            rating TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            UNIQUE (shot, number)
+        )
+        """
+    )
+    db.execute("CREATE INDEX takes_by_key ON takes (cache_key)")
+    db.execute("CREATE INDEX takes_by_created ON takes (created)")
+
+
+# Step n brings a database from schema n to n + 1. Append; never edit a released step.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v0_to_v1}
+
+_COLUMNS = (
+    "id, shot, number, created, node_type, node_title, cache_key, workflow, changed, seeds, "
+    "nodes, versions, device, files, rating, note"
+)
+_LIGHT_COLUMNS = _COLUMNS.replace("workflow,", "'' AS workflow,")  # lists skip the snapshot
+
+
+@dataclass
+class Take:
+    """One take: a numbered, never-overwritten output set of a Save node.
+
+    ``files`` are relative to the output folder (the database's folder), the mp4 or PNG first;
+    ``nodes`` maps node id -> {"title", "type", "key", "seconds", "cached"} for the run that
+    made it; ``changed`` maps "Title.param" -> [previous value, this value] against the
+    previous take of the same shot.
+    """
+
+    shot: str
+    number: int
+    created: float = field(default_factory=time.time)
+    node_type: str = ""
+    node_title: str = ""
+    cache_key: str = ""
+    workflow: str = ""
+    changed: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    device: str = ""
+    files: list[str] = field(default_factory=list)
+    rating: Rating = Rating.NONE
+    note: str = ""
+    id: int | None = None
+    root: Path | None = None  # the output folder, set when read from a database
+
+    @property
+    def name(self) -> str:
+        """``shot_v007``: how the CLI and the panel refer to a take."""
+        return take_name(self.shot, self.number)
+
+    def paths(self) -> list[Path]:
+        root = self.root or Path(".")
+        return [root / f for f in self.files]
+
+    @property
+    def missing(self) -> bool:
+        """True when the take's main file (its mp4 or PNG) is gone from disk."""
+        paths = self.paths()
+        return not paths or not paths[0].exists()
+
+
+def take_name(shot: str, number: int) -> str:
+    return f"{shot}_v{number:03d}"
+
+
+class TakesDB:
+    """The takes of one output folder. API for the render queue and the editor:
+
+    - ``TakesDB(out_dir)`` opens (creating or migrating) ``out_dir/takes.sqlite``;
+    - ``next_number(shot)`` / ``record(take)`` (``record`` raises :class:`TakeNumberTaken`
+      when the number was taken meanwhile; :func:`studio.takes.publish.publish_take` does
+      the numbering, publishing and recording together);
+    - ``list(shot=None, rating=None, limit=None)`` newest first, ``get("shot_v007")``,
+      ``by_key(cache_key)`` (the take a Save node with that key already wrote),
+      ``rate(name, Rating.CIRCLE)``, ``set_note(name, text)``, ``delete(name)``.
+
+    Thread use: one connection per object; make one per thread.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = Path(root)
+        self.path = self.root / DB_NAME
+        if not create and not self.path.exists():
+            raise TakesError(f"no takes database in {self.root} (no {DB_NAME})")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self.journal = _set_journal(self.db, self.root)
+            self.db.execute(
+                "PRAGMA synchronous=NORMAL" if self.journal == "wal" else "PRAGMA synchronous=FULL"
+            )
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            raise TakesError(f"cannot open the takes database {self.path}: {error}") from None
+        except OSError as error:
+            raise TakesError(
+                f"cannot open the takes database {self.path}: {error.strerror or error}"
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> TakesDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (BEGIN IMMEDIATE): two processes numbering takes
+        are serialised here, never both reading the same "highest number"."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise TakesError(
+                    f"{self.path} was written by a newer Studio (schema {version}; this one "
+                    f"reads up to {SCHEMA_VERSION})"
+                )
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](db)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def max_number(self, shot: str) -> int:
+        row = self.db.execute("SELECT MAX(number) FROM takes WHERE shot = ?", (shot,)).fetchone()
+        return int(row[0] or 0)
+
+    def record(self, take: Take) -> Take:
+        """Insert ``take``; raises :class:`TakeNumberTaken` if its number is already used."""
+        values = _row_values(take)
+        try:
+            cursor = self.db.execute(
+                f"INSERT INTO takes ({_COLUMNS.removeprefix('id, ')}) "
+                f"VALUES ({', '.join('?' * len(values))})",
+                values,
+            )
+        except sqlite3.IntegrityError:
+            raise TakeNumberTaken(take.name) from None
+        take.id = cursor.lastrowid
+        take.root = self.root
+        return take
+
+    def replace(self, take: Take) -> Take:
+        """Insert or overwrite the row of ``take.shot``/``take.number`` (reindexing)."""
+        self.db.execute("DELETE FROM takes WHERE shot = ? AND number = ?", (take.shot, take.number))
+        return self.record(take)
+
+    def rate(self, name: str, rating: Rating) -> Take:
+        take = self.get(name)
+        self.db.execute("UPDATE takes SET rating = ? WHERE id = ?", (str(rating), take.id))
+        take.rating = rating
+        return take
+
+    def set_note(self, name: str, note: str) -> Take:
+        take = self.get(name)
+        self.db.execute("UPDATE takes SET note = ? WHERE id = ?", (note, take.id))
+        take.note = note
+        return take
+
+    def delete(self, name: str) -> None:
+        take = self.get(name)
+        self.db.execute("DELETE FROM takes WHERE id = ?", (take.id,))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def list(
+        self,
+        shot: str | None = None,
+        rating: Rating | None = None,
+        limit: int | None = None,
+        *,
+        with_workflow: bool = False,
+    ) -> list[Take]:
+        """Takes newest first (by time, then number), optionally of one shot or rating."""
+        where, args = [], []
+        if shot is not None:
+            where.append("shot = ?")
+            args.append(shot)
+        if rating is not None:
+            where.append("rating = ?")
+            args.append(str(rating))
+        sql = f"SELECT {_COLUMNS if with_workflow else _LIGHT_COLUMNS} FROM takes"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, number DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [self._take(row) for row in self.db.execute(sql, args)]
+
+    def shots(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT shot FROM takes ORDER BY shot")]
+
+    def get(self, name: str) -> Take:
+        """The take called ``name`` (``shot_v007``, or ``shot`` for its newest take)."""
+        shot, number = parse_take_name(name)
+        if number is None:
+            row = self.db.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE shot = ? ORDER BY number DESC LIMIT 1",
+                (shot,),
+            ).fetchone()
+        else:
+            row = self.db.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE shot = ? AND number = ?", (shot, number)
+            ).fetchone()
+        if row is None:
+            raise TakesError(f"no take {name!r} in {self.path}")
+        return self._take(row)
+
+    def by_key(self, cache_key: str) -> list[Take]:
+        """Takes a Save node with this cache key wrote, newest first."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM takes WHERE cache_key = ? ORDER BY number DESC", (cache_key,)
+        )
+        return [self._take(row) for row in rows]
+
+    def previous(self, shot: str, number: int) -> Take | None:
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM takes WHERE shot = ? AND number < ? "
+            "ORDER BY number DESC LIMIT 1",
+            (shot, number),
+        ).fetchone()
+        return self._take(row) if row else None
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM takes").fetchone()[0])
+
+    def _take(self, row: Sequence[Any]) -> Take:
+        return Take(
+            id=row[0],
+            shot=row[1],
+            number=row[2],
+            created=row[3],
+            node_type=row[4],
+            node_title=row[5],
+            cache_key=row[6],
+            workflow=row[7],
+            changed=_json(row[8], {}),
+            seeds=_json(row[9], {}),
+            nodes=_json(row[10], {}),
+            versions=_json(row[11], {}),
+            device=row[12],
+            files=_json(row[13], []),
+            rating=Rating(row[14]) if row[14] in Rating._value2member_map_ else Rating.NONE,
+            note=row[15],
+            root=self.root,
+        )
+
+
+class TakeNumberTaken(TakesError):
+    """Another process recorded this take number first."""
+
+
+def parse_take_name(name: str) -> tuple[str, int | None]:
+    """``"shot_v007"`` -> ("shot", 7); ``"shot"`` -> ("shot", None)."""
+    stem, sep, digits = name.rpartition("_v")
+    if sep and stem and digits.isdigit():
+        return stem, int(digits)
+    return name, None
+
+
+def _row_values(take: Take) -> tuple[Any, ...]:
+    return (
+        take.shot,
+        int(take.number),
+        float(take.created),
+        take.node_type,
+        take.node_title,
+        take.cache_key,
+        take.workflow,
+        json.dumps(take.changed, default=str),
+        json.dumps(take.seeds),
+        json.dumps(take.nodes, default=str),
+        json.dumps(take.versions, default=str),
+        take.device,
+        json.dumps([str(f) for f in take.files]),
+        str(take.rating),
+        take.note,
+    )
+
+
+def _json(text: str, default: Any) -> Any:
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+def _set_journal(db: sqlite3.Connection, root: Path) -> str:
+    """WAL on local disks; the rollback journal on network shares (WAL is unsafe there)."""
+    wanted = os.environ.get("STUDIO_TAKES_JOURNAL") or (
+        "delete" if on_network_share(root) else "wal"
+    )
+    mode = db.execute(f"PRAGMA journal_mode={'wal' if wanted == 'wal' else 'delete'}").fetchone()
+    return str(mode[0]).lower()
+
+
+def on_network_share(path: Path) -> bool:
+    """Whether ``path`` is on a network file system (Linux: from /proc/mounts; else False)."""
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    target = os.path.realpath(path)
+    best, best_type = "", ""
+    for line in mounts.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount_point = parts[1].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) > len(best):
+            best, best_type = mount_point, parts[2]
+    return best_type in NETWORK_FS
