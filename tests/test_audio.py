@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sync_helpers import flash_clip, sync_error_frames, tone_time
 
 from nodes.audio import LOAD_AUDIO, SET_AUDIO
 from nodes.audio.files import read_audio, write_aac
-from nodes.io.video import SAVE_VIDEO
+from nodes.io.save_video import SAVE_VIDEO
 from studio.engine.disk_cache import DiskCache
 from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
@@ -117,11 +118,11 @@ def test_save_video_muxes_aac_in_sync(tmp_path: Path) -> None:
     ctx = FakeRunContext(tmp_path, workflow_json='{"nodes": {}}')
     files = run_node(SAVE_VIDEO, ctx, {"video": clip}, filename="sync")["files"]
     with av.open(files[0]) as container:
-        assert container.metadata.get("comment") == '{"nodes": {}}'
+        assert json.loads(container.metadata.get("comment"))["nodes"] == {}
         stream = container.streams.audio[0]
         assert stream.codec_context.name == "aac"
         assert abs(float(container.duration / 1e6) - 2.0) < 0.1
     audio = read_audio(Path(files[0]))
     decoded = Video(clip.frames, clip.fps, audio)
     assert sync_error_frames(decoded) <= 1.0
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
+    assert not [p for p in (tmp_path / "sync").iterdir() if p.name.startswith(".")]  # no temps
