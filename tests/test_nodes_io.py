@@ -12,10 +12,9 @@ from stage_helpers import photo, run_node
 
 from nodes.io import read_embedded_workflow
 from nodes.io.images import LOAD_IMAGE, PHOTOS, SAMPLE_IMAGE, SAVE_IMAGE
-
-from studio.engine.testing import FakeRunContext
 from nodes.io.save_video import SAVE_VIDEO
 from nodes.io.video import LOAD_VIDEO
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
 
@@ -134,7 +133,7 @@ def test_saved_video_loads_back_with_fps(tmp_path: Path, clip: Video) -> None:
 
 
 def test_save_video_png_sequence_and_still_valid(tmp_path: Path, clip: Video) -> None:
-    ctx = FakeContext(tmp_path / "out", WORKFLOW)
+    ctx = FakeRunContext(tmp_path / "out", WORKFLOW)
     outputs = run_node(SAVE_VIDEO, ctx, {"video": clip}, also_png_sequence=True)
     files = outputs["files"]
     folder = Path(files[2])
