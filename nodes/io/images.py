@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import stat
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,8 @@ from studio.takes import TakeWriter
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 MAX_PIXELS = 100_000_000  # a 10k x 10k keyframe is already far past any video model
+MAX_IMAGE_BYTES = 2 * 1024**3  # no picture within MAX_PIXELS needs a bigger file
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def to_rgb8(image: np.ndarray, what: str) -> np.ndarray:
@@ -56,13 +60,59 @@ def check_image(image: Any, port: str) -> np.ndarray:
     return image
 
 
+def image_file_problem(path_text: str) -> str | None:
+    """Why ``path_text`` cannot be read as a picture, judged without decoding it: a regular
+    file, not absurdly large, with at most :data:`MAX_PIXELS` by its header; None if fine."""
+    if not path_text:
+        return "no image file chosen: set 'path'"
+    path = Path(path_text).expanduser()
+    try:
+        info = path.stat()
+    except OSError:
+        return f"image file not found: {path}"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path.name} is not a regular file (a folder, device or pipe)"
+    if info.st_size > MAX_IMAGE_BYTES:
+        return f"{path.name} is {info.st_size / 1e9:.1f} GB: far too large for a picture"
+    limit = f"at most {MAX_PIXELS // 1_000_000} megapixels are supported"
+    try:
+        size = image_size(path)
+    except ValueError:
+        return f"{path.name} is over {MAX_PIXELS // 1_000_000} megapixels by its header; {limit}"
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        return f"{path.name} is {size[0]}x{size[1]} px; {limit}"
+    return None
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding it; None if unknown.
+    Raises ValueError for a picture past Pillow's own decompression-bomb limit."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(24)
+    except OSError:
+        return None
+    if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    from PIL import Image  # reads only the header here
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except Image.DecompressionBombError as error:  # Pillow's own limit is above ours
+        raise ValueError(str(error)) from None
+    except Exception:  # not a format Pillow knows: OpenCV may still, after the size checks
+        return None
+
+
 def read_image(path_text: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, or raise a NodeError saying why not."""
-    if not path_text:
-        raise NodeError("no image file chosen: set 'path'")
+    problem = image_file_problem(path_text)
+    if problem:
+        raise NodeError(problem)
     path = Path(path_text).expanduser()
-    if not path.is_file():
-        raise NodeError(f"image file not found: {path}")
     try:
         data = np.fromfile(path, np.uint8)  # imread cannot open non-ASCII paths everywhere
     except OSError as error:
@@ -98,6 +148,7 @@ LOAD_IMAGE = NodeSpec(
     version=1,
     help="Reads a picture file (PNG, JPEG, WebP, BMP, TIFF) as the keyframe or a reference.",
     run=run_load_image,
+    check=lambda params, env: list(filter(None, [image_file_problem(params["path"])])),
     outputs=(Port("image", PortType.IMAGE, "The picture, 8-bit RGB."),),
     params=(
         Param(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,19 +23,46 @@ DEFAULT_SEQUENCE_FPS = 24.0
 # -- LoadVideo -----------------------------------------------------------------------------------
 
 
+DECODE_ERROR_CHOICES = ("fail", "warn")
+
+
+def video_path_problem(path_text: str) -> str | None:
+    """Why ``path_text`` names no readable clip (judged without reading it); None if fine."""
+    if not path_text:
+        return "no video chosen: set 'path' to a movie file or a folder of PNGs"
+    path = Path(path_text).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return f"video not found: {path}"
+    if stat.S_ISDIR(mode):
+        try:
+            has_png = any(p.suffix.lower() == ".png" for p in path.iterdir())
+        except OSError as error:
+            return f"cannot list the folder {path}: {error.strerror or error}"
+        return None if has_png else f"the folder {path} holds no PNG frames"
+    if not stat.S_ISREG(mode):  # a pipe or device would block or never end
+        return f"{path.name} is not a regular file (a device or pipe)"
+    return None
+
+
+def check_load_video(params: Mapping[str, Any], env: Any) -> list[str]:
+    problem = video_path_problem(params["path"])
+    return [problem] if problem else []
+
+
 def run_load_video(
     ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    if not params["path"]:
-        raise NodeError("no video chosen: set 'path' to a movie file or a folder of PNGs")
+    problem = video_path_problem(params["path"])
+    if problem:
+        raise NodeError(problem)
     path = Path(params["path"]).expanduser()
     start, limit = params["start_frame"], params["max_frames"]
     if path.is_dir():
         frames, fps = _read_sequence(ctx, path, start, limit, params["sequence_fps"])
-    elif path.is_file():
-        frames, fps = _read_movie(ctx, path, start, limit)
     else:
-        raise NodeError(f"video not found: {path}")
+        frames, fps = _read_movie(ctx, path, start, limit, params["on_decode_error"])
     if len(frames) == 1:
         ctx.info(f"{path.name} gave a single frame: the clip is a still")
     video = Video(np.stack(frames), fps)
@@ -43,11 +71,12 @@ def run_load_video(
 
 
 def _read_movie(
-    ctx: RunContext, path: Path, start: int, limit: int
+    ctx: RunContext, path: Path, start: int, limit: int, on_error: str = "fail"
 ) -> tuple[list[np.ndarray], float]:
     import av  # PyAV: imported here, it is only needed when a clip is read
 
     frames: list[np.ndarray] = []
+    damaged = 0  # frames the decoder flagged corrupt (concealed), and packets it gave up on
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -58,9 +87,15 @@ def _read_movie(
             fps = float(rate) if rate else 0.0
             total = stream.frames or 0
             wanted = _wanted(total - start if total else 0, limit)
-            for index, frame in enumerate(container.decode(stream)):
+            index = -1
+            for frame in _decode(av, container, stream):
+                if frame is None:  # a packet that did not decode at all
+                    damaged += 1
+                    continue
+                index += 1
                 if index < start:
                     continue
+                damaged += bool(frame.is_corrupt)
                 frames.append(frame.to_ndarray(format="rgb24"))
                 _check_budget(frames, path)
                 ctx.progress(len(frames), wanted or len(frames) + 1)
@@ -68,6 +103,11 @@ def _read_movie(
                     break
     except av.error.FFmpegError as error:
         raise NodeError(f"cannot read {path.name} as a video: {error}") from None
+    if damaged:
+        message = f"{damaged} frame(s) of {path.name} failed to decode (the file is damaged)"
+        if on_error == "fail":
+            raise NodeError(f"{message}; set 'on_decode_error' to warn to use it anyway")
+        ctx.info(f"{message}; they were kept as the decoder concealed them")
     if not frames:
         if start:
             raise NodeError(f"start frame {start} is past the end of {path.name}")
@@ -76,6 +116,15 @@ def _read_movie(
         ctx.info(f"{path.name} does not say its frame rate; assuming {DEFAULT_SEQUENCE_FPS:g} fps")
         fps = DEFAULT_SEQUENCE_FPS
     return frames, fps
+
+
+def _decode(av: Any, container: Any, stream: Any) -> Any:
+    """Frames of ``stream``; None for each packet the decoder refused (so reading goes on)."""
+    for packet in container.demux(stream):
+        try:
+            yield from packet.decode()
+        except av.error.InvalidDataError:
+            yield None
 
 
 def _wanted(available: int, limit: int) -> int:
@@ -132,6 +181,7 @@ LOAD_VIDEO = NodeSpec(
     help="Reads a clip (mp4, mov, mkv, webm, avi) or a folder of numbered PNG frames, keeping "
     "its frame rate.",
     run=run_load_video,
+    check=check_load_video,
     outputs=(Port("video", PortType.VIDEO, "The clip, 8-bit RGB frames."),),
     params=(
         Param(
@@ -168,6 +218,14 @@ LOAD_VIDEO = NodeSpec(
             max=240.0,
             step=1.0,
             help="Frame rate of a PNG sequence (movie files carry their own).",
+        ),
+        Param(
+            "on_decode_error",
+            ParamKind.CHOICE,
+            "fail",
+            choices=DECODE_ERROR_CHOICES,
+            help="A damaged movie file (frames that fail to decode): fail, or warn and keep "
+            "the frames as the decoder concealed them. Either way it says how many.",
         ),
     ),
 )

@@ -43,7 +43,13 @@ def cmd_models(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     except ImportError as exc:
         print(f"studio: model support is not available ({exc})", file=sys.stderr)
         return EXIT_FAILED
-    print(format_model_report())
+    from studio.settings import Settings
+
+    settings = Settings()
+    report = format_model_report(settings=settings)
+    for problem in settings.problems:
+        print(f"studio: warning: {problem}", file=sys.stderr)
+    print(report)
     return EXIT_OK
 
 

@@ -133,15 +133,15 @@ def load(path: str | os.PathLike[str], registry: NodeRegistry) -> LoadedWorkflow
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise WorkflowFileError(f"cannot open {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise WorkflowFileError(f"{path.name} is a folder; not a workflow file")
         if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise WorkflowFileError(f"{path.name} is {kind}; not a workflow file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise WorkflowFileError(
-                f"{path.name} is {info.st_size / 1e6:.0f} MB; not a workflow file"
-            )
+            raise WorkflowFileError(f"{path.name} is not a regular file; not a workflow file")
+        raise WorkflowFileError(f"{path.name} is {info.st_size / 1e6:.0f} MB; not a workflow file")
+    with os.fdopen(fd, "rb") as handle:
         try:
             data = handle.read(MAX_FILE_BYTES + 1)  # the file may grow while it is read
         except OSError as exc:
