@@ -65,6 +65,17 @@ def _save(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dic
     return {"files": [str(path)]}
 
 
+def _save_png(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
+    """A 64x48 PNG whose grey level is the input value x 20 (a picture per variant)."""
+    import cv2
+
+    value = float(inputs["a"].flat[0])
+    path = Path(ctx.output_dir) / params["name"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((48, 64, 3), min(255, int(value * 20)), np.uint8))
+    return {"files": [str(path)]}
+
+
 def _files_exist(outputs: Mapping[str, Any]) -> bool:
     return all(Path(p).exists() for p in outputs["files"])
 
@@ -110,6 +121,16 @@ def registry() -> NodeRegistry:
                 inputs=(Port("a", ANY),),
                 still_valid=_files_exist,
                 params=(Param("name", ParamKind.STRING, "x.npy", help="File."),),
+            ),
+            NodeSpec(
+                "SavePng",
+                "Save PNG",
+                "Test",
+                _save_png,
+                output_node=True,
+                inputs=(Port("a", ANY),),
+                still_valid=_files_exist,
+                params=(Param("name", ParamKind.STRING, "x.png", help="File."),),
             ),
         ]
     )

@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import queue_stubs
@@ -109,6 +110,24 @@ def test_render_vary_refuses_a_bad_vary(flow, capsys):
     code = main(["render", str(flow), "--vary", "Scale.k=1..2:0"], registry=queue_stubs.registry())
     assert code == 2
     assert "cannot go in steps of 0" in capsys.readouterr().err
+
+
+def test_queue_sheet_exports_a_batch_as_one_grid(tmp_path, capsys):
+    registry = queue_stubs.registry()
+    flow = tmp_path / "png.json"
+    save(queue_stubs.chain(registry, "Up", "SavePng"), flow)
+    add = ["queue", "add", str(flow), "--out", str(tmp_path / "out"), "--vary", "Up.value=2..4"]
+    assert main(add, registry=registry) == 0
+    assert main(["queue", "run"], registry=registry) == 0
+    sheet = tmp_path / "sheet.png"
+    assert main(["queue", "sheet", "--out", str(sheet)], registry=registry) == 0
+    image = cv2.imread(str(sheet))
+    assert image.shape[1] > 2 * 64 and image.shape[0] > 2 * 48  # 3 variants: 2 x 2 grid
+    greys = {int(v) for v in np.unique(image)}
+    assert {40, 60, 80} <= greys  # every variant's picture is on it
+    assert main(["queue", "sheet", "--out", str(tmp_path / "s.gif")], registry=registry) == 2
+    assert main(["queue", "sheet", "zzz", "--out", str(sheet)], registry=registry) == 2
+    assert "no batch 'zzz'" in capsys.readouterr().err
 
 
 WORKER = textwrap.dedent(

@@ -78,6 +78,14 @@ def add_queue_parser(sub: Any) -> None:
     move.add_argument("index", type=int)
     move.set_defaults(handler=cmd_queue_move)
 
+    sheet = actions.add_parser(
+        "sheet", help="export a variation batch as one contact sheet (mp4 or png grid)"
+    )
+    sheet.add_argument("batch", nargs="?", help="batch id, or a job of it (default: the latest)")
+    sheet.add_argument("--out", type=Path, required=True, help="sheet.mp4 or sheet.png")
+    sheet.add_argument("--frame", type=int, default=0, help="the frame a PNG shows (0)")
+    sheet.set_defaults(handler=cmd_queue_sheet)
+
     clear = actions.add_parser("clear", help="forget finished jobs (their files stay)")
     clear.set_defaults(handler=cmd_queue_clear)
 
@@ -308,3 +316,36 @@ class QueueProgressPrinter:
             print(f"job {event.job_id[:8]} {event.state}{message}", file=sys.stderr)
         elif event.kind is QueueEventKind.JOB_REQUEUED:
             print(f"job {event.job_id[:8]} was interrupted; it restarts", file=sys.stderr)
+
+
+def cmd_queue_sheet(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
+    from studio.queue.contact_sheet import (
+        SheetError,
+        batch_entries,
+        export_mp4,
+        export_png,
+        read_item,
+    )
+    from studio.queue.store import JobNotFound
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".mp4", ".png"):
+        raise UsageError(f"--out must end in .mp4 or .png, not {args.out.name!r}")
+    with open_store() as store:
+        try:
+            jobs = store.batch(args.batch)
+        except JobNotFound as exc:
+            raise UsageError(str(exc)) from None
+    entries = batch_entries(jobs)
+    if not entries:
+        raise UsageError("no variant of that batch has finished with a video or image yet")
+    try:
+        items = [read_item(path, label, max_side=480) for label, path in entries]
+        if suffix == ".png":
+            export_png(items, args.out, frame=args.frame)
+        else:
+            export_mp4(items, args.out)
+    except SheetError as exc:
+        raise UsageError(str(exc)) from None
+    print(args.out)
+    return EXIT_OK

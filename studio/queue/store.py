@@ -227,6 +227,30 @@ class JobStore:
             raise JobNotFound(f"{key!r} matches more than one job; give more of its id")
         return _job(rows[0])
 
+    def batch(self, key: str | None = None) -> list[Job]:
+        """The jobs of a variation batch, in variant order: the batch whose id starts with
+        ``key``, or the batch of job ``key``; with no key, the most recently queued batch."""
+        with self._lock:
+            if key is None:
+                row = self._db.execute(
+                    "SELECT batch FROM jobs WHERE batch IS NOT NULL ORDER BY created DESC, "
+                    "position DESC LIMIT 1"
+                ).fetchone()
+            else:
+                row = self._db.execute(
+                    "SELECT batch FROM jobs WHERE batch IS NOT NULL AND (batch LIKE ? ESCAPE '\\'"
+                    " OR id = ? OR id LIKE ? ESCAPE '\\') LIMIT 1",
+                    (_like_prefix(key), key, _like_prefix(key)),
+                ).fetchone()
+            if row is None:
+                raise JobNotFound(
+                    "no variation batch in the queue" if key is None else f"no batch {key!r}"
+                )
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE batch = ? ORDER BY variant", (row[0],)
+            ).fetchall()
+        return [_job(r) for r in rows]
+
     def state(self, job_id: str) -> JobState:
         with self._lock:
             row = self._db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
