@@ -16,7 +16,7 @@ Then grow/shrink, feather and invert apply, in that order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import cv2
@@ -35,7 +35,8 @@ def run_region_mask(
 ) -> dict[str, Any]:
     image = check_image(inputs.get("image"), "image")
     height, width = image.shape[:2]
-    ctx.progress(0, 2)
+    steps = 2 + (params["grabcut_iterations"] if params["subject"] else 0)
+    ctx.progress(0, steps)
     mask = rasterise(params["shapes"], width, height)
     if mask.max() < 0.5:
         raise NodeError(
@@ -43,9 +44,15 @@ def run_region_mask(
             "(the 'shapes' list is empty or every shape was erased)"
         )
     if params["subject"]:
-        mask = subject_mask(image, mask, params["grabcut_iterations"])
+        # GrabCut reports each iteration: a cancel stops it between two (tenths of a second).
+        mask = subject_mask(
+            image,
+            mask,
+            params["grabcut_iterations"],
+            lambda done, total: ctx.progress(done, steps, "GrabCut"),
+        )
         ctx.info(f"GrabCut kept {mask.mean():.0%} of the frame as the subject")
-    ctx.progress(1, 2)
+    ctx.progress(steps - 1, steps)
     side = min(width, height)
     mask = grow(mask, params["grow"] / 100.0 * side)
     if params["feather"] > 0:
@@ -57,7 +64,7 @@ def run_region_mask(
             f"the mask came out empty after grow = {params['grow']}% and invert = "
             f"{params['invert']}: shrink less or paint a larger area"
         )
-    ctx.progress(2, 2)
+    ctx.progress(steps, steps)
     return {"mask": np.clip(mask, 0.0, 1.0).astype(np.float32)}
 
 
@@ -70,8 +77,17 @@ def grow(mask: np.ndarray, pixels: float) -> np.ndarray:
     return cv2.dilate(mask, kernel) if pixels > 0 else cv2.erode(mask, kernel)
 
 
-def subject_mask(image: np.ndarray, painted: np.ndarray, iterations: int) -> np.ndarray:
-    """GrabCut inside the bounding box of the painted area; returns a hard mask."""
+def subject_mask(
+    image: np.ndarray,
+    painted: np.ndarray,
+    iterations: int,
+    step: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """GrabCut inside the bounding box of the painted area; returns a hard mask.
+
+    Runs one iteration per call, with ``step(done, total)`` between them (for progress and
+    cancellation). OpenCV keeps the colour models in ``background``/``foreground``, so N
+    single iterations give exactly what one call of N iterations gives."""
     height, width = image.shape[:2]
     scale = min(1.0, GRABCUT_MAX_SIDE / max(width, height))
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -89,7 +105,12 @@ def subject_mask(image: np.ndarray, painted: np.ndarray, iterations: int) -> np.
     foreground = np.zeros((1, 65), np.float64)
     bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
     rect = (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
-    cv2.grabCut(bgr, labels, rect, background, foreground, iterations, cv2.GC_INIT_WITH_RECT)
+    total = max(1, int(iterations))
+    for done in range(total):
+        mode = cv2.GC_INIT_WITH_RECT if done == 0 else cv2.GC_EVAL
+        cv2.grabCut(bgr, labels, rect, background, foreground, 1, mode)
+        if step is not None:
+            step(done + 1, total)
     subject = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
     if subject.max() == 0:
         raise NodeError("GrabCut found no subject inside the box: draw it tighter around it")

@@ -89,6 +89,32 @@ def test_grabcut_finds_the_subject_inside_a_rough_box() -> None:
     assert ctx.said("GrabCut kept")
 
 
+def test_grabcut_one_iteration_at_a_time_matches_one_call_and_cancels_between() -> None:
+    from nodes.masks import subject_mask
+    from studio.graph.spec import Cancelled
+
+    rng = np.random.default_rng(1)
+    image = np.clip(rng.normal((40, 120, 40), 20, (120, 160, 3)), 0, 255).astype(np.uint8)
+    cv2.ellipse(image, (80, 60), (30, 20), 15, 0, 360, (200, 60, 50), -1)
+    painted = np.zeros((120, 160), np.float32)
+    painted[25:95, 35:125] = 1.0
+    # The same five iterations done by OpenCV in one call.
+    labels = np.zeros((120, 160), np.uint8)
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    models = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.grabCut(bgr, labels, (35, 25, 90, 70), *models, 5, cv2.GC_INIT_WITH_RECT)
+    whole = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.float32)
+    steps: list[tuple[int, int]] = []
+    stepped = subject_mask(image, painted, 5, lambda done, total: steps.append((done, total)))
+    assert np.array_equal(stepped, whole)
+    assert steps == [(i, 5) for i in range(1, 6)]
+    box = {"kind": "rect", "points": [[35 / 160, 25 / 120], [125 / 160, 95 / 120]]}
+    ctx = FakeContext(cancel_after=3)  # the start, then two GrabCut iterations
+    with pytest.raises(Cancelled):
+        run_node(REGION_MASK, ctx, {"image": image}, shapes=[box], subject=True)
+    assert ctx.progress_calls == [(0, 7), (1, 7), (2, 7)]
+
+
 def test_nothing_painted_is_a_clear_error() -> None:
     with pytest.raises(NodeError, match="nothing is painted"):
         region(blank(), shapes=[])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
 from ui_helpers import close_window, make_window, mouse
 
 from studio.graph.commands import AddNode, Connect
@@ -42,28 +43,34 @@ def test_viewer_follows_the_selection(window):
 
 
 def test_double_click_on_a_mask_node_opens_the_painter_on_its_keyframe(qtbot, window):
-    pytest.importorskip("studio.ui.painter.window")
+    """Before any run: the painter renders the keyframe itself; a second double-click brings
+    the open painter forward instead of opening another."""
     image, mask = _keyframe_and_mask(window)
-    window.scene.select([image])
-    window.run_selected()
-    with qtbot.waitSignal(
-        window.controller.running_changed,
-        timeout=30_000,
-        check_params_cb=lambda running: not running,
-    ):
-        pass
-    assert window.controller.last_status == "ok"
     opened = []
     real_open = window.open_painter
-    window.open_painter = lambda node_id: opened.append(real_open(node_id))
+    window.open_painter = lambda node_id: opened.append(real_open(node_id)) or opened[-1]
     body = window.scene.item_for(mask).scenePos() + QPointF(100, 60)
     mouse(window.view, "double", body)
     (painter,) = opened
     try:
+        if not painter.has_keyframe:
+            with qtbot.waitSignal(painter.keyframe_ready, timeout=30_000):
+                pass
         expected = window.controller.engine.output(window.graph, image)["image"]
         assert np.array_equal(painter.keyframe, expected)
+        mouse(window.view, "double", body)
+        assert opened[-1] is painter and len(window.painter_windows) == 1
+        window.activateWindow()
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+        mouse(window.view, "double", body)
+        assert opened[-1] is painter
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is painter)  # brought forward
     finally:
         painter.close()
+    qtbot.waitUntil(lambda: window.painter_windows == {})
+    mouse(window.view, "double", body)  # once closed, a double-click opens a new one
+    assert opened[-1] is not painter and list(window.painter_windows.values()) == [opened[-1]]
+    opened[-1].close()
 
 
 def test_reroute_dot_takes_the_type_of_what_feeds_it(window):

@@ -1,4 +1,7 @@
-"""Painter: real mouse gestures become one undoable SetParam each; undo redraws at once."""
+"""Painter: real mouse gestures become one undoable SetParam each; undo redraws at once.
+
+The painter fetches its keyframe itself, through the engine (a Load Image upstream here), and
+renders the node's own mask (GrabCut included) on a worker thread."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from studio.graph.commands import Command, Connect
 from studio.graph.graph import Edge, Graph
@@ -54,18 +57,52 @@ class History:
 
 
 @pytest.fixture
-def setup(qtbot, registry):
+def engine(registry):
+    from studio.engine.cache import Cache
+    from studio.engine.scheduler import Engine
+
+    return Engine(registry, Cache(disk=False), device="cpu")
+
+
+@pytest.fixture
+def keyframe_file(tmp_path):
+    import cv2
+
+    path = tmp_path / "keyframe.png"
+    cv2.imwrite(str(path), cv2.cvtColor(keyframe(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def settle(qtbot, window: PainterWindow) -> None:
+    """Wait until the renders the window started have been shown."""
+    qtbot.waitUntil(lambda: window.wait_idle(30) and not window.tasks, timeout=30_000)
+
+
+@pytest.fixture
+def setup(qtbot, registry, engine, keyframe_file):
     graph = Graph(registry)
     history = History(graph)
     stack = history.stack
+    image = graph.add("LoadImage", params={"path": str(keyframe_file)})
 
     def open_painter(type_id: str, **params) -> PainterWindow:
         node = graph.add(type_id, params=params or None)
-        window = PainterWindow(graph, node.id, keyframe(), history.push)
+        if type_id == "RegionMask":
+            graph.connect(image.id, "image", node.id, "image")
+        else:  # a Motion Brush's keyframe is what the Image to Video it steers animates
+            video = graph.add("ImageToVideo")
+            graph.connect(image.id, "image", video.id, "image")
+            graph.connect(node.id, "motion", video.id, "motion")
+        window = PainterWindow(graph, node.id, history.push, engine)
         qtbot.addWidget(window)
         window.resize(900, 560)
         window.show()
         qtbot.waitExposed(window)
+        if not window.has_keyframe:
+            with qtbot.waitSignal(window.keyframe_ready, timeout=30_000):
+                pass
+        settle(qtbot, window)
+        assert window.has_keyframe and np.array_equal(window.keyframe, keyframe())
         window.canvas.fit()
         return window
 
@@ -150,7 +187,7 @@ def test_bracket_keys_resize_the_brush(setup) -> None:
     assert window.canvas.brush.radius < radius
 
 
-def test_box_to_subject_sets_shapes_and_grabcut_in_one_step(setup) -> None:
+def test_box_to_subject_sets_shapes_and_grabcut_in_one_step(setup, qtbot) -> None:
     _, stack, open_painter = setup
     window = open_painter("RegionMask")
     window.set_tool("subject")
@@ -159,11 +196,38 @@ def test_box_to_subject_sets_shapes_and_grabcut_in_one_step(setup) -> None:
     assert params(window)["subject"] is True
     assert params(window)["shapes"][0]["kind"] == "rect"
     assert window.shape_count.text() == "1 shape: rect"
+    # GrabCut runs on a worker: meanwhile the box shows, with a busy cursor and a Cancel.
+    assert window.busy.isVisible() and "GrabCut" in window.busy.label.text()
+    assert window.canvas.viewport().cursor().shape() == Qt.CursorShape.BusyCursor
+    assert window.canvas.overlay.pixmap().toImage().pixelColor(44, 24).alpha() > 0
+    with qtbot.waitSignal(window.overlay_ready, timeout=30_000):
+        pass
+    assert not window.busy.isVisible()
+    assert window.canvas.viewport().cursor().shape() != Qt.CursorShape.BusyCursor
     overlay = window.canvas.overlay.pixmap().toImage()
     assert overlay.pixelColor(80, 60).alpha() > 0  # the red square was cut out
     assert overlay.pixelColor(44, 24).alpha() == 0  # grey inside the box is background
     stack.undo()
     assert params(window)["subject"] is False and params(window)["shapes"] == []
+
+
+def test_grabcut_can_be_cancelled_from_the_busy_bar(setup, qtbot) -> None:
+    _, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    window.set_tool("subject")
+    drag(window, [(40, 20), (120, 100)])
+    task = window.tasks["mask"]
+    shown: list[int] = []
+    window.overlay_ready.connect(lambda: shown.append(1))
+    QTest.mouseClick(window.busy.cancel, LEFT)
+    assert task.token.cancelled and "mask" not in window.tasks
+    assert not window.busy.isVisible() and "cancelled" in window.status.text()
+    assert window.canvas.viewport().cursor().shape() != Qt.CursorShape.BusyCursor
+    assert task.wait(30)
+    qtbot.wait(50)  # let anything the worker still sent arrive: it must be ignored
+    assert shown == []
+    assert window.canvas.overlay.pixmap().toImage().pixelColor(44, 24).alpha() > 0  # the box
+    assert params(window)["subject"] is True  # cancelling stops the render, not the edit
 
 
 def test_draw_a_path_then_edit_a_point(setup) -> None:
@@ -229,6 +293,16 @@ def test_camera_controls_push_one_command_and_draw_the_outline(setup) -> None:
     stack.undo()
     assert window.camera_controls.boxes["zoom"].value() == 1.0
     assert window.canvas.camera.outlines == []
+    stack.redo()
+    window.camera_controls.boxes["pan"].setValue(0.2)
+    (reset,) = [
+        b
+        for b in window.camera_controls.findChildren(QPushButton)
+        if b.text() == "Reset camera move"
+    ]
+    QTest.mouseClick(reset, LEFT)
+    assert (params(window)["zoom"], params(window)["pan"]) == (1.0, 0.0)
+    assert stack.undoText() == "Reset camera move" and window.canvas.camera.outlines == []
 
 
 def test_camera_outline_follows_pan() -> None:
@@ -239,18 +313,49 @@ def test_camera_outline_follows_pan() -> None:
     assert np.allclose(corners[0], (50, 0), atol=0.5)  # the camera moved a quarter width right
 
 
-def test_input_region_uses_the_wired_region_mask(setup) -> None:
+def _wire_a_region_mask(graph: Graph, window: PainterWindow) -> str:
+    (image,) = [n.id for n in graph.nodes if n.type_id == "LoadImage"]
+    region = graph.add(
+        "RegionMask", params={"shapes": [{"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}]}
+    )
+    graph.connect(image, "image", region.id, "image")
+    Connect(Edge(region.id, "mask", window.node_id, "mask")).apply(graph)
+    return region.id
+
+
+def test_input_region_uses_the_wired_region_mask(setup, qtbot) -> None:
     graph, _, open_painter = setup
     window = open_painter(
         "MotionBrush",
         brushes=[{"name": "a", "region": "input", "trajectory": [[0.5, 0.5], [0.6, 0.5]]}],
     )
     assert window.canvas.overlay.pixmap().toImage().pixelColor(80, 60).alpha() == 0
-    region = graph.add(
-        "RegionMask", params={"shapes": [{"kind": "rect", "points": [[0.25, 0.25], [0.75, 0.75]]}]}
-    )
-    Connect(Edge(region.id, "mask", window.node_id, "mask")).apply(graph)
+    with qtbot.waitSignal(window.overlay_ready, timeout=30_000):  # rendered by the engine
+        _wire_a_region_mask(graph, window)
+    overlay = window.canvas.overlay.pixmap().toImage()
+    assert overlay.pixelColor(80, 60).alpha() > 0 and overlay.pixelColor(10, 10).alpha() == 0
+
+
+def test_a_new_brush_on_a_wired_mask_moves_that_mask(setup, qtbot) -> None:
+    graph, stack, open_painter = setup
+    window = open_painter("MotionBrush")
+    panel = window.brush_panel
+    # Before any brush exists the fields show a new brush's values, not zeros.
+    assert not panel.details.isEnabled()
+    assert (panel.end.value(), panel.scale.value(), panel.start.value()) == (1.0, 1.0, 0.0)
+    assert panel.region.currentText() == "painted here"
+    with qtbot.waitSignal(window.overlay_ready, timeout=30_000):
+        _wire_a_region_mask(graph, window)
+        assert panel.region.currentText() == "node's mask input"  # what a new brush takes
+        QTest.mouseClick(panel.add_button, LEFT)
+    (brush,) = params(window)["brushes"]
+    assert brush["region"] == "input"
     assert window.canvas.overlay.pixmap().toImage().pixelColor(80, 60).alpha() > 0
+    # A path drawn with no brush at all also starts an "input" brush.
+    stack.undo()
+    window.set_tool("path")
+    drag(window, [(80, 60), (100, 60), (130, 50)])
+    assert params(window)["brushes"][0]["region"] == "input"
 
 
 def test_quick_preview_renders_on_a_worker_and_plays(setup, qtbot) -> None:
@@ -265,19 +370,26 @@ def test_quick_preview_renders_on_a_worker_and_plays(setup, qtbot) -> None:
             }
         ],
     )
-    window.preview.button.click()
-    qtbot.waitUntil(lambda: window.preview.clip is not None, timeout=20000)
+    assert not window.preview.player.isVisible()
+    with qtbot.waitSignal(window.preview.clip_ready, timeout=30_000):
+        QTest.mouseClick(window.preview.button, LEFT)
+        assert window.preview.busy and window.preview.bar.isVisible()
     clip = window.preview.clip
-    assert len(clip) == 25 and clip.width <= W
+    assert len(clip) == 25 and clip.width >= W // 2 and clip.height >= H // 2  # half size+
     assert not np.array_equal(clip.frames[0], clip.frames[-1])  # the box moved
+    # Shown below the canvas, as wide as it and at least half as tall.
+    player, canvas = window.preview.player, window.canvas
+    assert player.isVisible() and player.width() >= canvas.width()
+    assert player.height() >= canvas.height() // 2
     first = window.preview.frame
     qtbot.waitUntil(lambda: window.preview.frame != first, timeout=5000)
 
 
-def test_quick_preview_reports_a_bad_brush(setup) -> None:
+def test_quick_preview_reports_a_bad_brush(setup, qtbot) -> None:
     _, _, open_painter = setup
     window = open_painter("MotionBrush", brushes=[{"name": "empty", "region": []}])
     window.preview.button.click()
+    qtbot.waitUntil(lambda: not window.preview.busy, timeout=30_000)
     assert "empty" in window.preview.status.text()
     assert window.preview.clip is None
 
@@ -302,15 +414,47 @@ def test_lasso_drag_makes_a_polygon(setup) -> None:
     assert stack.count() == 1
 
 
-def test_no_keyframe_paints_on_a_blank_frame(qtbot, registry) -> None:
+def test_no_picture_wired_paints_on_a_blank_frame(qtbot, registry, engine) -> None:
     graph = Graph(registry)
     node = graph.add("RegionMask")
-    window = PainterWindow(graph, node.id, None, lambda command: command.apply(graph))
+    window = PainterWindow(graph, node.id, lambda command: command.apply(graph), engine)
     qtbot.addWidget(window)
     assert window.canvas.image_size == (1024, 576)
-    assert "no keyframe" in window.status.text()
+    assert "no picture is wired" in window.status.text()
+    assert not window.busy.isVisible()
     with pytest.raises(ValueError, match="uint8"):
-        PainterWindow(graph, node.id, np.zeros((8, 8), np.float32), lambda command: None)
+        window.set_keyframe(np.zeros((8, 8), np.float32))
+
+
+def test_opens_before_a_run_and_fetches_the_keyframe_itself(
+    qtbot, registry, engine, keyframe_file
+) -> None:
+    """Nothing rendered yet: the painter renders the upstream branch (here Load Image ->
+    a reroute dot) through the engine, showing progress; the second time it is cached."""
+    graph = Graph(registry)
+    image = graph.add("LoadImage", params={"path": str(keyframe_file)})
+    dot = graph.add("Reroute")
+    mask = graph.add("RegionMask")
+    graph.connect(image.id, "image", dot.id, "in")
+    graph.connect(dot.id, "out", mask.id, "image")
+    window = PainterWindow(graph, mask.id, lambda command: command.apply(graph), engine)
+    qtbot.addWidget(window)
+    window.resize(900, 560)
+    window.show()
+    assert window.busy.isVisible() and "Reroute" in window.busy.label.text()
+    assert "fetching" in window.status.text()
+    with qtbot.waitSignal(window.keyframe_ready, timeout=30_000):
+        pass
+    assert window.has_keyframe and np.array_equal(window.keyframe, keyframe())
+    assert window.canvas.image_size == (W, H)
+    assert not window.busy.isVisible()
+    again = PainterWindow(graph, mask.id, lambda command: command.apply(graph), engine)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.keyframe_ready, timeout=30_000):
+        pass
+    assert np.array_equal(again.keyframe, window.keyframe)
+    assert engine.state(graph)[image.id] == "cached"
+    window.grab().save("/tmp/painter/painter_fetched.png")
 
 
 def test_undo_keys_work_in_the_painter_window(setup, qtbot) -> None:

@@ -74,6 +74,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
         self.run_panel = RunPanel(self)
         self.run_panel.graph = self.graph
         self.viewer: Any = None
+        self.painter_windows: dict[str, Any] = {}  # node id -> its open painter window
         self._pending_thumbs: set[str] = set()
         self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
         self._state_timer = self._single_shot(400, self._refresh_states)
@@ -286,6 +287,8 @@ class MainWindow(WorkflowFiles, QMainWindow):
     # -- the workflow -------------------------------------------------------------------
 
     def set_graph(self, graph: Graph, path: Path | None) -> None:
+        for painter in list(self.painter_windows.values()):  # they paint nodes of the old graph
+            painter.close()
         self.graph = graph
         self.path = path
         self.undo.set_graph(graph)
@@ -462,14 +465,20 @@ class MainWindow(WorkflowFiles, QMainWindow):
             return None
 
     def open_painter(self, node_id: str) -> Any:
-        try:
-            from studio.ui.painter.window import PainterWindow
-        except ImportError:
-            self.statusBar().showMessage("The painter is not installed in this build", 6000)
-            return None
+        """The painter for ``node_id``: the open one brought to the front, or a new one."""
+        window = self.painter_windows.get(node_id)
+        if window is not None and window.isVisible():
+            window.raise_()
+            window.activateWindow()
+            return window
+        from studio.ui.painter.window import PainterWindow
+
         window = PainterWindow(
-            self.graph, node_id, self._keyframe_for(node_id), self.undo.push, self
+            self.graph, node_id, self.undo.push, self.controller.engine, parent=self
         )
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        window.destroyed.connect(lambda _=None, n=node_id: self.painter_windows.pop(n, None))
+        self.painter_windows[node_id] = window
         window.show()
         return window
 

@@ -36,11 +36,12 @@ REGION_INPUT = "node's mask input"
 REGION_PAINTED = "painted here"
 
 
-def new_brush(index: int) -> dict[str, Any]:
-    """A fresh brush: painted region (empty until painted), no path yet, whole clip, linear."""
+def new_brush(index: int, region: Any = None) -> dict[str, Any]:
+    """A fresh brush: ``region`` ("input" for the node's mask input; default: a painted region,
+    empty until painted), no path yet, whole clip, linear."""
     return {
         "name": f"brush {index + 1}",
-        "region": [],
+        "region": [] if region is None else region,
         "trajectory": [],
         "start": 0.0,
         "end": 1.0,
@@ -65,6 +66,8 @@ class BrushPanel(QWidget):
     def __init__(self, on_edit: Callable[[Brushes, str], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.on_edit = on_edit
+        # What a new brush moves: the window says "input" when the node's mask is wired.
+        self.default_region: Callable[[], Any] = list
         self.brushes: Brushes = []
         self._loading = False
         self.list = QListWidget(toolTip="Motion brushes; each region has its own colour")
@@ -162,9 +165,12 @@ class BrushPanel(QWidget):
     def _show_details(self) -> None:
         index = self.list.currentRow()
         self.details.setEnabled(0 <= index < len(self.brushes))
-        if not self.details.isEnabled():
-            return
-        brush = self.brushes[index]
+        # With no brush yet, the (disabled) fields show what a new brush starts with.
+        brush = (
+            self.brushes[index]
+            if self.details.isEnabled()
+            else new_brush(len(self.brushes), self.default_region())
+        )
         was = self._loading
         self._loading = True
         self.name.setText(str(brush.get("name", "")))
@@ -210,7 +216,9 @@ class BrushPanel(QWidget):
     def add_brush(self) -> None:
         if len(self.brushes) >= Motion.MAX_BRUSHES:
             return
-        brushes = copy.deepcopy(self.brushes) + [new_brush(len(self.brushes))]
+        brushes = copy.deepcopy(self.brushes) + [
+            new_brush(len(self.brushes), self.default_region())
+        ]
         self.list.setCurrentRow(-1)
         self.on_edit(brushes, "Add motion brush")
         self.selected.emit(len(brushes) - 1)

@@ -119,7 +119,9 @@ class CameraControls(QGroupBox):
         self.ease.addItems(EASES)
         self.ease.currentTextChanged.connect(lambda text: self._changed("camera_ease", text))
         form.addRow("Ease", self.ease)
-        reset = QPushButton("No camera move", toolTip="Reset pan, tilt, zoom and roll")
+        reset = QPushButton(
+            "Reset camera move", toolTip="Set pan, tilt and roll to 0 and zoom to 1 (one undo step)"
+        )
         reset.clicked.connect(self._reset)
         form.addRow(reset)
         self._loading = False

@@ -1,66 +1,42 @@
-"""Quick preview: a low-resolution cut-and-drag clip of the brushes, rendered off the UI thread.
+"""Quick preview: a cut-and-drag clip of the brushes at half the keyframe's size, off the UI thread.
 
-The motion is built by the MotionBrush node's own ``run`` (so the preview and the render agree on
-every rule) and animated by :func:`nodes.animate.cut_and_drag` at about a quarter of the
-keyframe's size. A newer request supersedes a running one, which stops at its next frame.
+The motion is the Motion Brush node's own output, run by the engine on a snapshot of the graph
+(so the preview and the render agree on every rule, and an unchanged node comes from the
+cache); :func:`nodes.animate.cut_and_drag` then animates it on the same worker thread. A newer
+request supersedes a running one, which stops at its next step.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from studio.graph.spec import Cancelled, NodeError
+from studio.graph.graph import Graph
+from studio.graph.spec import NodeError
 from studio.graph.types import Motion, Video
+from studio.ui.painter.jobs import EngineTask
 from studio.ui.viewer.picture import PictureView
 
 PREVIEW_FRAMES = 25
 PREVIEW_FPS = 12.0
-PREVIEW_SCALE = 0.25
+PREVIEW_SCALE = 0.5  # large enough to judge motion; the render is the full-size check
+MAX_PREVIEW_SIDE = 640  # a 4K keyframe still previews in seconds
 MIN_PREVIEW_SIDE = 96
 
-
-class StubContext:
-    """A RunContext for running a node's own ``run`` inside the painter: no progress, no cancel."""
-
-    node_id = "preview"
-    device = "cpu"
-    output_dir = Path(".")
-    workflow_json = ""
-    cancelled = False
-    models = None
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def progress(self, step: int, total: int, message: str = "") -> None:
-        pass
-
-    def check_cancelled(self) -> None:
-        pass
-
-    def info(self, message: str) -> None:
-        self.messages.append(message)
-
-
-def build_motion(params: Mapping[str, Any], mask: np.ndarray | None) -> Motion:
-    """The Motion a MotionBrush node with ``params`` (and mask input ``mask``) outputs."""
-    from nodes.motion import run_motion_brush
-
-    return run_motion_brush(StubContext(), {"mask": mask}, params)["motion"]
+# What the window hands over: the keyframe, a graph snapshot and the Motion Brush's id.
+PreviewJob = tuple[np.ndarray, Graph, str]
 
 
 def preview_size(width: int, height: int) -> tuple[int, int]:
-    """About a quarter of the keyframe, even-sized, never below ``MIN_PREVIEW_SIDE``."""
+    """Half the keyframe, even-sized, at most ``MAX_PREVIEW_SIDE`` and at least
+    ``MIN_PREVIEW_SIDE`` on its shorter side (never above the keyframe itself)."""
     scale = max(PREVIEW_SCALE, MIN_PREVIEW_SIDE / max(1, min(width, height)))
-    scale = min(scale, 1.0)
+    scale = min(scale, MAX_PREVIEW_SIDE / max(1, width, height), 1.0)
     return max(16, int(width * scale) // 2 * 2), max(16, int(height * scale) // 2 * 2)
 
 
@@ -75,35 +51,39 @@ def render_preview(
     return clip.video
 
 
-class _Bridge(QObject):
-    done = Signal(int, object)
-    failed = Signal(int, str)
-
-
 class QuickPreview(QWidget):
-    """A Preview button, a status line and a small looping player."""
+    """A Preview button, progress and a status line; ``player`` (placed by the window, beside
+    the canvas and as large) loops the clip."""
+
+    clip_ready = Signal()
 
     def __init__(
-        self, parent: QWidget | None = None, render: Callable[..., Video] = render_preview
+        self,
+        engine: Any,
+        parent: QWidget | None = None,
+        render: Callable[..., Video] = render_preview,
     ) -> None:
         super().__init__(parent)
+        self.engine = engine
         self.render = render
-        self.request: Callable[[], tuple[np.ndarray, Motion] | str] | None = None
+        self.request: Callable[[], PreviewJob | str] | None = None
         self.clip: Video | None = None
         self.frame = 0
-        self._generation = 0
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._done, Qt.ConnectionType.QueuedConnection)
-        self._bridge.failed.connect(self._failed, Qt.ConnectionType.QueuedConnection)
+        self.task: EngineTask | None = None
         self.button = QPushButton(
-            "▶ Quick preview", toolTip="Render a small cut-and-drag clip of the brushes"
+            "▶ Quick preview", toolTip="Render a half-size cut-and-drag clip of the brushes"
         )
         self.button.clicked.connect(self.start)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(False)
+        self.bar.setMaximumHeight(6)
+        self.bar.hide()
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setProperty("muted", True)
         self.player = PictureView()
-        self.player.setMinimumHeight(120)
+        self.player.setMinimumHeight(160)
         self.player.hide()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._next_frame)
@@ -112,9 +92,13 @@ class QuickPreview(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.bar)
         layout.addWidget(self.status)
-        layout.addWidget(self.player, 1)
-        self.busy = False
+        layout.addStretch(1)
+
+    @property
+    def busy(self) -> bool:
+        return self.task is not None
 
     def start(self) -> None:
         """Render the current brushes on a worker thread; a running render is superseded."""
@@ -124,41 +108,50 @@ class QuickPreview(QWidget):
         if isinstance(job, str):
             self.status.setText(job)
             return
-        image, motion = job
-        self._generation += 1
-        generation = self._generation
-        self.busy = True
+        image, snapshot, node_id = job
+        self.stop_render()
+
+        def animate(outputs: dict[str, Any], report: Callable[[int, int], None]) -> Video:
+            motion = outputs.get("motion")
+            if not isinstance(motion, Motion):
+                raise NodeError("the Motion Brush gave no motion")
+            return self.render(image, motion, report)
+
+        task = EngineTask(self.engine, snapshot, node_id, then=animate, parent=self)
+        task.progress.connect(lambda f, _m, t=task: self._progress(t, f))
+        task.done.connect(lambda clip, t=task: self._done(t, clip))
+        task.failed.connect(lambda message, t=task: self._failed(t, message))
+        task.cancelled.connect(lambda t=task: self._finished(t))
+        self.task = task
         self.status.setText("Rendering preview…")
+        self.bar.setValue(0)
+        self.bar.show()
+        task.start()
 
-        def progress(done: int, total: int) -> None:
-            if generation != self._generation:
-                raise Cancelled()
+    def _progress(self, task: EngineTask, fraction: float) -> None:
+        if task is self.task:
+            self.bar.setValue(round(fraction * 1000))
 
-        def work() -> None:
-            try:
-                clip = self.render(image, motion, progress)
-            except Cancelled:
-                return
-            except NodeError as error:
-                self._bridge.failed.emit(generation, str(error))
-                return
-            self._bridge.done.emit(generation, clip)
+    def _finished(self, task: EngineTask) -> bool:
+        if task is not self.task:
+            return False
+        self.task = None
+        self.bar.hide()
+        return True
 
-        threading.Thread(target=work, name="quick-preview", daemon=True).start()
-
-    def _done(self, generation: int, clip: Video) -> None:
-        if generation != self._generation:
+    def _done(self, task: EngineTask, clip: Video) -> None:
+        if not self._finished(task):
             return
-        self.busy = False
         self.clip, self.frame = clip, 0
         self.status.setText(f"Preview: {len(clip)} frames at {clip.width}×{clip.height}")
         self.player.show()
         self.player.set_frame(clip.frames[0])
+        self.player.fit()
         self._timer.start(int(1000 / clip.fps))
+        self.clip_ready.emit()
 
-    def _failed(self, generation: int, message: str) -> None:
-        if generation == self._generation:
-            self.busy = False
+    def _failed(self, task: EngineTask, message: str) -> None:
+        if self._finished(task):
             self.status.setText(f"Cannot preview: {message}")
 
     def _next_frame(self) -> None:
@@ -167,6 +160,11 @@ class QuickPreview(QWidget):
         self.frame = (self.frame + 1) % len(self.clip)
         self.player.set_frame(self.clip.frames[self.frame])
 
+    def stop_render(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self._finished(self.task)
+
     def stop(self) -> None:
-        self._generation += 1
+        self.stop_render()
         self._timer.stop()

@@ -3,6 +3,11 @@
 What is painted lives in the node's params as vector shapes. The window writes them only via
 ``push(SetParam(...))`` -- one command per stroke, box, path or point edit -- so the editor's undo
 stack owns every change, and it redraws only from graph events, so an undo shows at once.
+
+Everything it shows that a node makes -- the keyframe, the node's own mask (GrabCut included),
+the mask wired into a Motion Brush, the preview's motion -- is rendered by the engine on a
+snapshot of the graph, off the UI thread (:mod:`studio.ui.painter.jobs`), with progress and a
+cancel. Painted shapes are drawn at once; the node's exact output replaces them when it comes.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -38,19 +44,21 @@ from studio.ui.painter import PAINTABLE, mask_tools
 from studio.ui.painter.brush_editor import BrushPanel, new_brush
 from studio.ui.painter.camera_controls import CameraControls, camera_of
 from studio.ui.painter.canvas import PainterCanvas, PathDrawing
+from studio.ui.painter.jobs import (
+    EngineTask,
+    Snapshot,
+    copy_graph,
+    keyframe_source,
+    picture_of,
+    upstream_signature,
+)
 from studio.ui.painter.mask_tools import TOOLS, region_colour
-from studio.ui.painter.preview import QuickPreview, StubContext, build_motion
+from studio.ui.painter.preview import PreviewJob, QuickPreview
+from studio.ui.painter.renders import BusyBar, Renders
 from studio.ui.viewer import theme
 
 BLANK_SIZE = (1024, 576)  # canvas size when the keyframe has not been rendered yet
 OVERLAY_MAX_SIDE = 1280  # regions are tinted at most this large, then scaled up
-
-
-def region_mask_of(params: dict[str, Any], image: np.ndarray) -> np.ndarray:
-    """What a RegionMask with ``params`` outputs over ``image`` (its own run, for fidelity)."""
-    from nodes.masks import run_region_mask
-
-    return run_region_mask(StubContext(), {"image": image}, params)["mask"]
 
 
 # The brush list's selection is muted so the first brush's blue swatch still shows on it.
@@ -60,14 +68,22 @@ QListWidget::item:selected { background: #34465f; color: white; }
 
 
 class PainterWindow(QWidget):
-    """Mask and motion-brush painter for one RegionMask or MotionBrush node."""
+    """Mask and motion-brush painter for one RegionMask or MotionBrush node.
+
+    ``engine`` renders what the painter shows; ``snapshot`` copies the graph for it (on the
+    UI thread; the default goes through the file format)."""
+
+    keyframe_ready = Signal()  # the keyframe arrived (or it was found there is none)
+    overlay_ready = Signal()  # a node's own mask replaced the quick drawing of the shapes
 
     def __init__(
         self,
         graph: Graph,
         node_id: str,
-        keyframe: np.ndarray | None,
         push: Callable[[Command], None],
+        engine: Any,
+        *,
+        snapshot: Snapshot | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -76,19 +92,15 @@ class PainterWindow(QWidget):
             raise ValueError(
                 f"the painter edits {' or '.join(PAINTABLE)} nodes, not {node.type_id}"
             )
-        if keyframe is not None and (
-            keyframe.ndim != 3 or keyframe.shape[2] != 3 or keyframe.dtype != np.uint8
-        ):
-            raise ValueError(
-                f"the keyframe must be an (H, W, 3) uint8 RGB image, got "
-                f"{keyframe.shape} {keyframe.dtype}"
-            )
-        self.graph, self.node_id, self.push = graph, node_id, push
+        self.graph, self.node_id, self.push, self.engine = graph, node_id, push, engine
+        self.snapshot: Snapshot = snapshot or (lambda: copy_graph(self.graph))
         self.motion = node.type_id == "MotionBrush"
-        self.keyframe = keyframe if keyframe is not None else self._blank()
-        self.has_keyframe = keyframe is not None
+        self.keyframe = self._blank()
+        self.has_keyframe = False
+        self.keyframe_message = "fetching the keyframe…"
         self.current_brush = 0
         self._input_cache: tuple[str, np.ndarray | None] = ("", None)
+        self._input_wanted = ""
         # Its own window even when the editor passes itself as the parent.
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle(f"Paint — {node.title}")
@@ -107,27 +119,112 @@ class PainterWindow(QWidget):
         self.status = QLabel("")
         self.status.setProperty("muted", True)
         self.status.setContentsMargins(8, 2, 8, 2)
+        self.busy = BusyBar()
+        self.busy.cancel.clicked.connect(self.cancel_busy)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self.busy, self.cancel_busy)
+        self.renders = Renders(self.engine, self.snapshot, self.busy, self.canvas, self)
+        self.renders.failed.connect(self._render_failed)
 
+        # The preview plays below the canvas, as wide as it: large enough to judge motion.
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.canvas)
         centre = QVBoxLayout()
         centre.setSpacing(0)
         centre.addWidget(self._tool_bar())
-        centre.addWidget(self.canvas, 1)
+        centre.addWidget(self.busy)
+        centre.addWidget(self.split, 1)
         centre.addWidget(self.status)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(centre, 1)
         layout.addWidget(self._side_panel())
+        if self.preview is not None:
+            self.split.addWidget(self.preview.player)
+            self.preview.clip_ready.connect(self._show_preview)
         self._region_masks: list[tuple[int, np.ndarray]] = []  # (brush, overlay-size mask)
         self._history_shortcuts()
         self._unsubscribe: Callable[[], None] | None = graph.subscribe(self._on_graph_event)
         self.set_tool("path" if self.motion and self._brushes() else "brush")
         self.reload()
+        self.fetch_keyframe()
 
     def _blank(self) -> np.ndarray:
         w, h = BLANK_SIZE
         ramp = np.linspace(40, 58, h, dtype=np.float32)[:, None, None]
         return np.broadcast_to(ramp, (h, w, 3)).astype(np.uint8)
+
+    # -- renders through the engine -----------------------------------------------------------
+
+    @property
+    def tasks(self) -> dict[str, EngineTask]:
+        return self.renders.tasks
+
+    def _render_failed(self, kind: str, message: str) -> None:
+        if kind == "keyframe":
+            self.keyframe_message = f"cannot render the keyframe: {message}"
+            self.status.setText(self._hint())
+            self.keyframe_ready.emit()
+        else:
+            self.status.setText(message)
+
+    def cancel_busy(self) -> None:
+        """The busy bar's Cancel: stop the render it shows (the keyframe, or GrabCut)."""
+        kind = self.busy.kind
+        if not kind:
+            return
+        self.renders.drop(kind)
+        if kind == "keyframe":
+            self.keyframe_message = "keyframe render cancelled"
+            self.status.setText(self._hint())
+            self.keyframe_ready.emit()
+        else:
+            self.status.setText("GrabCut cancelled: the painted box is shown instead")
+
+    def fetch_keyframe(self) -> None:
+        """Render the branch that feeds this node's picture (cached when it can be)."""
+        edge = keyframe_source(self.graph, self.node_id)
+        if edge is None:
+            self.keyframe_message = "no picture is wired into this node (or what it feeds)"
+            self.status.setText(self._hint())
+            self.keyframe_ready.emit()
+            return
+        title = self.graph.node(edge.src_node).title
+        self.keyframe_message = "fetching the keyframe…"
+
+        def arrived(outputs: dict[str, Any]) -> None:
+            picture = picture_of(outputs, edge.src_port)
+            if picture is None:
+                self.keyframe_message = f"{title}.{edge.src_port} is not an RGB picture"
+                self.status.setText(self._hint())
+                self.keyframe_ready.emit()
+                return
+            self.set_keyframe(picture)
+
+        self.renders.start("keyframe", edge.src_node, arrived)
+        self.renders.busy("keyframe", f"Keyframe: rendering {title}…")
+
+    def set_keyframe(self, keyframe: np.ndarray) -> None:
+        if keyframe.ndim != 3 or keyframe.shape[2] != 3 or keyframe.dtype != np.uint8:
+            raise ValueError(
+                f"the keyframe must be an (H, W, 3) uint8 RGB image, got "
+                f"{keyframe.shape} {keyframe.dtype}"
+            )
+        self.keyframe, self.has_keyframe = keyframe, True
+        self.keyframe_message = ""
+        self._input_cache = ("", None)
+        self.canvas.set_frame(keyframe)
+        self.canvas.fit()
+        self.reload()
+        self.keyframe_ready.emit()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until the running renders' workers finished (tests, screenshots)."""
+        tasks = list(self.renders.tasks.values())
+        if self.preview is not None and self.preview.task is not None:
+            tasks.append(self.preview.task)
+        return all(task.wait(timeout) for task in tasks)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -195,11 +292,12 @@ class PainterWindow(QWidget):
         self.preview: QuickPreview | None = None
         if self.motion:
             self.brush_panel = BrushPanel(self._brushes_edited)
+            self.brush_panel.default_region = self._new_region
             self.brush_panel.selected.connect(self.select_brush)
             column.addWidget(self.brush_panel)
             self.camera_controls = CameraControls(self._camera_edited)
             column.addWidget(self.camera_controls)
-            self.preview = QuickPreview()
+            self.preview = QuickPreview(self.engine)
             self.preview.request = self._preview_job
             column.addWidget(self.preview, 1)
         else:
@@ -246,9 +344,12 @@ class PainterWindow(QWidget):
             # Moving or renaming nodes on the canvas changes nothing painted here.
             if event.node_id in (self.node_id, upstream):
                 self.reload()
-        elif event.kind in ("edge_added", "edge_removed") and self.motion:
-            if event.edge is not None and event.edge.dst_node == self.node_id:
-                self.reload()  # the mask input changed
+        elif event.kind in ("edge_added", "edge_removed") and event.edge is not None:
+            if event.edge.dst_node == self.node_id:
+                if self.motion:
+                    self.reload()  # the mask input changed
+                if not self.has_keyframe or not self.motion:
+                    self.fetch_keyframe()  # the picture may come from elsewhere now
 
     def reload(self) -> None:
         """Redraw everything from the node's params."""
@@ -281,18 +382,27 @@ class PainterWindow(QWidget):
         self.subject_box.blockSignals(False)
         self.shape_count.setText(describe_items("Shapes", shapes))
         ow, oh = self._overlay_size(w, h)
-        message = ""
-        try:
-            if not shapes:
-                mask = np.zeros((oh, ow), np.float32)
-            elif self.has_keyframe:
-                mask = cv2.resize(region_mask_of(params, self.keyframe), (ow, oh))
-            else:
-                mask = rasterise(shapes, ow, oh)
-        except NodeError as error:
-            mask, message = rasterise(shapes, ow, oh), str(error)
+        # The shapes at once; the node's own mask (feather, grow, GrabCut) when it is rendered.
+        mask = rasterise(shapes, ow, oh) if shapes else np.zeros((oh, ow), np.float32)
         self._show_overlay(mask_tools.tint([(mask, theme.ACCENT)], ow, oh), w)
-        self.status.setText(message or self._hint())
+        self.status.setText(self._hint())
+        self.renders.drop("mask")
+        if shapes and self.has_keyframe:
+            self._render_mask(bool(params.get("subject")), w)
+
+    def _render_mask(self, subject: bool, width: int) -> None:
+        def arrived(outputs: dict[str, Any]) -> None:
+            mask = outputs.get("mask")
+            if not isinstance(mask, np.ndarray):
+                return
+            ow, oh = self._overlay_size(*self.canvas.image_size)
+            small = cv2.resize(mask, (ow, oh))
+            self._show_overlay(mask_tools.tint([(small, theme.ACCENT)], ow, oh), width)
+            self.overlay_ready.emit()
+
+        self.renders.start("mask", self.node_id, arrived)
+        if subject:  # seconds on a large keyframe: say so, and let the artist stop it
+            self.renders.busy("mask", "GrabCut: finding the subject in the box…")
 
     def _draw_brushes(self, brushes: list[dict[str, Any]], w: int, h: int) -> None:
         ow, oh = self._overlay_size(w, h)
@@ -340,26 +450,30 @@ class PainterWindow(QWidget):
         self.status.setText(message or self._hint())
 
     def _input_mask(self) -> np.ndarray | None:
-        """The mask wired into this MotionBrush, when it comes from a RegionMask we can run."""
+        """The mask wired into this MotionBrush, as its node renders it. Rendered through the
+        engine in the background: None until it arrives (the brushes redraw then)."""
         edge = self.graph.edge_into(self.node_id, "mask")
         if edge is None or not self.has_keyframe:
             return None
-        source = self.graph.node(edge.src_node)
-        if source.type_id != "RegionMask":
-            return None
-        key = repr(source.params)
-        if self._input_cache[0] != key:
-            try:
-                mask = region_mask_of(source.params, self.keyframe)
-            except NodeError:
-                mask = None
-            self._input_cache = (key, mask)
-        return self._input_cache[1]
+        key = upstream_signature(self.graph, edge.src_node)
+        if self._input_cache[0] == key:
+            return self._input_cache[1]
+        if self._input_wanted != key:
+            self._input_wanted = key
+
+            def arrived(outputs: dict[str, Any]) -> None:
+                mask = outputs.get(edge.src_port)
+                self._input_cache = (key, mask if isinstance(mask, np.ndarray) else None)
+                self.reload()
+                self.overlay_ready.emit()
+
+            self.renders.start("input", edge.src_node, arrived)
+        return None
 
     def _hint(self) -> str:
         tool = self.canvas.tool
         radius = f"size {self.canvas.brush.radius * 100:.1f}%"
-        keyframe = "" if self.has_keyframe else "  ·  no keyframe yet: run the graph to see it"
+        keyframe = "" if self.has_keyframe else f"  ·  {self.keyframe_message}"
         return f"{tool}  ·  {radius}{keyframe}"
 
     # -- tools --------------------------------------------------------------------------------
@@ -439,7 +553,7 @@ class PainterWindow(QWidget):
     def _trajectory_drawn(self, points: list[list[float]]) -> None:
         brushes = self._brushes()
         if not brushes:
-            brushes.append(new_brush(0))
+            brushes.append(new_brush(0, self._new_region()))
             self.current_brush = 0
         brushes[self.current_brush]["trajectory"] = points
         brushes[self.current_brush]["static"] = False
@@ -454,6 +568,11 @@ class PainterWindow(QWidget):
             trajectory[index] = point
             brushes[self.current_brush]["trajectory"] = trajectory
             self._set_param("brushes", brushes, "Move path point")
+
+    def _new_region(self) -> Any:
+        """A new brush moves the wired mask when there is one (what the wire is for), else
+        the area painted here."""
+        return "input" if self.graph.edge_into(self.node_id, "mask") is not None else []
 
     def _brushes_edited(self, brushes: list[dict[str, Any]], label: str) -> None:
         self._set_param("brushes", copy.deepcopy(brushes), label)
@@ -471,13 +590,16 @@ class PainterWindow(QWidget):
 
     # -- preview ------------------------------------------------------------------------------
 
-    def _preview_job(self) -> tuple[np.ndarray, Any] | str:
+    def _preview_job(self) -> PreviewJob | str:
         if not self.has_keyframe:
-            return "No keyframe yet: run the graph first."
-        try:
-            return self.keyframe, build_motion(self._params(), self._input_mask())
-        except NodeError as error:
-            return f"Cannot preview: {error}"
+            return f"No keyframe to animate yet ({self.keyframe_message})"
+        return self.keyframe, self.snapshot(), self.node_id
+
+    def _show_preview(self) -> None:
+        """The first clip opens the preview pane: half the height, the canvas's full width."""
+        if self.split.sizes()[1] < self.split.height() // 3:
+            half = self.split.height() // 2
+            self.split.setSizes([half, self.split.height() - half])
 
     def _history_shortcuts(self) -> None:
         # ``push`` is usually the editor's undo stack's bound method: when that stack can
@@ -497,6 +619,7 @@ class PainterWindow(QWidget):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.renders.stop()
         if self.preview is not None:
             self.preview.stop()
 
