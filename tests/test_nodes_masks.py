@@ -109,7 +109,7 @@ def test_grabcut_one_iteration_at_a_time_matches_one_call_and_cancels_between() 
     assert np.array_equal(stepped, whole)
     assert steps == [(i, 5) for i in range(1, 6)]
     box = {"kind": "rect", "points": [[35 / 160, 25 / 120], [125 / 160, 95 / 120]]}
-    ctx = FakeContext(cancel_after=3)  # the start, then two GrabCut iterations
+    ctx = FakeRunContext(cancel_after=3)  # the start, then two GrabCut iterations
     with pytest.raises(Cancelled):
         run_node(REGION_MASK, ctx, {"image": image}, shapes=[box], subject=True)
     assert ctx.progress_calls == [(0, 7), (1, 7), (2, 7)]
