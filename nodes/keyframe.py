@@ -27,7 +27,7 @@ def run_generate_keyframe(
     # 1. Check inputs before touching any weights.
     model = ctx.models.resolve(params["model"], kind="text-to-image")
     width, height = params["width"], params["height"]
-    size_rule(model.path, model.pipeline_class).check_size(width, height)
+    size_rule(model.folder, model.pipeline_class).check_size(width, height)
     reference = inputs.get("reference")
     steps = params["steps"]
     if reference is not None:

@@ -73,7 +73,7 @@ def generate_video(
     # 1. Check inputs before loading any weights.
     model = ctx.models.resolve(params["model"], kind="image-to-video")
     fam = family(model)
-    rule = size_rule(model.path, model.pipeline_class)
+    rule = size_rule(model.folder, model.pipeline_class)
     check_image(image, "image")
     width, height = output_size(image, params, rule)
     frames, steps, strength = params["frames"], params["steps"], params["strength"]
@@ -123,15 +123,15 @@ def generate_video(
 def _check_last_frame_support(model: ModelInfo, fam: str) -> None:
     if fam not in ("wan", "vace"):
         raise NodeError("a last frame needs a Wan I2V (first-last frame) or Wan VACE model")
-    if fam == "wan" and _json(model.path / "model_index.json").get("expand_timesteps"):
+    if fam == "wan" and _json(model.folder / "model_index.json").get("expand_timesteps"):
         # diffusers accepts last_image for TI2V-5B and silently conditions on frame 0 only.
         raise NodeError(
             f"model {model.name!r} (Wan 2.2 TI2V) keeps only the first frame: use a Wan 2.1 "
             "FLF2V, a Wan 2.2 I2V A14B or a Wan VACE model for a last frame"
         )
-    if fam == "wan" and (model.path / "image_encoder").is_dir():
+    if fam == "wan" and (model.folder / "image_encoder").is_dir():
         # Wan 2.1 encodes both frames with CLIP; only the FLF2V transformer has room for two.
-        transformer = _json(model.path / "transformer" / "config.json")
+        transformer = _json(model.folder / "transformer" / "config.json")
         if not transformer.get("pos_embed_seq_len"):
             raise NodeError(
                 f"model {model.name!r} has no first-last-frame support: use a Wan 2.1 FLF2V, "

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from nodes.diffusion.params import ATTENTION_BACKENDS, STEP_CACHES
+from nodes.diffusion.single_file import load_replaced_components
 from studio.engine.devices import memory_info
 from studio.engine.memory import choose_policy, is_out_of_memory, run_with_oom_retry
 from studio.engine.models import ModelInfo
@@ -44,7 +45,13 @@ def build_pipeline(
 
     loader = getattr(diffusers, auto or target or "DiffusionPipeline")
     try:
-        pipe = loader.from_pretrained(model.path, local_files_only=True, **dtype_kwarg(dtype))
+        # A single-file transformer replaces the base folder's own (which may be absent).
+        components = load_replaced_components(model, dtype) if model.replaces else {}
+        pipe = loader.from_pretrained(
+            model.folder, local_files_only=True, **components, **dtype_kwarg(dtype)
+        )
+    except NodeError:
+        raise
     except Exception as error:
         if is_out_of_memory(error):
             raise

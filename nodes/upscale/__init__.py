@@ -160,8 +160,10 @@ UPSCALE = NodeSpec(
             "",
             file_filter="Upscalers (*.pth *.safetensors)",
             reads_file=True,
-            help="Optional upscaler weights (.pth/.safetensors, loaded without running code). "
-            "Empty: the built-in Real-ESRGAN animevideov3.",
+            model_kind="upscale-model",  # offers the files in models/upscale_models
+            help="Optional upscaler weights (.pth/.safetensors, loaded without running code): "
+            "one from your models/upscale_models folder or any file. Empty: the built-in "
+            "Real-ESRGAN animevideov3.",
         ),
         Param(
             "tile",

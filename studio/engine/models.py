@@ -1,8 +1,11 @@
-"""Model discovery and the model manager: which diffusers models exist here, and which is loaded.
+"""Model discovery and the model manager: which models exist here, and which is loaded.
 
 Models are diffusers folders (with a ``model_index.json``) found in the folders listed in the
 settings (``model_folders``), in ``STUDIO_MODELS`` (``os.pathsep``-separated) and in the user's
-Hugging Face cache. Nothing is ever downloaded: a model that is not on disk is a clear error.
+Hugging Face cache; and single ``.safetensors``/``.gguf`` transformers in a ComfyUI-style
+``models/`` tree under those folders, completed by a matching diffusers folder
+(:mod:`studio.engine.model_assembly`). Nothing is ever downloaded: a model that is not on disk
+is a clear error.
 
 :class:`ModelManager` keeps loaded pipelines keyed by (path, dtype, device, memory policy),
 reuses them across runs and unloads the others before a heavy model loads, so that only one
@@ -29,9 +32,18 @@ from studio.engine.devices import (
     pick_dtype,
 )
 from studio.engine.memory import MIN_HEADROOM, apply_policy, format_bytes
+from studio.engine.model_assembly import (
+    expert_slot,
+    find_base,
+    guess_kind,
+    partner_file,
+    read_json,
+)
+from studio.engine.model_files import FileInfo, inspect_file, scan_comfy_tree
 from studio.graph.spec import NodeError
 
 KINDS = ("text-to-image", "image-to-video", "vace", "video-to-video", "text-to-video", "upscaler")
+UPSCALE_MODEL = "upscale-model"  # an upscaler weights file (ESRGAN and kin), not a pipeline
 
 # diffusers pipeline class -> what Studio can do with it.
 _KIND_BY_CLASS = {
@@ -84,7 +96,8 @@ def classify(class_name: str) -> str:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One diffusers model on disk."""
+    """One model on disk: a diffusers folder, or a single-file transformer (``path`` is then
+    the file and ``base`` the diffusers folder holding the rest of its pipeline)."""
 
     name: str
     path: Path
@@ -92,6 +105,16 @@ class ModelInfo:
     pipeline_class: str
     repo_id: str = ""  # set for models found in the Hugging Face cache
     component_bytes: dict[str, int] = field(default_factory=dict, compare=False)
+    base: Path | None = None  # single files: the folder giving tokenizer, encoders, VAE
+    # single files: (component, file) pairs replacing the base folder's own weights
+    replaces: tuple[tuple[str, Path], ...] = ()
+    storage: str = ""  # single files: "bf16", "fp8_e4m3fn", "Q8_0", ...
+    problem: str = ""  # why it cannot run ("" when it can): what is missing, what would fit
+
+    @property
+    def folder(self) -> Path:
+        """The diffusers folder whose configs and components this model uses."""
+        return self.base or self.path
 
     @property
     def size_bytes(self) -> int:
@@ -182,6 +205,63 @@ def scan_hf_cache(cache: Path | None = None) -> list[ModelInfo]:
     return found
 
 
+def scan_files(settings: Any = None) -> list[FileInfo]:
+    """Every single model file in the ComfyUI-style trees under the model folders."""
+    return [f for root in model_roots(settings) for f in scan_comfy_tree(root)]
+
+
+def files_of_role(role: str, settings: Any = None) -> list[FileInfo]:
+    """Usable files of one role ("lora", "upscaler", "vae", ...) in the model folders."""
+    return [f for f in scan_files(settings) if f.role == role and not f.problem]
+
+
+def single_file_models(files: list[FileInfo], folders: list[ModelInfo]) -> list[ModelInfo]:
+    """A :class:`ModelInfo` per diffusion-model file, completed by a folder where one fits."""
+    bases = [m.path for m in folders]
+    models = []
+    for file in files:
+        if file.role != "diffusion-model":
+            continue
+        base, missing = (None, file.problem) if file.problem else find_base(file, bases)
+        models.append(_file_model(file, files, base, missing))
+    return models
+
+
+def _file_model(
+    file: FileInfo, files: list[FileInfo], base: Path | None, missing: str
+) -> ModelInfo:
+    if base is None:
+        return ModelInfo(
+            name=file.path.name,
+            path=file.path,
+            kind=guess_kind(file),
+            pipeline_class="",
+            component_bytes={"transformer": file.size_bytes},
+            storage=file.storage,
+            problem=missing or "no matching diffusers folder",
+        )
+    info = read_model(base)
+    assert info is not None  # find_base only returns folders with a model_index.json
+    index = read_json(base / "model_index.json")
+    replaces = [(expert_slot(file, index), file.path)]
+    partner = partner_file(file, files)
+    if "transformer_2" in index and partner is not None and not partner.problem:
+        replaces.append((expert_slot(partner, index), partner.path))
+    sizes = dict(info.component_bytes)
+    for component, path in replaces:
+        sizes[component] = path.stat().st_size if path.exists() else 0
+    return ModelInfo(
+        name=file.path.name,
+        path=file.path,
+        kind=info.kind,
+        pipeline_class=info.pipeline_class,
+        component_bytes=sizes,
+        base=base,
+        replaces=tuple(sorted(replaces)),
+        storage=file.storage,
+    )
+
+
 def _scan_root(root: Path, depth: int = 2) -> Iterable[ModelInfo]:
     info = read_model(root)
     if info is not None:
@@ -194,13 +274,20 @@ def _scan_root(root: Path, depth: int = 2) -> Iterable[ModelInfo]:
 
 
 def discover(kind: str | None = None, settings: Any = None) -> list[ModelInfo]:
-    """Every model found, or those a node asking for ``kind`` can use."""
+    """Every model found, or those a node asking for ``kind`` can use. Kind ``upscale-model``
+    lists the upscaler files of the ComfyUI trees (``models/upscale_models``)."""
+    if kind == UPSCALE_MODEL:
+        return [
+            ModelInfo(f.name, f.path, UPSCALE_MODEL, "", component_bytes={"": f.size_bytes})
+            for f in files_of_role("upscaler", settings)
+        ]
     seen: set[Path] = set()
     models = []
     for info in [m for root in model_roots(settings) for m in _scan_root(root)] + scan_hf_cache():
         if info.path.resolve() not in seen:
             seen.add(info.path.resolve())
             models.append(info)
+    models += single_file_models(scan_files(settings), models)
     if kind is None:
         return models
     accepted = _ACCEPTS.get(kind, (kind,))
@@ -221,7 +308,18 @@ def resolve_model(value: str, kind: str = "", settings: Any = None) -> ModelInfo
         if info is None:
             raise NodeError(f"{value!r} is not a diffusers model folder (no model_index.json)")
         return _check_kind(info, kind)
-    for info in discover(settings=settings):
+    found = discover(settings=settings)
+    if path.is_file():
+        info = next((m for m in found if m.path.resolve() == path.resolve()), None)
+        if info is None:  # a file outside the model folders: complete it all the same
+            folders = [m for m in found if m.base is None and m.path.is_dir()]
+            files = [inspect_file(path)]
+            if files[0].role != "diffusion-model":
+                problem = files[0].problem or f"it is a {files[0].role} file"
+                raise NodeError(f"{path.name} is not a diffusion model: {problem}")
+            info = single_file_models(files, folders)[0]
+        return _check_kind(info, kind)
+    for info in found:
         if value in (info.repo_id, info.name):
             return _check_kind(info, kind)
     places = [str(p) for p in model_roots(settings)] + [f"Hugging Face cache {hf_cache_dir()}"]
@@ -233,6 +331,8 @@ def resolve_model(value: str, kind: str = "", settings: Any = None) -> ModelInfo
 
 
 def _check_kind(info: ModelInfo, kind: str) -> ModelInfo:
+    if info.problem:
+        raise NodeError(f"model {info.name!r} cannot run: {info.problem}")
     if kind and info.kind not in _ACCEPTS.get(kind, (kind,)):
         raise NodeError(
             f"model {info.name!r} is a {info.kind} model ({info.pipeline_class}); "
@@ -360,8 +460,21 @@ def format_model_report(manager: ModelManager | None = None, settings: Any = Non
     lines.append(f"Models found: {len(models)}")
     for m in models:
         lines.append(
-            f"  {m.name:<40} {m.kind:<15} {m.pipeline_class:<32} "
+            f"  {m.name:<40} {m.kind:<15} {m.pipeline_class or '?':<32} "
             f"{format_bytes(m.size_bytes):>10}  {m.path}"
+        )
+        if m.base is not None:
+            lines.append(f"      {m.storage} weights; the rest of the pipeline from {m.base}")
+        if m.problem:
+            lines.append(f"      cannot run: {m.problem}")
+    files = scan_files(settings)
+    if files:
+        lines.append(f"Model files: {len(files)}")
+    for f in files:
+        what = f"{f.role} {f.variant or f.family}".strip()
+        lines.append(
+            f"  {f.name:<40} {what:<32} {f.storage or f.format:<11} "
+            f"{format_bytes(f.size_bytes):>10}" + (f"  ({f.problem})" if f.problem else "")
         )
     if manager is not None:
         for entry in manager.loaded():

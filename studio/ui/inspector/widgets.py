@@ -373,7 +373,8 @@ class JsonEditor(ParamEditor):
 
 
 class ModelEditor(ParamEditor):
-    """Discovered model folders of the kind the node needs, plus the built-in path ("")."""
+    """Discovered models of the kind the node needs, plus the built-in path (""); a FILE
+    param with a ``model_kind`` (an upscaler file) can also browse for any file."""
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
@@ -383,6 +384,22 @@ class ModelEditor(ParamEditor):
             self.combo.addItem(name, path)
         self.combo.currentIndexChanged.connect(lambda i: self._emit(self.combo.itemData(i) or ""))
         self.layout_.addWidget(self.combo, 1)
+        if param.kind is ParamKind.FILE:
+            browse = QToolButton()
+            browse.setObjectName("Framed")
+            browse.setText("Browse…")
+            browse.setToolTip("Choose a file")
+            browse.clicked.connect(self._browse)
+            self.layout_.addWidget(browse)
+
+    def _browse(self) -> None:
+        current = str(self.combo.currentData() or "")
+        path, _ = QFileDialog.getOpenFileName(
+            self, self.param.display_name, current, self.param.file_filter
+        )
+        if path:
+            self.set_value(path)  # quietly: one edit, emitted below
+            self._emit(path)
 
     def _show(self, value: Any) -> None:
         index = self.combo.findData(value)
@@ -463,6 +480,6 @@ def make_editor(param: Param, has_painter: bool = False) -> ParamEditor:
         return ColorEditor(param)
     if kind is ParamKind.JSON:
         return JsonEditor(param, has_painter)
-    if kind is ParamKind.MODEL:
+    if kind is ParamKind.MODEL or (kind is ParamKind.FILE and param.model_kind):
         return ModelEditor(param)
     return StringEditor(param)
