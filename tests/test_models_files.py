@@ -16,11 +16,12 @@ from tiny_model_files import (
     write_gguf,
     write_original_safetensors,
 )
-from tiny_models import FakeContext, one_torch_thread, t5_encoder
+from tiny_models import one_torch_thread, t5_encoder
 
 from nodes.image_to_video import IMAGE_TO_VIDEO
 from studio.engine.model_files import inspect_file, scan_comfy_tree
 from studio.engine.models import ModelManager, discover, format_model_report, resolve_model
+from studio.engine.testing import FakeRunContext
 from studio.graph.spec import NodeError
 
 KEYFRAME = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
@@ -47,9 +48,9 @@ def render(settings: DictSettings, model: str) -> np.ndarray:
     values.update(
         model=model, prompt="a cat walks", width=32, height=32, frames=5, steps=2, fps=8.0, seed=1
     )
-    ctx = FakeContext(ModelManager(settings))
+    ctx = FakeRunContext(models=ModelManager(settings))
     video = IMAGE_TO_VIDEO.run(ctx, {"image": KEYFRAME, "motion": None}, values)["video"]
-    assert ctx.events == [(1, 2), (2, 2)]
+    assert ctx.progress_calls == [(1, 2), (2, 2)]
     return video.frames
 
 
