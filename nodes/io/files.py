@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,8 @@ def _facts(ctx: RunContext) -> dict[str, Any]:
 
 
 def _device(ctx: RunContext) -> str:
+    if "torch" not in sys.modules:
+        return "cpu"  # no node used torch; asking it would import it (seconds) to say so
     try:
         return str(ctx.device)
     except Exception:  # finding the device is best effort here; the take is what matters

@@ -1,8 +1,10 @@
 """The ``studio`` command: render, validate and inspect workflows without the editor.
 
     studio render WORKFLOW [--out DIR] [--target NODE] [--set NODE.PARAM=VALUE] [--events jsonl]
+                           [--strip-paths]
                            [--vary NODE.PARAM=VALUES]
     studio queue add|list|run|cancel|pause|resume|retry|move|clear
+    studio takes list|show|restore|rate|note|reindex|purge
     studio validate WORKFLOW
     studio nodes [--json]
     studio node TYPE --input PORT=PATH ... [--set PARAM=VALUE ...] --out DIR
@@ -29,6 +31,7 @@ from studio.cli.node import cmd_node
 from studio.cli.queue import add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
 from studio.cli.system import cmd_cache, cmd_models, cmd_open
+from studio.cli.takes import add_takes_parser
 from studio.graph.registry import NodeRegistry
 
 __all__ = ["main", "build_parser", "parse_value", "UsageError"]
@@ -71,9 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", choices=["jsonl"], help="print one JSON event per line instead of progress bars"
     )
     add_vary_option(render)
+    render.add_argument(
+        "--strip-paths",
+        action="store_true",
+        help="write file names only, no local folders, into the outputs' embedded workflow "
+        "(also the setting strip_local_paths)",
+    )
     render.set_defaults(handler=cmd_render)
 
     add_queue_parser(sub)
+    add_takes_parser(sub)
 
     validate = sub.add_parser("validate", help="check a workflow file and list its problems")
     validate.add_argument("workflow")

@@ -26,6 +26,16 @@ def registry_or_default(registry: NodeRegistry | None) -> NodeRegistry:
 MAX_VALUE_DEPTH = 32
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (ANSI escapes, BEL, carriage
+    returns) from node titles, file names or messages are shown escaped (``\\x1b``), never
+    obeyed."""
+    return "".join(
+        ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode()
+        for ch in str(text)
+    )
+
+
 def parse_value(text: str) -> Any:
     """A --set value: JSON when it parses (numbers, true, lists), otherwise the text itself."""
     from studio.graph.spec import nesting_path

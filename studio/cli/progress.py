@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+from studio.cli.common import printable
+
 
 class JsonlPrinter:
     """One JSON object per line on stdout, flushed so a pipe sees events as they happen."""
@@ -24,7 +26,7 @@ class ProgressPrinter:
     def __call__(self, event: Any) -> None:
         from tqdm import tqdm
 
-        title = self.titles.get(event.node_id or "", event.node_id or "")
+        title = printable(self.titles.get(event.node_id or "", event.node_id or ""))
         kind = event.kind
         if kind == "node_started":
             self._close()
@@ -35,16 +37,17 @@ class ProgressPrinter:
             if self.bar.total != event.total:
                 self.bar.total = event.total
             if event.message:
-                self.bar.set_postfix_str(event.message, refresh=False)
+                self.bar.set_postfix_str(printable(event.message), refresh=False)
             self.bar.update(event.step - self.bar.n)  # redraws at most every 0.1 s
         elif kind == "node_finished":
             self._close()
             done = "bypassed" if event.message == "bypassed" else f"done in {event.elapsed:.2f} s"
             tqdm.write(f"{title}: {done}", file=sys.stderr)
         elif kind == "node_cached":
-            tqdm.write(f"{title}: cached", file=sys.stderr)
+            said = f" ({printable(event.message)})" if event.message else ""  # "take shot_v003"
+            tqdm.write(f"{title}: cached{said}", file=sys.stderr)
         elif kind == "node_info":
-            tqdm.write(f"{title}: {event.message}", file=sys.stderr)
+            tqdm.write(f"{title}: {printable(event.message)}", file=sys.stderr)
         elif kind in ("node_failed", "node_skipped", "node_cancelled"):
             self._close()
             label = {
@@ -52,7 +55,7 @@ class ProgressPrinter:
                 "node_skipped": "skipped",
                 "node_cancelled": "cancelled",
             }[kind]
-            tqdm.write(f"{title}: {label}: {event.message}", file=sys.stderr)
+            tqdm.write(f"{title}: {label}: {printable(event.message)}", file=sys.stderr)
             if event.traceback:
                 tqdm.write(event.traceback.rstrip(), file=sys.stderr)
         elif kind == "run_finished":

@@ -14,6 +14,7 @@ from studio.cli.common import (
     UsageError,
     load_workflow,
     parse_value,
+    printable,
     registry_or_default,
     split_assignment,
 )
@@ -27,6 +28,11 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.graph.graph import GraphError
 
     registry = registry_or_default(registry)
+    if getattr(args, "strip_paths", False) or _strip_setting():
+        # As a param of every Save node, so it enters their cache keys: a take written with
+        # paths is never reused as one without.
+        saves = [n for n in load_workflow(args.workflow, registry).nodes if _has_strip(n)]
+        args.set = list(args.set) + [f"{n.id}.strip_paths=true" for n in saves]
     if args.vary:
         return render_variations(args, registry)
     graph = load_workflow(args.workflow, registry)
@@ -41,7 +47,7 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     except GraphError as exc:
         raise UsageError(str(exc)) from None
 
-    titles = {n.id: n.title for n in graph.nodes}
+    titles = {n.id: printable(n.title) for n in graph.nodes}
     printer = JsonlPrinter() if args.events == "jsonl" else ProgressPrinter(titles)
     job = RenderJob(default_engine(registry), graph, targets, output_dir=args.out, on_event=printer)
     job.start()
@@ -70,8 +76,19 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
                 files += write_output(port.type, value, args.out, stem)[:1]
     if args.events != "jsonl":
         for path in files:
-            print(path)
+            print(printable(str(path)))
     return {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
+
+
+def _has_strip(node: object) -> bool:
+    spec = getattr(node, "spec", None)
+    return spec is not None and spec.param("strip_paths") is not None
+
+
+def _strip_setting() -> bool:
+    from studio.settings import Settings
+
+    return Settings().get("strip_local_paths") is True
 
 
 def render_variations(args: argparse.Namespace, registry: NodeRegistry) -> int:

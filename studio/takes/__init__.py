@@ -11,7 +11,8 @@ queue all use this API:
   seconds, cached), ``versions``, ``device``, ``rating``, ``note``.
 - :class:`TakeWriter` — stage files privately, then ``publish(take)`` numbers, publishes and
   records atomically (what the Save nodes use).
-- :func:`restore_workflow` — a take's workflow, migrated through the file format's chain.
+- :func:`studio.takes.restore.restore_workflow` — the workflow that made a take, through the
+  file format's migration chain; :func:`studio.takes.reindex.reindex` rebuilds the index.
 """
 
 from studio.takes.db import Rating, Take, TakesDB, TakesError, parse_take_name, take_name
