@@ -34,7 +34,7 @@ from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import Cancelled, NodeError, NodeSpec
 from studio.graph.types import Audio, CameraPath, Motion, PortType, Video
-from studio.graph.validate import validate
+from studio.graph.validate import Problem, validate
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,17 @@ class RunResult:
     elapsed: float
     executed: list[str] = field(default_factory=list)  # node ids that ran, in order
     cached: list[str] = field(default_factory=list)  # node ids taken from the cache
+
+
+@dataclass
+class DryRun:
+    """A render planned but not run (:meth:`Engine.dry_run`); no keys or plan when
+    ``problems`` hold errors."""
+
+    problems: list[Problem]
+    keys: dict[str, str]
+    plan: list[str]  # node ids to load, run or bypass, in order
+    actions: dict[str, str]  # node id -> "cached" | "run" | "bypass"
 
 
 def default_targets(graph: Graph) -> list[str]:
@@ -117,6 +128,14 @@ class Engine:
         """Render ``targets`` (default: :func:`default_targets`) and return their outputs."""
         self.output_dir = Path(output_dir)
         return _Run(self, graph, targets, Path(output_dir), on_event, cancel or CancelToken()).go()
+
+    def dry_run(
+        self, graph: Graph, targets: Sequence[str] | None = None, *, output_dir: Path = Path("out")
+    ) -> DryRun:
+        """What :meth:`run` would do, without running a node: the problems, every key, and
+        per planned node whether it would come from the cache, run, or be bypassed."""
+        run = _Run(self, graph, targets, Path(output_dir), ignore_event, CancelToken())
+        return run.dry_run()
 
     def keys(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
         """The cache key of every node (always-run nodes get a fresh one each call).
@@ -261,13 +280,35 @@ class _Run:
         except Exception:  # a broken listener must not break the render
             log.exception("run event listener failed on %s", kind)
 
-    def go(self) -> RunResult:
-        start = time.perf_counter()
+    def select(self) -> tuple[list[str], list[str]]:
+        """The targets and every node they need, in dependency order."""
         graph = self.graph
         targets = self.targets if self.targets is not None else default_targets(graph)
         for target in targets:
             graph.node(target)  # raises GraphError naming an unknown target
-        order = graph.topological_order(graph.upstream(targets))
+        return targets, graph.topological_order(graph.upstream(targets))
+
+    def dry_run(self) -> DryRun:
+        targets, order = self.select()
+        problems = validate(self.graph, order, models=self.engine.models)
+        if any(p.severity == "error" for p in problems):
+            return DryRun(problems, {}, [], {})
+        into = edges_by_target(self.graph)
+        keys = compute_keys(
+            self.graph,
+            order,
+            output_dir=self.output_dir,
+            nonce=self.run_id,
+            into=into,
+            prints=self.engine.fingerprints,
+        )
+        plan, _notes = self.plan(order, targets, keys.key, keys.volatile, into)
+        return DryRun(problems, keys.key, plan, dict(self.actions))
+
+    def go(self) -> RunResult:
+        start = time.perf_counter()
+        graph = self.graph
+        targets, order = self.select()
 
         problems = validate(graph, order, models=self.engine.models)
         failures = [p for p in problems if p.severity == "error"]

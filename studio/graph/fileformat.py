@@ -160,8 +160,8 @@ def loads(text: str, registry: NodeRegistry, source: str = "workflow") -> Loaded
 
 
 def parse_json(text: str, source: str = "workflow") -> Any:
-    """Strict JSON (no NaN, no duplicate keys), nested at most ``MAX_DEPTH`` deep; any problem
-    is a :class:`WorkflowFileError`."""
+    """Strict JSON (no NaN, no duplicate keys); any problem is a :class:`WorkflowFileError`.
+    (:func:`from_dict` then bounds the nesting.)"""
     try:
         data = json.loads(
             text, parse_constant=_reject_constant, object_pairs_hook=_reject_duplicates
@@ -174,7 +174,6 @@ def parse_json(text: str, source: str = "workflow") -> Any:
         raise WorkflowFileError(f"{source} is nested too deeply to be a workflow") from None
     except ValueError as exc:
         raise WorkflowFileError(f"{source}: {exc}") from None
-    check_nesting(data, source)
     return data
 
 

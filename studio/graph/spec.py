@@ -26,6 +26,19 @@ def nesting_path(value: Any, limit: int) -> list[Any] | None:
     keys leading there; None if it does not. Iterative: safe on any depth, even a cycle."""
     if not isinstance(value, (dict, list, tuple)):
         return None
+    # A fast level-by-level pass first; the keys leading there are looked for only on failure.
+    level, depth = [value], 1
+    while level and depth <= limit:
+        below: list[Any] = []
+        for item in level:
+            below.extend(
+                c
+                for c in (item.values() if isinstance(item, dict) else item)
+                if isinstance(c, (dict, list, tuple))
+            )
+        level, depth = below, depth + 1
+    if not level:
+        return None
     stack = [(None, _children(value))]
     while stack:
         try:
