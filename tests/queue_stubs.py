@@ -59,7 +59,7 @@ def _gate(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dic
 def _save(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict:
     value = float(inputs["a"].flat[0])
     _log(ctx, f"Save:{value:g}")
-    path = Path(ctx.output_dir) / params["name"]
+    path = Path(ctx.output_dir) / params["name"].format(value=value)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, inputs["a"])
     return {"files": [str(path)]}
@@ -70,7 +70,7 @@ def _save_png(ctx: Any, inputs: Mapping[str, Any], params: Mapping[str, Any]) ->
     import cv2
 
     value = float(inputs["a"].flat[0])
-    path = Path(ctx.output_dir) / params["name"]
+    path = Path(ctx.output_dir) / params["name"].format(value=value)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.full((48, 64, 3), min(255, int(value * 20)), np.uint8))
     return {"files": [str(path)]}
@@ -120,7 +120,7 @@ def registry() -> NodeRegistry:
                 output_node=True,
                 inputs=(Port("a", ANY),),
                 still_valid=_files_exist,
-                params=(Param("name", ParamKind.STRING, "x.npy", help="File."),),
+                params=(Param("name", ParamKind.STRING, "x_{value:g}.npy", help="File."),),
             ),
             NodeSpec(
                 "SavePng",
@@ -130,7 +130,7 @@ def registry() -> NodeRegistry:
                 output_node=True,
                 inputs=(Port("a", ANY),),
                 still_valid=_files_exist,
-                params=(Param("name", ParamKind.STRING, "x.png", help="File."),),
+                params=(Param("name", ParamKind.STRING, "x_{value:g}.png", help="File."),),
             ),
         ]
     )

@@ -73,7 +73,7 @@ def test_queue_add_list_cancel_run(flow, tmp_path, capsys, monkeypatch):
 
     assert main(["queue", "list"], registry=registry) == 0
     text = capsys.readouterr().out
-    assert text.count("done") == 2 and "cancelled" in text and "x.npy" in text
+    assert text.count("done") == 2 and "cancelled" in text and "x_2.npy" in text
     assert main(["queue", "cancel", "nope"], registry=registry) == 2
     assert "no job 'nope'" in capsys.readouterr().err
     assert main(["queue", "clear"], registry=registry) == 0
@@ -206,3 +206,29 @@ def test_a_killed_worker_resumes_with_nothing_lost_or_run_twice(tmp_path):
     assert done[1].result["cached"] == [up]
     for value, job in zip((1, 2, 3), done, strict=True):
         np.testing.assert_array_equal(np.load(job.result["files"][0]), np.full((2, 2), value))
+
+
+def test_each_variant_is_a_take_with_its_values(tmp_path, registry):
+    from studio.graph.graph import Graph
+
+    graph = Graph(registry)
+    photo = graph.add("SampleImage", title="Photo")
+    keep = graph.add("SaveImage", title="Keep", params={"filename": "still"})
+    graph.connect(photo.id, "image", keep.id, "image")
+    flow = tmp_path / "still.json"
+    save(graph, flow)
+    out = tmp_path / "out"
+    vary = ["--vary", "Photo.photo=astronaut,coffee"]
+    assert main(["queue", "add", str(flow), "--out", str(out), *vary], registry=registry) == 0
+    assert main(["queue", "run"], registry=registry) == 0
+    with JobStore() as store:
+        jobs = store.jobs()
+    assert [j.state for j in jobs] == [JobState.DONE] * 2
+    takes = [j.result["takes"] for j in jobs]
+    assert len({t[0] for t in takes}) == 2 and all(len(t) == 1 for t in takes)
+    for job, photo_name in zip(jobs, ("astronaut", "coffee"), strict=True):
+        png = next(Path(f) for f in job.result["files"] if f.endswith(".png"))
+        assert png.parent.parent == out  # one shot folder for the batch: numbered takes
+        sidecar = json.loads(png.with_suffix(".json").read_text())
+        text = json.dumps(sidecar)
+        assert f'"Photo.photo": "{photo_name}"' in text  # the variant's values travel with it

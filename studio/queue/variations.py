@@ -6,9 +6,9 @@
     ImageToVideo.seed=rand:8        8 random seeds (drawn once, then recorded like any value)
 
 Each combination becomes one variant: a copy of the graph with those values set, recorded in the
-copy's ``metadata["variation"]`` (so a Save node embeds them in the file it writes) and in the
-job's overrides. Upstream nodes no variation touches keep their cache keys, so a batch renders
-them once.
+copy's ``metadata["variation"]`` (so a Save node embeds them in the take it writes) and in the
+job's overrides. Variants share the output folder: each Save writes a new numbered take.
+Upstream nodes no variation touches keep their cache keys, so a batch renders them once.
 """
 
 from __future__ import annotations
@@ -183,12 +183,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def variant_folder(output_dir: Path, batch: str, index: int, values: Mapping[str, Any]) -> Path:
-    """Where a variant's Save nodes write: one folder per variant, so none overwrites another."""
-    slug = re.sub(r"[^\w.=-]+", "_", variant_label(values).replace(", ", "_")).strip("_")
-    return Path(output_dir) / f"vary_{batch[:8]}" / f"{index + 1:03d}_{slug[:60]}"
-
-
 def variation_jobs(
     graph: Graph,
     variations: Sequence[Variation],
@@ -213,7 +207,7 @@ def variation_jobs(
             new_job(
                 copy,
                 name=f"{name} [{variant_label(values)}]",
-                output_dir=variant_folder(output_dir, batch, index, values),
+                output_dir=output_dir,  # Save nodes write each variant as a take of its own
                 targets=targets,
                 overrides={**(overrides or {}), **values},
                 batch=batch,

@@ -277,11 +277,14 @@ class QueueWorker:
 
 
 def job_result(graph: Any, result: RunResult) -> dict[str, Any]:
-    """What a finished job made, JSON-ready: its files (and takes, when Save nodes report
-    them), which nodes ran and which came from the cache."""
+    """What a finished job made, JSON-ready: its files and takes, which nodes ran and which
+    came from the cache."""
     files: list[str] = []
+    takes: list[str] = []
     outputs: dict[str, dict[str, Any]] = {}
     for node_id, values in result.outputs.items():
+        if isinstance(values.get("take"), str):  # a Save node's take (studio.takes)
+            takes.append(values["take"])
         small = {
             name: value for name, value in values.items() if name != "files" and _small_json(value)
         }
@@ -291,6 +294,7 @@ def job_result(graph: Any, result: RunResult) -> dict[str, Any]:
     return {
         "status": result.status,
         "files": files,
+        "takes": takes,
         "outputs": outputs,
         "executed": list(result.executed),
         "cached": list(result.cached),
