@@ -38,10 +38,12 @@ def encode_mp4(
     metadata: Mapping[str, str],
     work_dir: Path,
     progress: Callable[[int, int], None],
+    label: str = "",
 ) -> None:
     """Encode ``video`` into ``path`` (which must be in a private folder: it is written in
     place). ``work_dir`` (private too) holds the metadata file and ffmpeg's log. ``progress``
-    may raise :class:`Cancelled`. Raises NodeError with ffmpeg's own reason on failure."""
+    may raise :class:`Cancelled`. Raises NodeError with ffmpeg's own reason on failure, naming
+    the output ``label`` (default: the file's name)."""
     import imageio_ffmpeg
 
     check_encodable(video)
@@ -63,9 +65,9 @@ def encode_mp4(
             raise
         except OSError as error:  # BrokenPipe: ffmpeg died; its log says why
             code = _stop(process)
-            raise NodeError(_failure(path, code, log_file, error)) from None
+            raise NodeError(_failure(label or path.name, code, log_file, error)) from None
     if code != 0:
-        raise NodeError(_failure(path, code, log_file, None))
+        raise NodeError(_failure(label or path.name, code, log_file, None))
     if video.audio is not None:
         mux_aac(path, video.audio, video.duration_s)
 
@@ -121,21 +123,22 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
     return process.wait()
 
 
-def _failure(path: Path, code: int, log_file: Path, error: OSError | None) -> str:
+def _failure(name: str, code: int, log_file: Path, error: OSError | None) -> str:
     try:
         lines = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         lines = []
     reason = lines[-1].strip() if lines else ""
     if not reason and code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else ""
-        why = {"SIGXFSZ": "the file size limit (ulimit -f) was exceeded"}.get(name, "")
-        reason = f"ffmpeg was stopped by {name or f'signal {-code}'}" + (f": {why}" if why else "")
+        known = -code in signal.Signals._value2member_map_
+        sig = signal.Signals(-code).name if known else f"signal {-code}"
+        why = {"SIGXFSZ": "the file size limit (ulimit -f) was exceeded"}.get(sig, "")
+        reason = f"ffmpeg was stopped by {sig}" + (f": {why}" if why else "")
     if not reason and error is not None:
         reason = error.strerror or str(error)
     reason = reason or f"ffmpeg exited with status {code}"
-    reason = re.sub(r"file:/\S*", path.name, reason)  # our private temp path means nothing
-    return f"ffmpeg could not write {path.name}: {reason[-300:]}"
+    reason = re.sub(r"file:/\S*", name, reason)  # our private temp path means nothing
+    return f"ffmpeg could not write {name}: {reason[-300:]}"
 
 
 def ffmetadata(tags: Mapping[str, str]) -> str:

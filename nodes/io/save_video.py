@@ -68,6 +68,7 @@ def run_save_video(
             metadata=tags,
             work_dir=writer.staging,
             progress=ctx.progress,
+            label=f"a new take of {shot}",
         )
         _write_png(writer.staged("_poster.png"), video.frames[len(video) // 2])
         if params["also_png_sequence"]:

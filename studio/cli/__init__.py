@@ -26,7 +26,15 @@ from typing import Any
 
 from studio import __version__
 from studio.cli.catalog import cmd_nodes, cmd_validate
-from studio.cli.common import EXIT_CANCELLED, EXIT_USAGE, UsageError, parse_value
+from studio.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    UsageError,
+    WriteFailed,
+    parse_value,
+    printable,
+)
 from studio.cli.node import cmd_node
 from studio.cli.queue import add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
@@ -43,8 +51,11 @@ def main(argv: Sequence[str] | None = None, *, registry: NodeRegistry | None = N
     try:
         return args.handler(args, registry)
     except UsageError as exc:
-        print(f"studio: error: {exc}", file=sys.stderr)
+        print(f"studio: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    except WriteFailed as exc:
+        print(f"studio: error: {printable(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("studio: cancelled", file=sys.stderr)
         return EXIT_CANCELLED

@@ -15,6 +15,10 @@ class UsageError(Exception):
     """Bad input from the command line: one line on stderr, exit 2."""
 
 
+class WriteFailed(Exception):
+    """An output could not be written (full or read-only disk): one line on stderr, exit 1."""
+
+
 def registry_or_default(registry: NodeRegistry | None) -> NodeRegistry:
     if registry is not None:
         return registry

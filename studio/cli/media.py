@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from studio.cli.common import UsageError
+from studio.cli.common import UsageError, WriteFailed
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -88,34 +88,83 @@ def _natural_key(path: Path) -> list[Any]:
 
 
 def write_output(port_type: Any, value: Any, folder: Path, name: str) -> list[Path]:
-    """Write one output: PNG for images and masks, mp4 plus PNG frames for videos."""
+    """Write one output: PNG for images and masks, mp4 plus PNG frames for videos, replacing
+    an earlier output of the same name. Everything is staged in a private folder first, so a
+    full or read-only disk changes nothing and says so in one line (:class:`WriteFailed`)."""
+    import shutil
+    import tempfile
+
+    from studio.takes.publish import STAGING_PREFIX, describe_os_error, sweep_stale
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        sweep_stale(folder)
+        staging = Path(
+            tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_host_pid()}-", dir=folder.absolute())
+        )
+    except OSError as error:
+        raise WriteFailed(describe_os_error(error, folder)) from None
+    try:
+        staged = _stage_output(port_type, value, staging, name)
+        return [_replace(path, folder / path.name, staging) for path in staged]
+    except OSError as error:
+        raise WriteFailed(describe_os_error(error, folder)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _host_pid() -> str:
+    import os
+
+    from studio.takes.publish import host_tag
+
+    return f"{host_tag()}-{os.getpid()}"
+
+
+def _stage_output(port_type: Any, value: Any, staging: Path, name: str) -> list[Path]:
     import cv2
     import numpy as np
 
     from studio.graph.types import PortType
 
+    def png(path: Path, pixels: Any) -> Path:
+        ok, data = cv2.imencode(".png", pixels)
+        if not ok:
+            raise OSError(f"cannot encode {path.name} as PNG")
+        path.write_bytes(data.tobytes())  # raises OSError (full disk) where imwrite says nothing
+        return path
+
     if port_type is PortType.IMAGE:
-        path = folder / f"{name}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(value), cv2.COLOR_RGB2BGR))
-        return [path]
+        rgb = cv2.cvtColor(np.ascontiguousarray(value), cv2.COLOR_RGB2BGR)
+        return [png(staging / f"{name}.png", rgb)]
     if port_type is PortType.MASK:
-        path = folder / f"{name}.png"
-        cv2.imwrite(str(path), np.round(np.clip(value, 0, 1) * 255).astype(np.uint8))
-        return [path]
+        return [png(staging / f"{name}.png", np.round(np.clip(value, 0, 1) * 255).astype(np.uint8))]
     if port_type is PortType.VIDEO:
-        frames_dir = folder / f"{name}_frames"
-        frames_dir.mkdir(parents=True, exist_ok=True)
+        frames_dir = staging / f"{name}_frames"
+        frames_dir.mkdir()
         for index, frame in enumerate(value.frames):
-            cv2.imwrite(
-                str(frames_dir / f"{index:05d}.png"),
+            png(
+                frames_dir / f"{index:05d}.png",
                 cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR),
             )
-        path = folder / f"{name}.mp4"
+        frames_dir.chmod(0o755)
+        path = staging / f"{name}.mp4"
         write_mp4(path, value.frames, value.fps)
         return [path, frames_dir]
-    path = folder / f"{name}.json"
+    path = staging / f"{name}.json"
     path.write_text(json.dumps(value, default=_jsonable, indent=2))
     return [path]
+
+
+def _replace(staged: Path, target: Path, staging: Path) -> Path:
+    """Move ``staged`` over ``target``; a folder replaces a folder (the old one is moved
+    aside into the staging folder first, then deleted with it)."""
+    import os
+
+    if staged.is_dir() and target.is_dir() and not target.is_symlink():
+        os.rename(target, staging / f"old-{target.name}")
+    os.replace(staged, target)  # replaces a symlink itself, never the file it points to
+    return target
 
 
 def write_mp4(path: Path, frames: Any, fps: float) -> None:

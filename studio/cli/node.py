@@ -83,7 +83,6 @@ def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         )
         return EXIT_FAILED
     printer(RunEvent("node_finished", "cli", "node", elapsed=time.perf_counter() - start))
-    args.out.mkdir(parents=True, exist_ok=True)
     for port in spec.outputs:
         if port.name in outputs:
             for path in write_output(port.type, outputs[port.name], args.out, port.name):

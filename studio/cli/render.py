@@ -71,7 +71,6 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         for port in node.outputs if node_id in result.outputs else ():
             if port.name in result.outputs[node_id]:
                 stem = re.sub(r"[^\w-]+", "_", f"{node.title}_{port.name}").strip("_")
-                args.out.mkdir(parents=True, exist_ok=True)
                 value = result.outputs[node_id][port.name]
                 files += write_output(port.type, value, args.out, stem)[:1]
     if args.events != "jsonl":

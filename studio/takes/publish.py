@@ -37,7 +37,7 @@ MAIN_SUFFIXES = (".mp4", ".png")
 _TAKE_FILE = re.compile(r"^(?P<shot>.+)_v(?P<number>\d{3,})(?P<rest>(\.|_).*)$")
 
 
-def _host() -> str:
+def host_tag() -> str:
     return re.sub(r"[^A-Za-z0-9]+", "", socket.gethostname())[:32] or "host"
 
 
@@ -69,7 +69,7 @@ class TakeWriter:
             if not self.folder.is_dir():
                 raise WriteError(f"cannot write to {self.folder}: not a folder")
             sweep_stale(self.folder)
-            prefix = f"{STAGING_PREFIX}{_host()}-{os.getpid()}-"
+            prefix = f"{STAGING_PREFIX}{host_tag()}-{os.getpid()}-"
             for attempt in range(5):  # a failing writer may remove the empty folder meanwhile
                 try:
                     path = tempfile.mkdtemp(prefix=prefix, dir=self.folder.absolute())
@@ -241,7 +241,7 @@ def sweep_stale(folder: Path) -> list[Path]:
     """Remove staging folders left by killed writers: this machine's whose process is gone,
     another machine's after a day. Returns what it removed."""
     removed = []
-    host = _host()
+    host = host_tag()
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -25,7 +25,7 @@ def take_from_files(root: Path, shot: str, number: int) -> Take | None:
     folder = Path(root) / shot
     stem = take_name(shot, number)
     main = next(
-        (folder / f"{stem}{s}" for s in MAIN_SUFFIXES if (folder / f"{stem}{s}").is_file()), None
+        (folder / f"{stem}{s}" for s in MAIN_SUFFIXES if _real_file(folder / f"{stem}{s}")), None
     )
     if main is None:
         return None
@@ -110,6 +110,11 @@ def reindex(root: Path) -> tuple[int, int]:
                     )
                 db.replace(take)
     return found, added
+
+
+def _real_file(path: Path) -> bool:
+    """A regular file, not a symlink someone planted at a take's name."""
+    return path.is_file() and not path.is_symlink()
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
