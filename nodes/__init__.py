@@ -17,6 +17,7 @@ FAMILIES = (
     "nodes.timing",  # Frame, Trim, Retime
     "nodes.audio",  # LoadAudio, SetAudio
     "nodes.interpolate",  # Interpolate
+    "nodes.sequence",  # Sequence
 )
 
 

@@ -19,6 +19,7 @@ from studio.cli.common import (
 from studio.cli.media import read_input, write_output
 from studio.cli.progress import ProgressPrinter
 from studio.graph.registry import NodeRegistry
+from studio.graph.spec import NodeSpec, Port, slot_index
 
 
 def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
@@ -35,11 +36,17 @@ def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     inputs: dict[str, Any] = {}
     for assignment in args.input:
         name, path = split_assignment(assignment, "PORT")
-        port = spec.input(name)
+        port = spec.input(name) or _slot(spec, name)
         if port is None:
             raise UsageError(f"{spec.title} has no input {name!r}")
         inputs[name] = read_input(port.type, Path(path), args.fps)
-    missing = [p.name for p in spec.inputs if not p.optional and p.name not in inputs]
+    missing = [
+        p.name
+        for p in spec.inputs
+        if not p.optional
+        and p.name not in inputs
+        and not (p.variadic and any(slot_index(p.name, n) is not None for n in inputs))
+    ]
     if missing:
         raise UsageError(f"{spec.title} needs --input for {', '.join(missing)}")
     params = spec.default_params()
@@ -96,3 +103,8 @@ def _device() -> str:
     from studio.engine.context import detect_device
 
     return detect_device()
+
+
+def _slot(spec: NodeSpec, name: str) -> Port | None:
+    """The variadic input that ``name`` (``clip_0``, ``clip_1``, ...) is a slot of."""
+    return next((p for p in spec.variadic_inputs() if slot_index(p.name, name) is not None), None)

@@ -32,7 +32,7 @@ from studio.engine.fingerprint import Fingerprints
 from studio.engine.keys import compute_keys, edges_by_target
 from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
-from studio.graph.spec import Cancelled, NodeError, NodeSpec
+from studio.graph.spec import Cancelled, NodeError, NodeSpec, slot_name
 from studio.graph.types import Audio, CameraPath, Motion, PortType, Video
 from studio.graph.validate import Problem, validate
 
@@ -77,8 +77,8 @@ def bypass_routes(spec: NodeSpec) -> dict[str, str]:
     routes = {}
     for out in spec.outputs:
         source = next((i for i in spec.inputs if i.type.accepts(out.type)), None)
-        if source is not None:
-            routes[out.name] = source.name
+        if source is not None:  # a variadic input passes its first slot
+            routes[out.name] = slot_name(source.name, 0) if source.variadic else source.name
     return routes
 
 

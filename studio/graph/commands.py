@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio.graph.graph import Edge, Graph, Group, Node
+from studio.graph.graph import Edge, Graph, GraphError, Group, Node
+from studio.graph.spec import slot_name
 
 
 class Command:
@@ -106,6 +107,66 @@ class Disconnect(Command):
 
     def revert(self, graph: Graph) -> None:
         graph.insert_edge(self.edge)
+
+
+@dataclass
+class AddSlot(Command):
+    """One more slot at the end of a variadic input (a Sequence's next clip)."""
+
+    node_id: str
+    port: str
+    label: str = "Add input"
+
+    def apply(self, graph: Graph) -> None:
+        node = graph.node(self.node_id)
+        node.set_slot_count(self.port, node.slot_count(self.port) + 1)
+
+    def revert(self, graph: Graph) -> None:
+        node = graph.node(self.node_id)
+        node.set_slot_count(self.port, node.slot_count(self.port) - 1)
+
+
+@dataclass
+class RemoveSlot(Command):
+    """Remove slot ``index`` of a variadic input: its wire goes, later slots move up one (so
+    clips keep their order), and undo puts every wire back where it was."""
+
+    node_id: str
+    port: str
+    index: int
+    label: str = "Remove input"
+    _edges: list[Edge] = field(default_factory=list, repr=False)
+    _moved: list[Edge] = field(default_factory=list, repr=False)
+
+    def apply(self, graph: Graph) -> None:
+        node = graph.node(self.node_id)
+        count = node.slot_count(self.port)
+        if not 0 <= self.index < count:
+            raise GraphError(f"{node.title}.{self.port} has no input {self.index + 1}")
+        if count == 1:
+            raise GraphError(f"{node.title}.{self.port} keeps at least one input")
+        later = {slot_name(self.port, i): i for i in range(self.index, count)}
+        self._edges = [e for e in graph.edges_into(self.node_id) if e.dst_port in later]
+        for edge in self._edges:
+            graph.disconnect(edge)
+        node.set_slot_count(self.port, count - 1)
+        self._moved = []
+        for edge in self._edges:
+            position = later[edge.dst_port]
+            if position > self.index:
+                moved = Edge(
+                    edge.src_node, edge.src_port, edge.dst_node, slot_name(self.port, position - 1)
+                )
+                graph.insert_edge(moved)
+                self._moved.append(moved)
+
+    def revert(self, graph: Graph) -> None:
+        node = graph.node(self.node_id)
+        for edge in self._moved:
+            graph.disconnect(edge)
+        node.set_slot_count(self.port, node.slot_count(self.port) + 1)
+        for edge in self._edges:
+            graph.insert_edge(edge)
 
 
 @dataclass

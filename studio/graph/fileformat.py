@@ -1,10 +1,11 @@
 """The workflow file: versioned JSON, loaded defensively and saved atomically.
 
-Layout (``format_version`` 2)::
+Layout (``format_version`` 3)::
 
-    {"format_version": 2, "app": "studio 0.1.0", "metadata": {...},
+    {"format_version": 3, "app": "studio 0.1.0", "metadata": {...},
      "nodes": {"<id>": {"type": "Upscale", "version": 1, "title": "...",
-                        "position": [x, y], "params": {"scale": 2}, "bypass": false}},
+                        "position": [x, y], "params": {"scale": 2}, "bypass": false},
+               "<id>": {"type": "Sequence", ..., "slots": {"clip": 3}}},
      "edges": [{"from": {"node": "<id>", "port": "video"},
                 "to": {"node": "<id>", "port": "video"}}],
      "groups": [{"id": "...", "kind": "backdrop", "title": "...", "rect": [x, y, w, h], ...}]}
@@ -76,6 +77,8 @@ def _node_record(node: Node) -> dict[str, Any]:
     }
     if node.seed_control:  # optional: files without it read as "every seed fixed"
         record["seed_control"] = node.seed_control
+    if node.slots:  # format 3: variadic inputs and how many slots each has
+        record["slots"] = node.slots
     return record
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from studio.graph.graph import Edge, Graph, GraphError, Group, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.seeds import parse_seed_control
-from studio.graph.spec import nesting_path
+from studio.graph.spec import MAX_SLOTS, nesting_path
 from studio.graph.types import PortType
 
 MAX_NODES = 100_000
@@ -296,7 +296,34 @@ def _parse_node(
     node.extra_params = extra
     for name, mode in parse_seed_control(record.get("seed_control", {}), spec, title, warnings):
         node.set_seed_control(name, mode)
+    if not _parse_slots(node, record.get("slots", {}), problems):
+        return None
     return node
+
+
+def _parse_slots(node: Node, slots: Any, problems: _Problems) -> bool:
+    """``slots``: how many inputs each variadic port has (format 3); absent means the
+    defaults. Edges into slots beyond these counts are reported by the edge checks."""
+    where = f"node {node.id!r}"
+    if not problems.expect(isinstance(slots, dict), f"{where}: 'slots' must be an object"):
+        return False
+    ok = True
+    for port, count in slots.items():
+        spec_port = node.spec.input(port) if node.spec is not None else None
+        if not problems.expect(
+            spec_port is not None and spec_port.variadic,
+            f"{where}: {node.type_id} has no variadic input {port!r}",
+        ):
+            ok = False
+            continue
+        if not problems.expect(
+            isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= MAX_SLOTS,
+            f"{where}: 'slots' for {port!r} must be a whole number from 1 to {MAX_SLOTS}",
+        ):
+            ok = False
+            continue
+        node.set_slot_count(port, count)
+    return ok
 
 
 def _parse_edge(index: int, record: Any, problems: _Problems) -> Edge | None:

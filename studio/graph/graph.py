@@ -16,7 +16,7 @@ from typing import Any
 from uuid import uuid4
 
 from studio.graph.registry import NodeRegistry
-from studio.graph.spec import NodeSpec, Port
+from studio.graph.spec import MAX_SLOTS, NodeSpec, Port, slot_name
 from studio.graph.types import PortType
 
 
@@ -87,6 +87,9 @@ class Node:
         # Seed param name -> what happens to it after each run (studio.graph.seeds). Saved in
         # the workflow but outside ``params``, so it never enters the cache key.
         self._seed_control: dict[str, str] = {}
+        # Variadic input -> how many slots it has (a Sequence's clip_0, clip_1, ...).
+        self._slots: dict[str, int] = spec.default_slots() if spec is not None else {}
+        self._inputs: tuple[Port, ...] | None = None  # expanded slots, rebuilt when they change
 
     @property
     def is_placeholder(self) -> bool:
@@ -164,10 +167,50 @@ class Node:
         self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="seed_control"))
 
     @property
+    def slots(self) -> dict[str, int]:
+        """A copy: variadic input -> its number of slots."""
+        return dict(self._slots)
+
+    def slot_count(self, port: str) -> int:
+        return self._slots.get(port, 0)
+
+    def set_slot_count(self, port: str, count: int) -> None:
+        """Grow or shrink a variadic input; use the graph's commands, which move the wires."""
+        spec_port = self.spec.input(port) if self.spec is not None else None
+        if spec_port is None or not spec_port.variadic:
+            raise GraphError(f"{self.title} has no variadic input {port!r}")
+        if not 1 <= count <= MAX_SLOTS:
+            raise GraphError(f"{self.title}.{port} takes 1 to {MAX_SLOTS} inputs, not {count}")
+        if count < self._slots[port]:
+            wired = [
+                e.dst_port
+                for e in self._graph.edges_into(self.id)
+                if e.dst_port in spec_port.slot_names(self._slots[port])[count:]
+            ]
+            if wired:
+                raise GraphError(f"{self.title}.{wired[0]} is connected; disconnect it first")
+        if count != self._slots[port]:
+            self._slots[port] = count
+            self._inputs = None
+            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="slots"))
+
+    @property
     def inputs(self) -> tuple[Port, ...]:
-        if self.spec is not None:
+        if self.spec is None:
+            return tuple(_placeholder_ports(self.raw, "inputs"))
+        if not self._slots:
             return self.spec.inputs
-        return tuple(_placeholder_ports(self.raw, "inputs"))
+        if self._inputs is None:
+            ports: list[Port] = []
+            for port in self.spec.inputs:
+                if not port.variadic:
+                    ports.append(port)
+                    continue
+                for index in range(self._slots[port.name]):
+                    help_text = f"{port.help} (input {index + 1})".strip()
+                    ports.append(Port(slot_name(port.name, index), port.type, help_text, True))
+            self._inputs = tuple(ports)
+        return self._inputs
 
     @property
     def outputs(self) -> tuple[Port, ...]:

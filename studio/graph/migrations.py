@@ -6,6 +6,8 @@ Format history:
    ``edges`` a list of ``[src_id, src_port, dst_id, dst_port]``.
 2. ``nodes`` keyed by id with ``position``/``version``/``title``; edges as from/to objects;
    ``groups`` for backdrops and notes.
+3. Variadic inputs: a node record may carry ``slots`` ({port: count}), and edges may enter
+   the slots ``port_0``, ``port_1``, ... of such a port (Sequence's clips).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-CURRENT_FORMAT_VERSION = 2
+CURRENT_FORMAT_VERSION = 3
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -49,7 +51,18 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # No format 2 node had variadic inputs, so every node keeps its type's default slots;
+    # a format 2 file that names 'slots' anyway is not one this chain wrote.
+    nodes = data.get("nodes", {})
+    if isinstance(nodes, dict):
+        for node_id, record in nodes.items():
+            if isinstance(record, dict) and "slots" in record:
+                raise ValueError(f"node {node_id!r} has 'slots', which format 2 did not have")
+    return {**data, "format_version": 3}
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -82,10 +82,35 @@ class ParamKind(StrEnum):
 
 @dataclass(frozen=True)
 class Port:
+    """A typed input or output. A *variadic* input is a family of slots the artist can add to
+    and remove from: on a node it appears as ``name_0``, ``name_1``, ... (see
+    :meth:`slot_names`), ``slots`` of them to begin with; each slot is optional."""
+
     name: str
     type: PortType
     help: str = ""
     optional: bool = False
+    variadic: bool = False
+    slots: int = 2  # variadic only: how many slots a new node starts with
+
+    def slot_names(self, count: int) -> list[str]:
+        return [slot_name(self.name, index) for index in range(count)]
+
+
+MAX_SLOTS = 64  # slots one variadic input may grow to
+
+
+def slot_name(port: str, index: int) -> str:
+    return f"{port}_{index}"
+
+
+def slot_index(port: str, name: str) -> int | None:
+    """``index`` when ``name`` is slot ``index`` of variadic port ``port``, else None."""
+    prefix = f"{port}_"
+    if not name.startswith(prefix) or not name[len(prefix) :].isdigit():
+        return None
+    index = int(name[len(prefix) :])
+    return index if slot_name(port, index) == name else None
 
 
 @dataclass(frozen=True)
@@ -240,6 +265,12 @@ class NodeSpec:
 
     def input(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
+
+    def variadic_inputs(self) -> tuple[Port, ...]:
+        return tuple(p for p in self.inputs if p.variadic)
+
+    def default_slots(self) -> dict[str, int]:
+        return {p.name: p.slots for p in self.inputs if p.variadic}
 
     def output(self, name: str) -> Port | None:
         return next((p for p in self.outputs if p.name == name), None)

@@ -47,7 +47,11 @@ def validate(
         spec = node.spec
         wired = connected.get(node.id, set())
         for port in spec.inputs:
-            if not port.optional and port.name not in wired:
+            if port.variadic:
+                slots = port.slot_names(node.slot_count(port.name))
+                if not port.optional and not wired.intersection(slots):
+                    report(f"connect at least one {port.name!r} input ({port.type.value})")
+            elif not port.optional and port.name not in wired:
                 report(f"input {port.name!r} ({port.type.value}) is not connected")
         values = node.params_view()
         params_ok = True

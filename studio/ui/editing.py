@@ -22,6 +22,7 @@ from studio.graph.commands import (
     SetNodeAttribute,
 )
 from studio.graph.graph import Edge, Graph, Group, new_id
+from studio.graph.spec import slot_name
 from studio.graph.types import PortType
 
 
@@ -148,8 +149,9 @@ def add_connected(
     if side == "out":
         out_type = graph.resolved_output_type(anchor_node, port)
         target = next((p for p in spec.inputs if p.type.accepts(out_type)), None)
-        if target is not None:
-            steps.append(Connect(Edge(anchor_node, port, node_id, target.name)))
+        if target is not None:  # a variadic input takes the wire in its first slot
+            name = slot_name(target.name, 0) if target.variadic else target.name
+            steps.append(Connect(Edge(anchor_node, port, node_id, name)))
     else:
         in_port = graph.node(anchor_node).input_port(port)
         in_type = in_port.type if in_port else PortType.ANY

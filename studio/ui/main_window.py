@@ -20,9 +20,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.graph import fileformat
-from studio.graph.commands import SetNodeAttribute, UpdateGroup
+from studio.graph.commands import AddSlot, RemoveSlot, SetNodeAttribute, UpdateGroup
 from studio.graph.graph import Graph
 from studio.graph.registry import NodeRegistry, default_registry
+from studio.graph.spec import slot_index
 from studio.settings import Settings
 from studio.ui import editing
 from studio.ui.actions import make_action
@@ -444,6 +445,7 @@ class MainWindow(WorkflowFiles, QMainWindow):
             )
             if item.node.type_id in PAINTABLE:
                 menu.addAction("Open Painter…", lambda: self.open_painter(item.node.id))
+            self._slot_actions(menu, item.node, item.port_at(scene_pos))
         else:
             menu.addAction("Add Node…", lambda: self.view.open_search(scene_pos))
             menu.addAction("Add Reroute Dot", lambda: self.view.create_node("Reroute", scene_pos))
@@ -452,6 +454,19 @@ class MainWindow(WorkflowFiles, QMainWindow):
             menu.addSeparator()
             menu.addActions([self.act_frame_all, self.act_tidy])
         menu.exec(global_pos)
+
+    def _slot_actions(self, menu: QMenu, node: Any, slot: Any) -> None:
+        """Add/remove entries for a node's variadic inputs (a Sequence's clips)."""
+        for port in node.spec.variadic_inputs() if node.spec is not None else ():
+            menu.addAction(
+                f"Add {port.name} Input", lambda p=port.name: self._push(AddSlot(node.id, p))
+            )
+            index = slot_index(port.name, slot.name) if slot is not None else None
+            if index is not None and slot.side == "in":
+                menu.addAction(
+                    f"Remove Input {slot.name}",
+                    lambda p=port.name, i=index: self._push(RemoveSlot(node.id, p, i)),
+                )
 
     # -- viewer and painter -------------------------------------------------------------
 

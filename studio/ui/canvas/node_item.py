@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.graph.commands import AddSlot
 from studio.graph.graph import Node
 from studio.graph.spec import ParamKind
 from studio.ui import theme
@@ -123,6 +124,8 @@ class NodeItem(QGraphicsItem):
         self.accepting: dict[tuple[str, str], bool] | None = None  # while a wire is dragged
         self.snapping = False
         self._slots: list[PortSlot] = []
+        self._adders: list[tuple[str, QRectF]] = []  # (variadic input, its "+" row)
+        self._rows = 0
         self._summary: list[str] = []
         self._height = HEADER
         self.setFlags(
@@ -143,7 +146,6 @@ class NodeItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._summary = summarise(self.node)
         inputs, outputs = self.node.inputs, self.node.outputs
-        rows = max(len(inputs), len(outputs))
         top = HEADER + 6
         self._slots = [
             PortSlot("in", p, QPointF(0, top + ROW * i + ROW / 2)) for i, p in enumerate(inputs)
@@ -151,7 +153,14 @@ class NodeItem(QGraphicsItem):
             PortSlot("out", p, QPointF(WIDTH, top + ROW * i + ROW / 2))
             for i, p in enumerate(outputs)
         ]
-        height = top + ROW * rows + 4
+        # A variadic input (a Sequence's clips) gets a "+" row under its slots to add one.
+        variadic = self.node.spec.variadic_inputs() if self.node.spec is not None else ()
+        self._adders = [
+            (port.name, QRectF(6, top + ROW * (len(inputs) + i), WIDTH / 2 - 6, ROW))
+            for i, port in enumerate(variadic)
+        ]
+        self._rows = max(len(inputs) + len(self._adders), len(outputs))
+        height = top + ROW * self._rows + 4
         if self._summary:
             height += SUMMARY_ROW * len(self._summary) + 6
         if self.thumbnail is not None:
@@ -351,12 +360,18 @@ class NodeItem(QGraphicsItem):
                 align = Qt.AlignmentFlag.AlignRight
             label = slot.name + ("" if not slot.port.optional else " (opt)")
             painter.drawText(rect, align | Qt.AlignmentFlag.AlignVCenter, label)
+        painter.setPen(_color(theme.TEXT_DIM))
+        for port, rect in self._adders:
+            painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter, f"+ add {port}")
+
+    def adder_at(self, local: QPointF) -> str | None:
+        """The variadic input whose "+" row is under ``local`` (node coordinates), if any."""
+        return next((port for port, rect in self._adders if rect.contains(local)), None)
 
     def _paint_summary(self, painter: QPainter) -> None:
         if not self._summary:
             return
-        rows = max(len(self.node.inputs), len(self.node.outputs))
-        top = HEADER + 6 + ROW * rows + 4
+        top = HEADER + 6 + ROW * self._rows + 4
         painter.setPen(QPen(_color(theme.NODE_BORDER), 1))
         painter.drawLine(QPointF(PAD, top), QPointF(WIDTH - PAD, top))
         painter.setFont(BODY_FONT)
@@ -395,6 +410,12 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        port = self.adder_at(event.pos())
+        push = getattr(self.scene(), "push", None)
+        if port is not None and event.button() == Qt.MouseButton.LeftButton and push:
+            push(AddSlot(self.node.id, port, label=f"Add {port} input"))
+            event.accept()
+            return
         _shift_as_control(event)
         super().mousePressEvent(event)
 
