@@ -358,7 +358,10 @@ class NodeItem(QGraphicsItem):
             else:
                 rect = QRectF(WIDTH / 2, y - ROW / 2, WIDTH / 2 - 14, ROW)
                 align = Qt.AlignmentFlag.AlignRight
-            label = slot.name + ("" if not slot.port.optional else " (opt)")
+            # A variadic input's slots are all optional: "(opt)" on each would only be noise.
+            is_slot = self.node.spec is not None and self.node.spec.input(slot.name) is None
+            optional = slot.port.optional and not is_slot
+            label = slot.name + (" (opt)" if optional else "")
             painter.drawText(rect, align | Qt.AlignmentFlag.AlignVCenter, label)
         painter.setPen(_color(theme.TEXT_DIM))
         for port, rect in self._adders:
