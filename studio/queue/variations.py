@@ -179,7 +179,10 @@ def variant_label(values: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, float):
+        text = format(value, ".10g")  # 1.0 -> "1", 0.3 -> "0.3"
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
     return text if len(text) <= 24 else text[:21] + "..."
 
 
