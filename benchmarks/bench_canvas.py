@@ -24,10 +24,9 @@ from PySide6.QtGui import QColor, QImage  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from studio.graph.graph import Graph  # noqa: E402
-from studio.graph.registry import default_registry  # noqa: E402
+from studio.session import Session, default_registry  # noqa: E402
 from studio.ui.canvas.scene import NodeScene  # noqa: E402
 from studio.ui.canvas.view import NodeView  # noqa: E402
-from studio.ui.undo import UndoStack  # noqa: E402
 
 TARGET_MS = 16.0
 
@@ -77,10 +76,10 @@ def main() -> int:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     graph = build_graph(args.nodes)
-    undo = UndoStack(graph)
+    session = Session(graph.registry)
     start = time.perf_counter()
-    scene = NodeScene(Graph(graph.registry), undo)
-    scene.set_graph(graph)
+    scene = NodeScene(session)
+    session.set_graph(graph)
     build = (time.perf_counter() - start) * 1000
     view = NodeView(scene)
     view.resize(1600, 900)

@@ -46,7 +46,7 @@ def main() -> int:
         warm_up_imports().join()
     window = MainWindow(output_dir=scratch / "out")
     window.show()
-    if not window.open_path(args.workflow):
+    if not window.files.open_path(args.workflow):
         return 1
     app.processEvents()
     window.queries.wait_idle()
@@ -81,7 +81,7 @@ def main() -> int:
         f"95th percentile {p95:.1f} ms, longest stall {longest:.1f} ms "
         f"({'ok' if longest <= TARGET_MS else 'over'} the {TARGET_MS:.0f} ms target)"
     )
-    window.undo.set_clean()
+    window.session.set_clean()
     window.close()
     return 0
 

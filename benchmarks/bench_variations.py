@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from studio.engine import Cache, Engine  # noqa: E402
 from studio.engine.models import ModelManager  # noqa: E402
 from studio.graph.graph import Graph  # noqa: E402
-from studio.graph.registry import default_registry  # noqa: E402
 from studio.queue import JobStore, QueueWorker, parse_vary, variation_jobs  # noqa: E402
+from studio.session import default_registry  # noqa: E402
 
 TARGET = 1.1
 

@@ -11,7 +11,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from studio.graph.registry import NodeRegistry, default_registry  # noqa: E402
+from studio.graph.registry import NodeRegistry  # noqa: E402
+from studio.session import default_registry  # noqa: E402
 
 
 @pytest.fixture(scope="session")

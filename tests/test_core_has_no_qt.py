@@ -11,11 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import importlib, json, pkgutil, sys
-import nodes, studio.engine, studio.graph, studio.queue
-from studio.graph.registry import default_registry
+import nodes, studio.engine, studio.graph, studio.queue, studio.session
+from studio.session import default_registry
 default_registry()
 import studio.cli
-for package in (studio.graph, studio.engine, studio.queue):
+for package in (studio.graph, studio.engine, studio.queue, studio.session):
     for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         importlib.import_module(info.name)
 heavy = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "torch", "diffusers", "transformers")

@@ -118,9 +118,9 @@ def test_render_job_runs_a_snapshot_on_a_thread_and_cancels(tmp_path: Path):
             progressed.set()
 
     engine = Engine(looper.registry, Cache(tmp_path / "cache", disk_min_seconds=0))
-    job = RenderJob(engine, graph, output_dir=tmp_path, on_event=listen)
+    job = RenderJob(engine, graph.copy(), output_dir=tmp_path, on_event=listen)
     job.start()
-    graph.node(loop).set_param("steps", 2)  # edits after start do not reach the run
+    graph.node(loop).set_param("steps", 2)  # edits to the live graph do not reach the snapshot
     looper.release.set()
     assert progressed.wait(timeout=30)
     job.cancel()

@@ -13,7 +13,7 @@ import av
 
 from nodes.io import read_embedded_workflow
 from studio.graph import fileformat
-from studio.graph.registry import default_registry
+from studio.session import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "resources" / "workflows" / "example.json"

@@ -14,7 +14,7 @@ import numpy as np
 from studio.cli import main
 from studio.graph.fileformat import save
 from studio.graph.graph import Graph
-from studio.graph.registry import default_registry
+from studio.session import default_registry
 from studio.takes import TakesDB
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,17 +7,14 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
-from studio.graph.graph import Graph
+from studio.session import Session
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.view import NodeView
-from studio.ui.undo import UndoStack
 
 
 @pytest.fixture
 def real_canvas(qtbot, registry):
-    graph = Graph(registry)
-    undo = UndoStack(graph)
-    scene = NodeScene(graph, undo)
+    scene = NodeScene(Session(registry))
     view = NodeView(scene)
     view.resize(1400, 800)
     qtbot.addWidget(view)
@@ -93,20 +90,20 @@ def test_tidy_lays_out_the_graph_as_one_undo_step(window, qtbot):
         Connect(Edge(ids[4], "image", ids[5], "image")),
         Connect(Edge(ids[5], "mask", ids[3], "mask")),
     ]
-    window.undo.push(Macro(steps, label="pile"))
+    window.session.push(Macro(steps, label="pile"))
     assert not _no_overlaps(window.scene)
-    before, count = canonical(window.graph), window.undo.stack.count()
+    before, count = canonical(window.graph), window.session.history.count
     window.view.setFocus()
     QTest.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    assert window.undo.stack.count() == count + 1
-    assert window.undo.stack.undoText() == "Tidy"
+    assert window.session.history.count == count + 1
+    assert window.session.history.undo_label() == "Tidy"
     assert _no_overlaps(window.scene)
     rects = _rects(window.scene)
     for edge in window.graph.edges:  # every wire runs left to right
         assert rects[edge.src_node].right() < rects[edge.dst_node].left()
     window.view.frame_all()
     window.grab().save("/tmp/painter/canvas_tidy.png")
-    window.undo.undo()
+    window.session.undo()
     assert canonical(window.graph) == before
 
 
@@ -134,9 +131,9 @@ def test_a_node_spliced_between_close_nodes_pushes_them_apart(window, qtbot):
     grab = scene.item_for(blur.id).sceneBoundingRect().center() - QPointF(0, 40)
     drag(window.view, grab, QPointF(220, 30) + (grab - scene.item_for(blur.id).pos()))
     assert graph.edge_into(anim.id, "image").src_node == blur.id
-    assert window.undo.stack.undoText() == "Insert into wire"
+    assert window.session.history.undo_label() == "Insert into wire"
     assert _no_overlaps(scene)
-    window.undo.undo()
+    window.session.undo()
     assert graph.node(anim.id).position == (300.0, 0.0)
 
 
@@ -144,11 +141,11 @@ def test_backdrop_grows_with_its_nodes_and_carries_them(window, qtbot):
     from PySide6.QtGui import QImage
     from ui_helpers import drag
 
-    from studio.ui import editing
+    from studio.graph import edits as editing
 
     graph, scene = window.graph, window.scene
     node = graph.add("Blur", position=(40.0, 60.0))
-    window.undo.push(editing.new_group("backdrop", (0.0, 0.0, 300.0, 260.0), "Shot"))
+    window.session.push(editing.new_group("backdrop", (0.0, 0.0, 300.0, 260.0), "Shot"))
     (group,) = graph.groups
     backdrop = scene.group_item(group.id)
     thumb = QImage(216, 122, QImage.Format.Format_RGB888)
@@ -160,7 +157,7 @@ def test_backdrop_grows_with_its_nodes_and_carries_them(window, qtbot):
     drag(window.view, QPointF(150, 12), QPointF(450, 112))
     assert graph.group(group.id).rect[:2] == (300.0, 100.0)
     assert graph.node(node.id).position == (340.0, 160.0)
-    assert window.undo.stack.count() == 2  # add backdrop, then one move
+    assert window.session.history.count == 2  # add backdrop, then one move
 
 
 def test_a_wire_over_an_incompatible_port_turns_red_and_does_not_snap(window, qtbot):
@@ -197,7 +194,7 @@ def test_reroute_dot_moves_by_its_centre_and_wires_from_its_rim_or_with_alt(wind
     blur = graph.add("Blur", position=(700.0, 300.0))
     drag(view, QPointF(400, 200), QPointF(480, 260))
     assert graph.node(dot.id).position == (480.0, 260.0)
-    assert window.undo.stack.undoText().startswith("Move")
+    assert window.session.history.undo_label().startswith("Move")
     assert graph.edges_from(dot.id) == []  # no wire was started
     # From the rim: a wire to the Blur's input.
     drag(view, QPointF(480 + 11, 260), scene.item_for(blur.id).port_scene_pos("in", "image"))

@@ -22,7 +22,7 @@ def _select(window, node_id):
 
 
 def test_editors_follow_the_spec_with_ranges_choices_and_help(window):
-    _, blur, _ = chain(window.graph, window.undo)
+    _, blur, _ = chain(window.graph, window.session)
     inspector = _select(window, blur)
     editors = inspector.editors
     assert list(editors) == ["radius", "mode", "seed", "prompt", "sharpen", "tint", "source_file"]
@@ -37,24 +37,24 @@ def test_editors_follow_the_spec_with_ranges_choices_and_help(window):
 
 
 def test_slider_drag_is_one_undo_step_and_marks_downstream_stale(window):
-    src, blur, anim = chain(window.graph, window.undo)
+    src, blur, anim = chain(window.graph, window.session)
     for node_id in (src, blur, anim):
-        window.scene.set_status(node_id, "cached")
+        window.session.apply_cache_states({node_id: "cached"}, window.session.state_token)
     radius = _select(window, blur).editors["radius"]
-    steps = window.undo.stack.count()
+    steps = window.session.history.count
     radius.slider.sliderPressed.emit()
     for position in (100, 200, 300):
         radius.slide_to(position)
     assert window.graph.node(blur).param("radius") == 15.0
-    assert window.undo.stack.count() == steps + 1
+    assert window.session.history.count == steps + 1
     assert [window.scene.status(n) for n in (src, blur, anim)] == ["cached", "stale", "stale"]
-    window.undo.undo()
+    window.session.undo()
     assert window.graph.node(blur).param("radius") == 2.0
     assert radius.spin.value() == 2.0  # the widget followed the model
 
 
 def test_choice_toggle_and_seed_lock(window):
-    _, blur, _ = chain(window.graph, window.undo)
+    _, blur, _ = chain(window.graph, window.session)
     editors = _select(window, blur).editors
     editors["mode"].findChild(QComboBox).setCurrentText("box")
     editors["sharpen"].findChild(QCheckBox).setChecked(True)
@@ -73,7 +73,7 @@ def test_choice_toggle_and_seed_lock(window):
 
 
 def test_typing_a_prompt_is_committed_before_a_run_and_rename_follows(window):
-    _, blur, _ = chain(window.graph, window.undo)
+    _, blur, _ = chain(window.graph, window.session)
     inspector = _select(window, blur)
     inspector.editors["prompt"].findChild(QPlainTextEdit).setPlainText("a red kite")
     inspector.commit_pending()
@@ -81,14 +81,14 @@ def test_typing_a_prompt_is_committed_before_a_run_and_rename_follows(window):
     inspector.title_field.setText("Soft focus")
     inspector.title_field.editingFinished.emit()
     assert window.scene.item_for(blur).title_text() == "Soft focus"
-    window.undo.undo()
+    window.session.undo()
     assert inspector.title_field.text() == "Blur"
 
 
 def test_shapes_and_brushes_read_as_a_summary_with_a_painter_button(qtbot):
     from PySide6.QtWidgets import QPushButton
 
-    from studio.graph.registry import default_registry
+    from studio.session import default_registry
     from studio.ui.inspector.widgets import JsonEditor, describe_items, make_editor
 
     assert describe_items("Brushes", [{"name": "rocket"}, {"name": "smoke"}]) == (
@@ -112,7 +112,7 @@ def test_shapes_and_brushes_read_as_a_summary_with_a_painter_button(qtbot):
 
 
 def test_empty_prompt_and_file_fields_say_what_belongs_in_them(window):
-    _, blur, _ = chain(window.graph, window.undo)
+    _, blur, _ = chain(window.graph, window.session)
     editors = _select(window, blur).editors
     prompt = editors["prompt"].findChild(QPlainTextEdit)
     assert prompt.placeholderText()

@@ -28,7 +28,7 @@ def _keyframe_and_mask(window) -> tuple[str, str]:
         AddNode("RegionMask", (300.0, 0.0), node_id=mask),
         Connect(Edge(image, "image", mask, "image")),
     ):
-        window.undo.push(command)
+        window.session.push(command)
     return image, mask
 
 
@@ -82,7 +82,7 @@ def test_reroute_dot_takes_the_type_of_what_feeds_it(window):
         Connect(Edge(image, "image", reroute, "in")),
         Connect(Edge(reroute, "out", mask, "image")),
     ):
-        window.undo.push(command)
+        window.session.push(command)
     wire = window.scene.edge_item(Edge(reroute, "out", mask, "image"))
     assert wire.port_type is PortType.IMAGE
 
@@ -90,8 +90,8 @@ def test_reroute_dot_takes_the_type_of_what_feeds_it(window):
 def test_a_motion_brush_finds_its_keyframe_behind_the_mask(qtbot, window):
     image, mask = _keyframe_and_mask(window)
     brush = new_id()
-    window.undo.push(AddNode("MotionBrush", (600.0, 0.0), node_id=brush))
-    window.undo.push(Connect(Edge(mask, "mask", brush, "mask")))
+    window.session.push(AddNode("MotionBrush", (600.0, 0.0), node_id=brush))
+    window.session.push(Connect(Edge(mask, "mask", brush, "mask")))
     assert window._keyframe_for(brush) is None  # nothing rendered yet
     window.graph.node(mask).set_param(
         "shapes", [{"kind": "rect", "op": "add", "points": [[0.3, 0.3], [0.6, 0.6]]}]
@@ -114,7 +114,8 @@ def test_a_motion_brush_finds_its_keyframe_behind_the_mask(qtbot, window):
 def test_the_editor_renders_with_the_model_manager_as_the_cli_does(qtbot, registry):
     from studio.engine import default_engine
     from studio.engine.models import ModelManager
-    from studio.ui.run_panel import RunController
+    from studio.session import Session
+    from studio.ui.run_controller import RunController
 
     assert isinstance(default_engine(registry).models, ModelManager)
-    assert isinstance(RunController(registry).engine.models, ModelManager)
+    assert isinstance(RunController(Session(registry)).engine.models, ModelManager)

@@ -30,7 +30,7 @@ def _finish(qtbot, window) -> str:
 
 
 def test_run_reports_progress_timings_and_caches(qtbot, window):
-    src, blur, anim = chain(window.graph, window.undo)
+    src, blur, anim = chain(window.graph, window.session)
     assert window.run_all()
     assert window.act_cancel.isEnabled() and not window.act_run.isEnabled()
     assert _finish(qtbot, window) == "ok"
@@ -53,13 +53,13 @@ def test_run_reports_progress_timings_and_caches(qtbot, window):
     qtbot.waitUntil(lambda: window.scene.item_for(src).thumbnail is not None, timeout=10_000)
     assert window.scene.item_for(src).thumbnail.width() == 32
     # Editing a param marks what lies downstream stale at once.
-    window.undo.push(SetParam(blur, "radius", 3.0))
+    window.session.push(SetParam(blur, "radius", 3.0))
     assert [window.scene.status(n) for n in (src, blur, anim)] == ["cached", "stale", "stale"]
 
 
 def test_a_failing_node_is_logged_and_clicking_the_error_selects_it(qtbot, window):
-    _, blur, anim = chain(window.graph, window.undo)
-    window.undo.push(SetParam(blur, "radius", 45.0))
+    _, blur, anim = chain(window.graph, window.session)
+    window.session.push(SetParam(blur, "radius", 45.0))
     window.run_all()
     assert _finish(qtbot, window) == "failed"
     assert window.scene.status(blur) == "failed"
@@ -74,16 +74,16 @@ def test_a_failing_node_is_logged_and_clicking_the_error_selects_it(qtbot, windo
 def test_cancel_stops_the_render_and_the_ui_stays_usable(qtbot, window):
     SPIN_STARTED.clear()
     src, spin = new_id(), new_id()
-    window.undo.push(AddNode("Source", (0.0, 0.0), node_id=src))
-    window.undo.push(AddNode("Spin", (300.0, 0.0), node_id=spin))
-    window.undo.push(Connect(Edge(src, "image", spin, "image")))
+    window.session.push(AddNode("Source", (0.0, 0.0), node_id=src))
+    window.session.push(AddNode("Spin", (300.0, 0.0), node_id=spin))
+    window.session.push(Connect(Edge(src, "image", spin, "image")))
     window.run_all()
     # The badge says "running" on the engine's node_started event, sent before the body runs:
     # wait for the body itself rather than assume it started by then.
     assert SPIN_STARTED.wait(timeout=60)
     qtbot.waitUntil(lambda: window.scene.status(spin) == "running", timeout=60_000)
     # The UI thread is free while the worker renders: edits go through at once.
-    window.undo.push(SetParam(src, "level", 99))
+    window.session.push(SetParam(src, "level", 99))
     assert window.graph.node(src).param("level") == 99
     assert window.run_all() is False  # one render at a time
     window.cancel()
@@ -94,7 +94,7 @@ def test_cancel_stops_the_render_and_the_ui_stays_usable(qtbot, window):
 
 
 def test_run_to_selected_renders_only_what_it_needs(qtbot, window):
-    src, blur, anim = chain(window.graph, window.undo)
+    src, blur, anim = chain(window.graph, window.session)
     window.scene.select([blur])
     assert window.run_selected()
     assert _finish(qtbot, window) == "ok"

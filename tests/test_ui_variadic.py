@@ -9,19 +9,16 @@ from ui_helpers import STUB_SPECS, chain, mouse
 from nodes.sequence import SEQUENCE
 from studio.graph.builtin import BUILTIN_SPECS
 from studio.graph.commands import RemoveSlot
-from studio.graph.graph import Graph
 from studio.graph.registry import NodeRegistry
+from studio.session import Session
 from studio.ui.canvas.view import NodeView
-from studio.ui.undo import UndoStack
 
 
 @pytest.fixture
 def canvas(qtbot):
     from studio.ui.canvas.scene import NodeScene
 
-    graph = Graph(NodeRegistry((*BUILTIN_SPECS, *STUB_SPECS, SEQUENCE)))
-    undo = UndoStack(graph)
-    scene = NodeScene(graph, undo)
+    scene = NodeScene(Session(NodeRegistry((*BUILTIN_SPECS, *STUB_SPECS, SEQUENCE))))
     view = NodeView(scene)
     view.resize(900, 600)
     qtbot.addWidget(view)
@@ -42,7 +39,7 @@ def test_add_row_adds_a_slot_and_undo_removes_it(canvas) -> None:
     assert seq.slot_count("clip") == 3
     assert [s.name for s in item.slots if s.side == "in"][-1] == "clip_2"
     assert item.boundingRect().height() > height  # the node grew a row
-    canvas.undo.undo()
+    canvas.session.undo()
     assert seq.slot_count("clip") == 2
     assert [s.name for s in item.slots if s.side == "in"] == ["clip_0", "clip_1"]
 
@@ -51,7 +48,7 @@ def test_wires_follow_slots_when_one_is_removed(canvas, tmp_path) -> None:
     src, _, anim = chain(canvas.graph)
     seq = canvas.graph.add("Sequence", position=(900.0, 0.0))
     canvas.graph.connect(anim, "video", seq.id, "clip_1")
-    canvas.undo.push(RemoveSlot(seq.id, "clip", 0))
+    canvas.session.push(RemoveSlot(seq.id, "clip", 0))
     edge = canvas.graph.edge_into(seq.id, "clip_0")
     assert edge is not None and edge.src_node == anim
     end = canvas.edge_item(edge).path().pointAtPercent(1.0)

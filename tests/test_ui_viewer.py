@@ -443,7 +443,7 @@ def test_the_editor_viewer_reads_a_snapshot_off_the_ui_thread(qtbot, tmp_path) -
             pytest.skip("the viewer is not part of this build")
         panel = window.viewer.panel
         source = new_id()
-        window.undo.push(AddNode("Source", (0.0, 0.0), node_id=source))
+        window.session.push(AddNode("Source", (0.0, 0.0), node_id=source))
         threads: set[threading.Thread] = set()
         real_output = window.controller.engine.output
 

@@ -130,7 +130,7 @@ def stub_registry() -> NodeRegistry:
 
 
 def chain(graph: Graph, undo=None) -> tuple[str, str, str]:
-    """Source -> Blur -> Animate; returns their ids. With ``undo`` (a studio.ui.undo.UndoStack)
+    """Source -> Blur -> Animate; returns their ids. With ``undo`` (a Session)
     the nodes are added as one undoable edit, as the editor would."""
     from studio.graph.commands import AddNode, Connect, Macro
     from studio.graph.graph import Edge, new_id
@@ -254,7 +254,7 @@ def close_window(window) -> None:
     window.controller.cancel()
     if window.controller.job is not None:
         window.controller.job.wait(10)
-    window.undo.set_clean()
+    window.session.set_clean()
     window.close()
     # Delete it now, while the QApplication lives: left to the garbage collector at exit,
     # Qt objects are torn down after the application and the interpreter segfaults.

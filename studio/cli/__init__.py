@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="render a workflow file")
     render.add_argument("workflow", help="the workflow .json file")
-    render.add_argument("--out", type=Path, default=Path("out"), help="output folder (./out)")
+    render.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: 'renders' beside the workflow file)",
+    )
     many: dict[str, Any] = {"action": "append", "default": []}  # repeatable options
     render.add_argument(
         "--target", metavar="NODE", **many, help="render only up to NODE (id, id prefix or title)"

@@ -22,7 +22,7 @@ class WriteFailed(Exception):
 def registry_or_default(registry: NodeRegistry | None) -> NodeRegistry:
     if registry is not None:
         return registry
-    from studio.graph.registry import default_registry
+    from studio.session import default_registry
 
     return default_registry()
 

@@ -20,11 +20,29 @@ from studio.cli.common import (
 )
 from studio.cli.media import write_output
 from studio.cli.progress import JsonlPrinter, ProgressPrinter
+from studio.engine.events import RunStatus
 from studio.graph.registry import NodeRegistry
+from studio.session import Session
+from studio.session.session import RENDERS_FOLDER
+
+
+def open_session(path: str, registry: NodeRegistry, out: Path | None) -> Session:
+    """The workflow in a session (as the editor has it); a broken file is a UsageError."""
+    from studio.graph.fileformat import WorkflowFileError
+
+    session = Session(registry, output_dir=out)
+    try:
+        warnings = session.open(path)
+    except WorkflowFileError as exc:
+        raise UsageError(str(exc)) from None
+    for warning in warnings:
+        print(f"studio: warning: {warning}", file=sys.stderr)
+    return session
 
 
 def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.engine import RenderJob, default_engine
+    from studio.graph.commands import SetParam
     from studio.graph.graph import GraphError
 
     registry = registry_or_default(registry)
@@ -34,22 +52,32 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         saves = [n for n in load_workflow(args.workflow, registry).nodes if _has_strip(n)]
         args.set = list(args.set) + [f"{n.id}.strip_paths=true" for n in saves]
     if args.vary:
+        if args.out is None:  # as for one render: beside the workflow
+            args.out = Path(args.workflow).resolve().parent / RENDERS_FOLDER
         return render_variations(args, registry)
-    graph = load_workflow(args.workflow, registry)
+    session = open_session(args.workflow, registry, args.out)
+    graph = session.graph
     try:
         for assignment in args.set:
             key, value = split_assignment(assignment, "NODE.PARAM")
             node_key, dot, param = key.rpartition(".")
             if not dot:
                 raise UsageError(f"--set needs NODE.PARAM=VALUE, got {assignment!r}")
-            graph.find(node_key).set_param(param, parse_value(value))
+            session.push(SetParam(graph.find(node_key).id, param, parse_value(value)))
         targets = [graph.find(t).id for t in args.target] or None
     except GraphError as exc:
         raise UsageError(str(exc)) from None
 
+    out = session.output_dir
     titles = {n.id: printable(n.title) for n in graph.nodes}
     printer = JsonlPrinter() if args.events == "jsonl" else ProgressPrinter(titles)
-    job = RenderJob(default_engine(registry), graph, targets, output_dir=args.out, on_event=printer)
+    job = RenderJob(
+        default_engine(session.registry),
+        session.snapshot(),
+        targets,
+        output_dir=out,
+        on_event=printer,
+    )
     job.start()
     interrupted = False
     while job.running:
@@ -72,11 +100,13 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
             if port.name in result.outputs[node_id]:
                 stem = re.sub(r"[^\w-]+", "_", f"{node.title}_{port.name}").strip("_")
                 value = result.outputs[node_id][port.name]
-                files += write_output(port.type, value, args.out, stem)[:1]
+                files += write_output(port.type, value, out, stem)[:1]
     if args.events != "jsonl":
         for path in files:
             print(printable(str(path)))
-    return {"ok": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
+    return {RunStatus.OK: EXIT_OK, RunStatus.CANCELLED: EXIT_CANCELLED}.get(
+        RunStatus(result.status), EXIT_FAILED
+    )
 
 
 def _has_strip(node: object) -> bool:

@@ -38,11 +38,7 @@ def _size(count: int) -> str:
 
 
 def cmd_models(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
-    try:
-        from studio.engine.models import format_model_report
-    except ImportError as exc:
-        print(f"studio: model support is not available ({exc})", file=sys.stderr)
-        return EXIT_FAILED
+    from studio.engine.models import format_model_report
     from studio.settings import Settings
 
     settings = Settings()
@@ -54,9 +50,11 @@ def cmd_models(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
 
 
 def cmd_open(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
-    try:
-        from studio.ui.app import open_editor
+    try:  # Qt itself may fail to load on a server (a missing libEGL is an ImportError)
+        import PySide6.QtWidgets  # noqa: F401
     except ImportError as exc:
         print(f"studio: the editor is not available ({exc})", file=sys.stderr)
         return EXIT_FAILED
+    from studio.ui.app import open_editor
+
     return int(open_editor(args.workflow, args.run, args.screenshot))

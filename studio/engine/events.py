@@ -4,27 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-EVENT_KINDS = (
-    "run_started",
-    "node_cached",
-    "node_started",
-    "node_progress",
-    "node_info",
-    "node_finished",
-    "node_failed",
-    "node_skipped",
-    "node_cancelled",
-    "run_finished",
-)
+
+class RunEventKind(StrEnum):
+    """What happened; serialised by value (``studio render --events jsonl``)."""
+
+    RUN_STARTED = "run_started"
+    NODE_CACHED = "node_cached"
+    NODE_STARTED = "node_started"
+    NODE_PROGRESS = "node_progress"
+    NODE_INFO = "node_info"
+    NODE_FINISHED = "node_finished"
+    NODE_FAILED = "node_failed"
+    NODE_SKIPPED = "node_skipped"
+    NODE_CANCELLED = "node_cancelled"
+    RUN_FINISHED = "run_finished"
+
+
+class RunStatus(StrEnum):
+    """How a run ended (``run_finished``)."""
+
+    OK = "ok"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+EVENT_KINDS = tuple(RunEventKind)
 
 
 @dataclass(frozen=True)
 class RunEvent:
     """One thing that happened during a run. Unused fields keep their defaults."""
 
-    kind: str
+    kind: RunEventKind
     run_id: str
     node_id: str | None = None
     step: int | None = None
@@ -32,16 +46,24 @@ class RunEvent:
     message: str = ""  # progress message / info text / error message / skip reason
     elapsed: float | None = None  # seconds (node_finished, run_finished)
     traceback: str | None = None  # node_failed, for unexpected exceptions only
-    status: str | None = None  # run_finished: "ok" | "failed" | "cancelled"
+    status: RunStatus | None = None  # run_finished only
     node_ids: tuple[str, ...] = ()  # run_started: the nodes of this run in execution order
+
+    def __post_init__(self) -> None:
+        # Plain strings are accepted (and checked) so an unknown kind fails where it is made.
+        object.__setattr__(self, "kind", RunEventKind(self.kind))
+        if self.status is not None:
+            object.__setattr__(self, "status", RunStatus(self.status))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict without the fields this kind of event does not use."""
-        data: dict[str, Any] = {"kind": self.kind, "run_id": self.run_id}
-        for name in ("node_id", "step", "total", "elapsed", "traceback", "status"):
+        data: dict[str, Any] = {"kind": self.kind.value, "run_id": self.run_id}
+        for name in ("node_id", "step", "total", "elapsed", "traceback"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
+        if self.status is not None:
+            data["status"] = self.status.value
         if self.message:
             data["message"] = self.message
         if self.node_ids:

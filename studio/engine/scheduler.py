@@ -229,12 +229,10 @@ class Engine:
 
 
 def default_models() -> Any:
-    """Studio's model manager, for the model-driven nodes; None when model support is not
-    installed."""
-    try:
-        from studio.engine.models import ModelManager
-    except ImportError:
-        return None
+    """Studio's model manager, for the model-driven nodes (imported here, not at the top: the
+    manager's module is only needed once something renders)."""
+    from studio.engine.models import ModelManager
+
     return ModelManager()
 
 

@@ -7,18 +7,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from studio.engine.cancel import CancelToken
-from studio.engine.events import EventCallback, RunEvent, ignore_event
+from studio.engine.events import EventCallback, RunEvent, RunEventKind, RunStatus, ignore_event
 from studio.engine.scheduler import Engine, RunResult
-from studio.graph.fileformat import from_dict, graph_to_dict
 from studio.graph.graph import Graph
 
 
 class RenderJob:
-    """One render of a snapshot of ``graph``.
+    """One render of ``graph`` on a worker thread.
 
-    :meth:`start` copies the graph (through the file format, on the caller's thread), so the
-    artist may keep editing while it renders. ``on_event`` is called from the worker thread:
-    a GUI re-emits events as queued signals.
+    The job reads ``graph`` while it runs: give it a snapshot that nothing edits meanwhile
+    (``Session.snapshot()`` / ``Graph.copy()``). ``on_event`` is called from the worker
+    thread: a GUI re-emits events as queued signals.
     """
 
     def __init__(
@@ -45,9 +44,8 @@ class RenderJob:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("a RenderJob runs once; make a new one")
-        snapshot = from_dict(graph_to_dict(self.graph), self.engine.registry).graph
         self._thread = threading.Thread(
-            target=self._work, args=(snapshot,), name="studio-render", daemon=True
+            target=self._work, args=(self.graph,), name="studio-render", daemon=True
         )
         self._thread.start()
 
@@ -64,7 +62,10 @@ class RenderJob:
             self.error = exc
             self.on_event(
                 RunEvent(
-                    "run_finished", "", status="failed", message=f"{type(exc).__name__}: {exc}"
+                    RunEventKind.RUN_FINISHED,
+                    "",
+                    status=RunStatus.FAILED,
+                    message=f"{type(exc).__name__}: {exc}",
                 )
             )
         finally:

@@ -1,4 +1,4 @@
-"""Undoable edits of a graph, written against the model only (the Qt undo stack wraps these).
+"""Undoable edits of a graph, written against the model only (the session's History runs these).
 
 Each command has ``apply`` and ``revert``; ``apply`` after ``revert`` restores the same state.
 A drag of many nodes, or any multi-node action, is one :class:`Macro`.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 from uuid import uuid4
@@ -38,12 +39,25 @@ class Edge:
     dst_port: str
 
 
+class GraphEventKind(StrEnum):
+    """What changed in a graph."""
+
+    NODE_ADDED = "node_added"
+    NODE_REMOVED = "node_removed"
+    NODE_CHANGED = "node_changed"
+    EDGE_ADDED = "edge_added"
+    EDGE_REMOVED = "edge_removed"
+    GROUP_ADDED = "group_added"
+    GROUP_REMOVED = "group_removed"
+    GROUP_CHANGED = "group_changed"
+    CLEARED = "cleared"
+
+
 @dataclass(frozen=True)
 class GraphEvent:
-    """``kind`` is one of: node_added, node_removed, node_changed, edge_added, edge_removed,
-    group_added, group_removed, group_changed, metadata_changed, cleared."""
+    """One change to a graph; fields a kind does not use stay None."""
 
-    kind: str
+    kind: GraphEventKind
     node_id: str | None = None
     edge: Edge | None = None
     group_id: str | None = None
@@ -103,7 +117,9 @@ class Node:
     def title(self, value: str) -> None:
         if value != self._title:
             self._title = value
-            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="title"))
+            self._graph._emit(
+                GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="title")
+            )
 
     @property
     def position(self) -> tuple[float, float]:
@@ -114,7 +130,9 @@ class Node:
         value = (float(value[0]), float(value[1]))
         if value != self._position:
             self._position = value
-            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="position"))
+            self._graph._emit(
+                GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="position")
+            )
 
     @property
     def bypass(self) -> bool:
@@ -124,7 +142,9 @@ class Node:
     def bypass(self, value: bool) -> None:
         if value != self._bypass:
             self._bypass = bool(value)
-            self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="bypass"))
+            self._graph._emit(
+                GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="bypass")
+            )
 
     @property
     def params(self) -> dict[str, Any]:
@@ -145,7 +165,7 @@ class Node:
         if self._params.get(name) != value or name not in self._params:
             self._params[name] = copy.deepcopy(value)
             self._graph._emit(
-                GraphEvent("node_changed", node_id=self.id, field="params", param=name)
+                GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="params", param=name)
             )
 
     @property
@@ -164,7 +184,9 @@ class Node:
             del self._seed_control[name]
         else:
             self._seed_control[name] = mode
-        self._graph._emit(GraphEvent("node_changed", node_id=self.id, field="seed_control"))
+        self._graph._emit(
+            GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="seed_control")
+        )
 
     @property
     def slots(self) -> dict[str, int]:
@@ -352,7 +374,7 @@ class Graph:
         if node.id in self._nodes:
             raise GraphError(f"duplicate node id {node.id!r}")
         self._nodes[node.id] = node
-        self._emit(GraphEvent("node_added", node_id=node.id))
+        self._emit(GraphEvent(GraphEventKind.NODE_ADDED, node_id=node.id))
 
     def remove(self, node_id: str) -> tuple[Node, list[Edge]]:
         """Remove a node and its edges; returns both so the removal can be undone."""
@@ -364,7 +386,7 @@ class Graph:
         self._in.pop(node_id, None)
         self._out.pop(node_id, None)
         del self._nodes[node_id]
-        self._emit(GraphEvent("node_removed", node_id=node_id))
+        self._emit(GraphEvent(GraphEventKind.NODE_REMOVED, node_id=node_id))
         return node, edges
 
     # -- edges ----------------------------------------------------------------------------
@@ -443,7 +465,7 @@ class Graph:
         if problem:
             raise GraphError(problem)
         self._index(edge)
-        self._emit(GraphEvent("edge_added", edge=edge))
+        self._emit(GraphEvent(GraphEventKind.EDGE_ADDED, edge=edge))
         return edge
 
     def insert_edge(self, edge: Edge) -> None:
@@ -451,13 +473,13 @@ class Graph:
         if edge in self._edges:
             raise GraphError("that connection already exists")
         self._index(edge)
-        self._emit(GraphEvent("edge_added", edge=edge))
+        self._emit(GraphEvent(GraphEventKind.EDGE_ADDED, edge=edge))
 
     def disconnect(self, edge: Edge) -> None:
         if edge not in self._edges:
             raise GraphError("that connection does not exist")
         self._unindex(edge)
-        self._emit(GraphEvent("edge_removed", edge=edge))
+        self._emit(GraphEvent(GraphEventKind.EDGE_REMOVED, edge=edge))
 
     def resolved_output_type(
         self, node_id: str, port: str, memo: dict[tuple[str, str], PortType] | None = None
@@ -563,13 +585,13 @@ class Graph:
         if group.id in self._groups:
             raise GraphError(f"duplicate group id {group.id!r}")
         self._groups[group.id] = group
-        self._emit(GraphEvent("group_added", group_id=group.id))
+        self._emit(GraphEvent(GraphEventKind.GROUP_ADDED, group_id=group.id))
         return group
 
     def remove_group(self, group_id: str) -> Group:
         group = self.group(group_id)
         del self._groups[group_id]
-        self._emit(GraphEvent("group_removed", group_id=group_id))
+        self._emit(GraphEvent(GraphEventKind.GROUP_REMOVED, group_id=group_id))
         return group
 
     def update_group(self, group_id: str, **changes: Any) -> None:
@@ -579,7 +601,33 @@ class Graph:
                 raise GraphError(f"groups have no attribute {name!r}")
             if getattr(group, name) != value:
                 setattr(group, name, value)
-                self._emit(GraphEvent("group_changed", group_id=group_id, field=name))
+                self._emit(GraphEvent(GraphEventKind.GROUP_CHANGED, group_id=group_id, field=name))
+
+    def copy(self) -> Graph:
+        """An independent copy with the same ids and no listeners: a snapshot a worker thread
+        may read while the artist goes on editing this graph."""
+        other = Graph(self.registry)
+        for node in self._nodes.values():
+            twin = Node(
+                other,
+                node.id,
+                node.type_id,
+                node.spec,
+                title=node.title,
+                position=node.position,
+                params=copy.deepcopy(node._params),
+                bypass=node.bypass,
+                version=node.version,
+                raw=copy.deepcopy(node.raw),
+            )
+            twin.extra_params = copy.deepcopy(node.extra_params)
+            twin._seed_control = dict(node._seed_control)
+            other._nodes[node.id] = twin
+        for edge in self._edges:
+            other._index(edge)
+        other._groups = {g.id: replace(g) for g in self._groups.values()}
+        other.metadata = copy.deepcopy(self.metadata)
+        return other
 
     def clear(self) -> None:
         self._nodes.clear()
@@ -589,4 +637,4 @@ class Graph:
         self._in.clear()
         self._groups.clear()
         self.metadata = {}
-        self._emit(GraphEvent("cleared"))
+        self._emit(GraphEvent(GraphEventKind.CLEARED))

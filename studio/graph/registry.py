@@ -1,4 +1,8 @@
-"""The registry of node types available to one Studio session (passed around, never global)."""
+"""The registry of node types available to one Studio session (passed around, never global).
+
+The registry of everything Studio ships is built by :func:`studio.session.default_registry`:
+the graph layer knows nothing of the ``nodes`` package.
+"""
 
 from __future__ import annotations
 
@@ -37,13 +41,3 @@ class NodeRegistry:
 
     def __len__(self) -> int:
         return len(self._specs)
-
-
-def default_registry() -> NodeRegistry:
-    """Every node type shipped in ``nodes/`` plus the built-in reroute."""
-    import nodes
-    from studio.graph.builtin import BUILTIN_SPECS
-
-    registry = NodeRegistry(BUILTIN_SPECS)
-    nodes.register_all(registry)
-    return registry

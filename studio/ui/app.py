@@ -13,7 +13,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.ui.files import discard_recovery, pending_recovery
+from studio.session.files import discard_recovery, pending_recovery
 
 HERE = Path(__file__).resolve().parent
 # Heavy libraries that nodes import lazily. A C extension's first import holds Python's GIL
@@ -79,9 +79,8 @@ def offer_recovery(window) -> bool:  # noqa: ANN001 (MainWindow, imported lazily
         discard_recovery()
         return False
     path = Path(record["path"]) if record.get("path") else None
-    if window.open_text(record["workflow"], "recovered workflow", path):
-        window.undo.stack.resetClean()  # restored work is unsaved work
-        window._update_title()
+    if window.files.open_text(record["workflow"], "recovered workflow", path):
+        window.session.set_unsaved()  # restored work is unsaved work
         return True
     return False
 
@@ -142,7 +141,7 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
     if unattended:
         window.resize(1720, 1020)
     window.show()
-    if path is not None and not window.open_path(path) and unattended:
+    if path is not None and not window.files.open_path(path) and unattended:
         return 1
     if not unattended:
         offer_recovery(window)  # after a crash, the unsaved work wins over the file
@@ -164,7 +163,7 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
         app.processEvents()
         Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
         window.grab().save(screenshot)
-        window.undo.set_clean()  # an unattended run leaves nothing to ask about
+        window.session.set_clean()  # an unattended run leaves nothing to ask about
         window.close()
         return 0 if status in (None, "ok") else 1
     return app.exec()

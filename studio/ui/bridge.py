@@ -1,9 +1,9 @@
 """Re-emits model and engine events as Qt signals, so views never touch threads or listeners.
 
-Graph events come from the UI thread and use an automatic connection: delivered at once when
-the model changes on the UI thread (so a view is never one event behind its model) and queued
-should the model ever change elsewhere. Engine events come from the render worker thread and
-are always queued onto the UI thread.
+Graph and session events come from the UI thread and use an automatic connection: delivered at
+once when the model changes on the UI thread (so a view is never one event behind its model)
+and queued should the model ever change elsewhere. Engine events come from the render worker
+thread and are always queued onto the UI thread.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.graph.graph import Graph, GraphEvent
+from studio.session import Session, SessionEvent
 
 
 class GraphBridge(QObject):
@@ -27,6 +28,24 @@ class GraphBridge(QObject):
         self._unsubscribe: Callable[[], None] | None = graph.subscribe(self._forward)
 
     def _forward(self, event: GraphEvent) -> None:
+        self.event.emit(event)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+class SessionBridge(QObject):
+    """Forwards a :class:`Session`'s events as the ``event`` signal (see the module doc)."""
+
+    event = Signal(object)
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._unsubscribe: Callable[[], None] | None = session.subscribe(self._forward)
+
+    def _forward(self, event: SessionEvent) -> None:
         self.event.emit(event)
 
     def close(self) -> None:

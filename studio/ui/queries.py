@@ -12,9 +12,9 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.graph.fileformat import from_dict, graph_to_dict
 from studio.graph.graph import Graph
 from studio.graph.types import Video
+from studio.session import Session
 
 THUMB_WIDTH = 216
 
@@ -50,41 +50,42 @@ class EngineQueries(QObject):
     """One background thread answering questions about the cache."""
 
     thumbnail_ready = Signal(str, object)  # node id, QImage or None
-    states_ready = Signal(object)  # {node id: "cached" | "stale"}
+    states_ready = Signal(object, int)  # {node id: "cached" | "stale"}, the session's token
 
-    def __init__(self, engine: Callable[[], Any], parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: Session, engine: Callable[[], Any], parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
+        self.session = session
         self._engine = engine
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-queries")
         self._generation = 0
         self._lock = threading.Lock()
         self._closed = False
 
-    def _snapshot(self, graph: Graph) -> Graph:
-        # The worker reads a copy: the artist keeps editing the real graph meanwhile.
-        return from_dict(graph_to_dict(graph), graph.registry).graph
-
-    def request_states(self, graph: Graph) -> None:
+    def request_states(self) -> None:
+        """Ask which nodes are cached; the answer goes to the session with the token of the
+        snapshot it describes (the session drops it if the graph moved on meanwhile)."""
         if self._closed:
             return
         with self._lock:
             self._generation += 1
             generation = self._generation
-        snapshot = self._snapshot(graph)
-        self._pool.submit(self._states, snapshot, generation)
+        snapshot, token = self.session.snapshot(), self.session.state_token
+        self._pool.submit(self._states, snapshot, token, generation)
 
-    def _states(self, graph: Graph, generation: int) -> None:
+    def _states(self, graph: Graph, token: int, generation: int) -> None:
         try:
-            states = self._engine().state(graph)
+            states = self._engine().state(graph, output_dir=self.session.output_dir)
         except Exception:  # badges are a nicety: never let them break the editor
             return
         if generation == self._generation:
-            self.states_ready.emit(states)
+            self.states_ready.emit(states, token)
 
-    def request_thumbnails(self, graph: Graph, node_ids: Iterable[str]) -> None:
-        ids = [n for n in node_ids if n in graph]
+    def request_thumbnails(self, node_ids: Iterable[str]) -> None:
+        ids = [n for n in node_ids if n in self.session.graph]
         if ids and not self._closed:
-            self._pool.submit(self._thumbnails, self._snapshot(graph), ids)
+            self._pool.submit(self._thumbnails, self.session.snapshot(), ids)
 
     def _thumbnails(self, graph: Graph, node_ids: list[str]) -> None:
         for node_id in node_ids:

@@ -1,15 +1,16 @@
-"""Running: a controller that drives the engine's worker thread, and the run panel showing
-overall progress with ETA, the current node and step, per-node timings and a log."""
+"""The run panel: the viewed job's progress with an ETA from past timings, the current node
+and step, per-node timings, a log, and Open/Reveal for the files a render wrote.
+
+It reads everything from the session (job states, remaining time) as run events arrive.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QProgressBar,
+    QPushButton,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -24,80 +26,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.graph.graph import Graph
-from studio.graph.registry import NodeRegistry
+from studio.engine.events import RunEvent, RunEventKind, RunStatus
+from studio.session import Job, JobNodeState, Session, SessionEvent, SessionEventKind
 from studio.ui import theme
-from studio.ui.bridge import EngineBridge
+from studio.ui.bridge import SessionBridge
+
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+_WORDS = {RunStatus.OK: "Finished", RunStatus.FAILED: "Failed", RunStatus.CANCELLED: "Cancelled"}
+_ROW_COLOUR = {
+    JobNodeState.DONE: "cached",
+    JobNodeState.CACHED: "cached",
+    JobNodeState.QUEUED: "queued",
+    JobNodeState.RUNNING: "running",
+    JobNodeState.FAILED: "failed",
+}
 
 
-class RunController(QObject):
-    """Starts and cancels renders; ``event`` carries every RunEvent on the UI thread."""
-
-    event = Signal(object)
-    running_changed = Signal(bool)
-
-    def __init__(
-        self,
-        registry: NodeRegistry,
-        output_dir: Path = Path("out"),
-        engine: Any = None,
-        parent: QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.registry = registry
-        self.output_dir = output_dir
-        self._engine = engine
-        self.job: Any = None
-        self.last_status: str | None = None
-        self._bridge = EngineBridge(self)
-        self._bridge.run_event.connect(self._on_event)
-
-    @property
-    def engine(self) -> Any:
-        if self._engine is None:
-            from studio.engine.scheduler import default_engine
-
-            self._engine = default_engine(self.registry)
-        return self._engine
-
-    @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
-
-    def start(self, graph: Graph, targets: Sequence[str] | None = None) -> str | None:
-        """Start a render; returns why not (already running, engine missing) or None."""
-        if self.running:
-            return "a render is already running"
-        try:
-            from studio.engine.worker import RenderJob
-
-            engine = self.engine
-        except ImportError as exc:
-            return f"the render engine is not available ({exc})"
-        self.last_status = None
-        self.job = RenderJob(
-            engine, graph, targets, output_dir=self.output_dir, on_event=self._bridge.on_event
-        )
-        self.job.start()
-        self.running_changed.emit(True)
-        return None
-
-    def cancel(self) -> None:
-        if self.running:
-            self.job.cancel()
-
-    def _on_event(self, event: Any) -> None:
-        if event.kind == "run_finished":
-            self.last_status = event.status
-        self.event.emit(event)
-        if event.kind == "run_finished":
-            self.running_changed.emit(False)
-
-
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     if value < 60:
         return f"{value:.1f} s"
     return f"{int(value // 60)} min {int(value % 60):02d} s"
+
+
+def reveal(path: Path) -> bool:
+    """Show ``path``'s folder in the file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+
+
+def open_file(path: Path) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 class RunPanel(QWidget):
@@ -105,15 +62,13 @@ class RunPanel(QWidget):
 
     node_activated = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.graph: Graph | None = None
-        self._order: list[str] = []
-        self._done: set[str] = set()
-        self._fraction = 0.0
-        self._started = 0.0
+        self.session = session
+        self.job: Job | None = None
         self._rows: dict[str, QTreeWidgetItem] = {}
         self.progress = QProgressBar()
+        self.progress.setObjectName("RunProgress")
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(8)
@@ -123,6 +78,7 @@ class RunPanel(QWidget):
         self.eta.setObjectName("Dim")
         self.current = QLabel("")
         self.current.setObjectName("Dim")
+        self.current.setWordWrap(True)
         self.nodes = QTreeWidget()
         self.nodes.setHeaderLabels(["Node", "Status", "Time"])
         self.nodes.setRootIsDecorated(False)
@@ -138,13 +94,30 @@ class RunPanel(QWidget):
         self.log.setWordWrap(True)
         self.log.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.log.itemClicked.connect(self._log_clicked)
+        self.log.currentItemChanged.connect(lambda *_: self._update_file_buttons())
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Open the selected render in its default application")
+        self.open_button.clicked.connect(lambda: self._with_file(open_file))
+        self.reveal_button = QPushButton("Reveal")
+        self.reveal_button.setToolTip("Show the selected render in its folder")
+        self.reveal_button.clicked.connect(lambda: self._with_file(reveal))
+        self._update_file_buttons()
         top = QHBoxLayout()
         top.addWidget(self.headline, 1)
         top.addWidget(self.eta)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        files = QHBoxLayout()
+        files.addStretch(1)
+        files.addWidget(self.open_button)
+        files.addWidget(self.reveal_button)
+        log_box = QWidget()
+        log_layout = QVBoxLayout(log_box)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.addWidget(self.log, 1)
+        log_layout.addLayout(files)
+        split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.nodes)
-        split.addWidget(self.log)
-        split.setSizes([340, 500])
+        split.addWidget(log_box)
+        split.setSizes([300, 400])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(6)
@@ -152,11 +125,69 @@ class RunPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.current)
         layout.addWidget(split, 1)
+        self._tick = QTimer(self)
+        self._tick.setInterval(500)
+        self._tick.timeout.connect(self._update_progress)
+        self._bridge = SessionBridge(session, self)
+        self._bridge.event.connect(self._on_session_event)
 
     def _title(self, node_id: str | None) -> str:
-        if node_id and self.graph is not None and node_id in self.graph:
-            return self.graph.node(node_id).title
+        if node_id and node_id in self.session.graph:
+            return self.session.graph.node(node_id).title
         return node_id[:8] if node_id else ""
+
+    # -- session -> view ----------------------------------------------------------------------
+
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind is SessionEventKind.GRAPH_REPLACED:
+            self.job = None
+        if event.kind is not SessionEventKind.RUN_EVENT or event.run_event is None:
+            return
+        job = self.session.jobs.get(event.job_id or "")
+        if job is None:
+            return
+        run = event.run_event
+        if run.kind is RunEventKind.RUN_STARTED:
+            self._begin(job)
+        if job is self.job:
+            self._handle(run)
+
+    def _begin(self, job: Job) -> None:
+        self.job = job
+        self._rows.clear()
+        self.nodes.clear()
+        for node_id in job.order:
+            self._row(node_id)
+        count = f"{len(job.order)} node{'' if len(job.order) == 1 else 's'}"
+        self.headline.setText(f"Rendering {count}")
+        self.current.setText("")
+        self._set_bar_state("running")
+        self.add_log(f"Run started: {count}")
+        self._tick.start()
+
+    def _handle(self, event: RunEvent) -> None:
+        kind, node_id = event.kind, event.node_id
+        if kind is RunEventKind.RUN_FINISHED:
+            self._finish(event)
+            return
+        if node_id is not None and kind is not RunEventKind.RUN_STARTED:
+            self._show_row(node_id)
+        title = self._title(node_id)
+        match kind:
+            case RunEventKind.NODE_STARTED:
+                self.current.setText(f"{title}: starting")
+            case RunEventKind.NODE_PROGRESS if event.total:
+                step = f"step {event.step}/{event.total}"
+                self.current.setText(
+                    f"{title}: {step}" + (f" — {event.message}" if event.message else "")
+                )
+            case RunEventKind.NODE_INFO:
+                self.add_log(f"{title}: {event.message}", node_id)
+            case RunEventKind.NODE_FAILED:
+                self.add_log(f"{title} failed: {event.message}", node_id, error=True)
+            case RunEventKind.NODE_SKIPPED | RunEventKind.NODE_CANCELLED if event.message:
+                self.add_log(f"{title}: {event.message}", node_id)
+        self._update_progress()
 
     def _row(self, node_id: str) -> QTreeWidgetItem:
         if node_id not in self._rows:
@@ -166,13 +197,63 @@ class RunPanel(QWidget):
             self._rows[node_id] = item
         return self._rows[node_id]
 
-    def _set_row(self, node_id: str, status: str, elapsed: float | None = None) -> None:
+    def _show_row(self, node_id: str) -> None:
+        if self.job is None:
+            return
+        state = self.job.states.get(node_id, JobNodeState.QUEUED)
         row = self._row(node_id)
-        row.setText(1, status)
-        colour_of = {"done": "cached"}.get(status, status)  # rendered now or earlier: both fine
-        row.setForeground(1, QColor(theme.STATUS_COLORS.get(colour_of, theme.TEXT)))
-        if elapsed is not None:
-            row.setText(2, _seconds(elapsed))
+        row.setText(1, state.value)
+        colour = theme.STATUS_COLORS.get(_ROW_COLOUR.get(state, ""), theme.TEXT_DIM)
+        row.setForeground(1, QColor(colour))
+        if node_id in self.job.elapsed:
+            row.setText(2, seconds_text(self.job.elapsed[node_id]))
+
+    def _set_bar_state(self, state: str) -> None:
+        # A property the style sheet keys on: blue while running, red after a failure.
+        self.progress.setProperty("state", state)
+        self.progress.style().unpolish(self.progress)
+        self.progress.style().polish(self.progress)
+
+    def _update_progress(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        self.progress.setValue(round(job.fraction() * 1000))
+        if not job.running:
+            self._tick.stop()
+            return
+        elapsed = seconds_text(time.monotonic() - job.started)
+        left = self.session.remaining(job)
+        if left is None:
+            self.eta.setText(f"{elapsed} elapsed · estimating…")
+        else:
+            self.eta.setText(f"{elapsed} elapsed · about {seconds_text(left)} left")
+
+    def _finish(self, event: RunEvent) -> None:
+        self._tick.stop()
+        status = event.status or RunStatus.FAILED
+        elapsed = f" in {seconds_text(event.elapsed)}" if event.elapsed is not None else ""
+        word = _WORDS.get(status, str(status))
+        self.headline.setText(f"{word}{elapsed}")
+        if self.job is not None:
+            for node_id in self.job.order:
+                self._show_row(node_id)
+            self.progress.setValue(round(self.job.fraction() * 1000))
+        if status is RunStatus.OK:
+            self.progress.setValue(1000)
+        # Not a full blue bar after a failure: the bar stops where the run did, in red.
+        self._set_bar_state(status.value)
+        if status is not RunStatus.OK and self.job is not None:
+            done = sum(1 for n in self.job.order if self.job.states.get(n) in _FINISHED)
+            self.progress.setValue(round(done / max(1, len(self.job.order)) * 1000))
+        self.current.setText(event.message if status is not RunStatus.OK else "")
+        self.eta.setText("")
+        self.add_log(
+            f"{word}{elapsed}" + (f": {event.message}" if event.message else ""),
+            error=status is RunStatus.FAILED,
+        )
+
+    # -- log ----------------------------------------------------------------------------------
 
     def add_log(self, text: str, node_id: str | None = None, error: bool = False) -> None:
         item = QListWidgetItem(text)
@@ -184,87 +265,40 @@ class RunPanel(QWidget):
         self.log.addItem(item)
         self.log.scrollToBottom()
 
-    def handle(self, event: Any) -> None:
-        kind, node_id = event.kind, event.node_id
-        if kind == "run_started":
-            self._order = list(event.node_ids)
-            self._done.clear()
-            self._fraction = 0.0
-            self._started = time.monotonic()
-            self._rows.clear()
-            self.nodes.clear()
-            for nid in self._order:
-                self._set_row(nid, "queued")
-            count = f"{len(self._order)} node{'' if len(self._order) == 1 else 's'}"
-            self.headline.setText(f"Rendering {count}")
-            self.add_log(f"Run started: {count}")
-        elif kind == "node_cached":
-            self._done.add(node_id)
-            self._set_row(node_id, "cached")
-        elif kind == "node_started":
-            self._fraction = 0.0
-            self._set_row(node_id, "running")
-            self.current.setText(f"{self._title(node_id)}: starting")
-        elif kind == "node_progress":
-            if event.total:
-                self._fraction = max(0.0, min(1.0, (event.step or 0) / event.total))
-                step = f"step {event.step}/{event.total}"
-                self.current.setText(
-                    f"{self._title(node_id)}: {step}"
-                    + (f" — {event.message}" if event.message else "")
-                )
-        elif kind == "node_info":
-            self.add_log(f"{self._title(node_id)}: {event.message}", node_id)
-        elif kind == "node_finished":
-            self._done.add(node_id)
-            self._fraction = 0.0
-            self._set_row(node_id, "done", event.elapsed)
-        elif kind == "node_failed":
-            self._done.add(node_id)
-            self._set_row(node_id, "failed", event.elapsed)
-            self.add_log(f"{self._title(node_id)} failed: {event.message}", node_id, error=True)
-        elif kind in ("node_skipped", "node_cancelled"):
-            self._done.add(node_id)
-            self._set_row(node_id, "skipped" if kind == "node_skipped" else "cancelled")
-            if event.message:
-                self.add_log(f"{self._title(node_id)}: {event.message}", node_id)
-        elif kind == "run_finished":
-            self._finish(event)
-            return
-        self._update_progress()
+    def add_files(self, paths: list[Path]) -> None:
+        """Log the files a render wrote; Open and Reveal act on the selected one."""
+        for path in paths:
+            item = QListWidgetItem(f"Wrote {path.name}")
+            item.setData(PATH_ROLE, str(path))
+            item.setToolTip(str(path))
+            self.log.addItem(item)
+        if paths:
+            self.log.setCurrentRow(self.log.count() - 1)
+            self.log.scrollToBottom()
 
-    def _update_progress(self) -> None:
-        total = max(1, len(self._order))
-        done = len(self._done & set(self._order)) if self._order else len(self._done)
-        fraction = min(1.0, (done + self._fraction) / total)
-        self.progress.setValue(round(fraction * 1000))
-        elapsed = time.monotonic() - self._started
-        if 0.02 < fraction < 1.0 and elapsed > 0.5:
-            self.eta.setText(
-                f"{_seconds(elapsed)} elapsed · about "
-                f"{_seconds(elapsed * (1 - fraction) / fraction)} left"
-            )
-        else:
-            self.eta.setText(f"{_seconds(elapsed)} elapsed")
+    def selected_file(self) -> Path | None:
+        item = self.log.currentItem()
+        value = item.data(PATH_ROLE) if item is not None else None
+        return Path(value) if value else None
 
-    def _finish(self, event: Any) -> None:
-        status = event.status or "failed"
-        elapsed = f" in {_seconds(event.elapsed)}" if event.elapsed is not None else ""
-        words = {"ok": "Finished", "failed": "Failed", "cancelled": "Cancelled"}
-        self.headline.setText(f"{words.get(status, status)}{elapsed}")
-        if status == "ok":
-            self.progress.setValue(1000)
-        for row in self._rows.values():  # a stopped run leaves no node looking as if it waits
-            if row.text(1) in ("queued", "running"):
-                row.setText(1, "not run")
-                row.setForeground(1, QColor(theme.TEXT_DIM))
-        self.current.setText(event.message if status != "ok" else "")
-        self.eta.setText("")
-        self.add_log(
-            f"{words.get(status, status)}{elapsed}"
-            + (f": {event.message}" if event.message else ""),
-            error=status == "failed",
-        )
+    def _update_file_buttons(self) -> None:
+        has = self.selected_file() is not None
+        self.open_button.setEnabled(has)
+        self.reveal_button.setEnabled(has)
+
+    def _with_file(self, act) -> None:  # noqa: ANN001 (open_file or reveal)
+        path = self.selected_file()
+        if path is not None:
+            act(path)
+
+    def show_error(self, node_id: str) -> None:
+        """Select the (last) error logged for ``node_id``."""
+        for row in range(self.log.count() - 1, -1, -1):
+            item = self.log.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == node_id:
+                self.log.setCurrentItem(item)
+                self.log.scrollToItem(item)
+                return
 
     def _row_clicked(self, item: QTreeWidgetItem) -> None:
         node_id = item.data(0, Qt.ItemDataRole.UserRole)
@@ -275,3 +309,6 @@ class RunPanel(QWidget):
         node_id = item.data(Qt.ItemDataRole.UserRole)
         if node_id:
             self.node_activated.emit(node_id)
+
+
+_FINISHED = (JobNodeState.CACHED, JobNodeState.DONE)

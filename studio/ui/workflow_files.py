@@ -1,112 +1,100 @@
 """Workflow files for the editor window: new, open (also from a rendered video), save, recent
-files, templates, the dirty marker and the prompt before unsaved work is dropped."""
+files, templates, the title's dirty marker and the prompt before unsaved work is dropped.
+
+A small component with typed collaborators (the session does the work; this adds dialogs).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 from studio.graph import fileformat
-from studio.graph.graph import Graph
-from studio.ui.files import discard_recovery
+from studio.session import Session
+from studio.session.files import RecentFiles, discard_recovery
 
 FILE_FILTER = "Studio workflows (*.json);;All files (*)"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "workflows"
+
+Log = Callable[[str, bool], None]  # (text, is an error)
 
 
 class WorkflowFiles:
-    """Mixed into MainWindow, which provides graph, path, registry, undo, recent, inspector,
-    run_panel, recent_menu, templates_menu and set_graph."""
+    """File commands of ``window``. ``commit`` flushes edits still in a field before saving or
+    rendering; ``log`` writes to the run log; messages go to the window's status bar."""
 
-    graph: Graph
-    path: Path | None
-    registry: Any
-    undo: Any
-    recent: Any
-    inspector: Any
-    run_panel: Any
-    recent_menu: Any
-    templates_menu: Any
+    def __init__(
+        self,
+        window: QMainWindow,
+        session: Session,
+        recent: RecentFiles,
+        commit: Callable[[], None],
+        log: Log,
+    ) -> None:
+        self.window = window
+        self.session = session
+        self.recent = recent
+        self.commit = commit
+        self.log = log
 
-    def is_dirty(self) -> bool:
-        return not self.undo.is_clean()
+    def _say(self, text: str, ms: int = 5000) -> None:
+        self.window.statusBar().showMessage(text, ms)
 
-    def _update_title(self) -> None:
-        name = self.path.name if self.path else "Untitled"
-        self.setWindowTitle(f"{name}[*] — Studio")
-        self.setWindowModified(self.is_dirty())
+    def update_title(self) -> None:
+        path = self.session.path
+        self.window.setWindowTitle(f"{path.name if path else 'Untitled'}[*] — Studio")
+        self.window.setWindowModified(self.session.dirty)
+
+    # -- opening ------------------------------------------------------------------------------
 
     def open_text(self, text: str, source: str, path: Path | None = None) -> bool:
         """Open a workflow document; a broken one is explained and nothing is lost."""
         try:
-            loaded = fileformat.loads(text, self.registry, source=source)
+            warnings = self.session.open_text(text, source, path)
         except fileformat.WorkflowFileError as exc:
-            QMessageBox.critical(self, "Cannot open workflow", str(exc))
+            QMessageBox.critical(self.window, "Cannot open workflow", str(exc))
             return False
-        self.set_graph(loaded.graph, path)
-        self._report_warnings(loaded.warnings, source)
+        self._report_warnings(warnings, source)
         return True
 
     def open_path(self, path: str | Path) -> bool:
         path = Path(path)
-        if path.suffix.lower() in VIDEO_SUFFIXES:
-            return self.open_video(path)
         try:
-            loaded = fileformat.load(path, self.registry)
+            warnings = self.session.open(path)
         except fileformat.WorkflowFileError as exc:
-            QMessageBox.critical(self, "Cannot open workflow", str(exc))
+            QMessageBox.critical(self.window, "Cannot open workflow", str(exc))
             return False
-        self.set_graph(loaded.graph, path)
-        self.recent.add(path)
-        self._report_warnings(loaded.warnings, path.name)
+        if self.session.path is not None:  # a video's workflow opens untitled
+            self.recent.add(path)
+        self._report_warnings(warnings, path.name)
         return True
 
-    def open_video(self, path: Path) -> bool:
-        """Reopen the workflow that Studio embedded in a video it rendered."""
-        try:
-            from nodes.io import read_embedded_workflow
-
-            text = read_embedded_workflow(path)
-        except (ImportError, OSError, ValueError) as exc:
-            text, reason = None, str(exc)
-        else:
-            reason = "it has no Studio workflow embedded"
-        if not text:
-            QMessageBox.critical(
-                self, "Cannot open workflow", f"Cannot reopen {path.name}: {reason}."
-            )
-            return False
-        return self.open_text(text, path.name, None)
-
     def _report_warnings(self, warnings: list[str], source: str) -> None:
-        placeholders = [n for n in self.graph.nodes if n.is_placeholder]
+        placeholders = [n for n in self.session.graph.nodes if n.is_placeholder]
         for text in warnings:
-            self.run_panel.add_log(f"{source}: {text}", error=True)
+            self.log(f"{source}: {text}", True)
         if warnings:
-            self.statusBar().showMessage(
-                f"Opened {source} with {len(warnings)} warning(s): {warnings[0]}", 15000
-            )
+            self._say(f"Opened {source} with {len(warnings)} warning(s): {warnings[0]}", 15000)
         else:
-            self.statusBar().showMessage(f"Opened {source}", 5000)
+            self._say(f"Opened {source}")
         if placeholders:
-            self.run_panel.add_log(
+            self.log(
                 f"{len(placeholders)} node(s) of unknown type are shown in red; they are saved "
                 "back unchanged.",
-                error=True,
+                True,
             )
 
     def maybe_save(self) -> bool:
         """Ask before unsaved work is dropped; False means the artist cancelled."""
-        if not self.is_dirty():
+        if not self.session.dirty:
             return True
+        path = self.session.path
         answer = QMessageBox.question(
-            self,
+            self.window,
             "Unsaved changes",
-            f"Save the changes to {self.path.name if self.path else 'this workflow'}?",
+            f"Save the changes to {path.name if path else 'this workflow'}?",
             QMessageBox.StandardButton.Save
             | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel,
@@ -118,13 +106,13 @@ class WorkflowFiles:
 
     def new(self) -> None:
         if self.maybe_save():
-            self.set_graph(Graph(self.registry), None)
+            self.session.new()
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
         path, _ = QFileDialog.getOpenFileName(
-            self,
+            self.window,
             "Open workflow",
             str(self._folder()),
             FILE_FILTER + ";;Rendered videos (*.mp4 *.mov)",
@@ -133,63 +121,59 @@ class WorkflowFiles:
             self.open_path(path)
 
     def _folder(self) -> Path:
-        return self.path.parent if self.path else Path.cwd()
+        return self.session.path.parent if self.session.path else Path.cwd()
+
+    # -- saving -------------------------------------------------------------------------------
 
     def save(self) -> bool:
-        if self.path is None:
+        if self.session.path is None:
             return self.save_as()
-        return self.save_to(self.path)
+        return self.save_to(self.session.path)
 
     def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save workflow as", str(self._folder() / "workflow.json"), FILE_FILTER
+            self.window, "Save workflow as", str(self._folder() / "workflow.json"), FILE_FILTER
         )
         return bool(path) and self.save_to(Path(path))
 
     def save_to(self, path: Path) -> bool:
-        self.inspector.commit_pending()
+        self.commit()
         try:
-            fileformat.save(self.graph, path)
+            self.session.save(path)
         except OSError as exc:
-            QMessageBox.critical(self, "Cannot save", f"Could not write {path}: {exc}")
+            QMessageBox.critical(self.window, "Cannot save", f"Could not write {path}: {exc}")
             return False
-        self.path = path
-        self.undo.set_clean()
         self.recent.add(path)
         discard_recovery()
-        self._update_title()
-        self.statusBar().showMessage(f"Saved {path.name}", 5000)
+        self.update_title()
+        self._say(f"Saved {path.name}")
         return True
 
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
+    # -- menus --------------------------------------------------------------------------------
+
+    def fill_recent(self, menu: QMenu) -> None:
+        menu.clear()
         for path in self.recent.paths():
-            self.recent_menu.addAction(
+            menu.addAction(
                 path, lambda _checked=False, p=path: self.maybe_save() and self.open_path(p)
             )
-        if self.recent_menu.isEmpty():
-            self.recent_menu.addAction("(none)").setEnabled(False)
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
 
-    def _fill_templates(self) -> None:
-        self.templates_menu.clear()
+    def fill_templates(self, menu: QMenu) -> None:
+        menu.clear()
         for path in sorted(TEMPLATES.glob("*.json")):
-            self.templates_menu.addAction(
+            menu.addAction(
                 path.stem.replace("_", " ").capitalize(),
                 lambda _checked=False, p=path: self.open_template(p),
             )
-        if self.templates_menu.isEmpty():
-            self.templates_menu.addAction("(none)").setEnabled(False)
+        if menu.isEmpty():
+            menu.addAction("(none)").setEnabled(False)
 
     def open_template(self, path: Path) -> bool:
         # A template opens as a new, untitled workflow: saving never overwrites it.
         return self.maybe_save() and self.open_text(path.read_text(encoding="utf-8"), path.name)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths and self.maybe_save():
-            self.open_path(paths[0])
-            event.acceptProposedAction()
+    def drop(self, paths: list[Path]) -> bool:
+        """Files dropped on the window: open the first (a workflow, or a rendered video)."""
+        return bool(paths) and self.maybe_save() and self.open_path(paths[0])

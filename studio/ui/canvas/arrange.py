@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF
 
+from studio.graph import edits as editing
 from studio.graph.commands import AddGroup, AddNode, Command, Connect, Macro, SetNodeAttribute
 from studio.graph.layout import Link, Rect, free_offset, layered_layout
-from studio.ui import editing
 from studio.ui.canvas.node_item import HEADER, WIDTH
 
 if TYPE_CHECKING:

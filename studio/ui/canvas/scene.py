@@ -1,7 +1,8 @@
-"""The scene mirrors one Graph: an item per node, edge and group, kept in dicts by id.
+"""The scene mirrors the session's graph: an item per node, edge and group, kept in dicts by id.
 
-It redraws from graph events only. User gestures (moving, wiring, dropping onto a wire)
-become model commands pushed through the undo stack when the gesture ends.
+It redraws from graph and session events only (badges read the session's statuses; the scene
+keeps no copy). User gestures (moving, wiring, dropping onto a wire) become model commands
+pushed through the session's history when the gesture ends.
 """
 
 from __future__ import annotations
@@ -10,17 +11,17 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
+from studio.graph import edits as editing
 from studio.graph.commands import Command, Connect, Disconnect, Macro
-from studio.graph.graph import Edge, Graph, GraphError, GraphEvent, Node
+from studio.graph.graph import Edge, GraphError, GraphEvent, GraphEventKind, Node
 from studio.graph.types import PortType
-from studio.ui import editing
-from studio.ui.bridge import GraphBridge
+from studio.session import NodeStatus, Session, SessionEvent, SessionEventKind
+from studio.ui.bridge import GraphBridge, SessionBridge
 from studio.ui.canvas.arrange import Backdrops, make_room_for_splice
 from studio.ui.canvas.backdrop_item import BackdropItem
 from studio.ui.canvas.edge_item import EdgeItem
 from studio.ui.canvas.node_item import NodeItem, RerouteItem
 from studio.ui.canvas.port_item import PortSlot
-from studio.ui.undo import UndoStack
 
 SCENE_EXTENT = 200_000.0
 
@@ -34,16 +35,15 @@ class NodeScene(QGraphicsScene):
     # A wire dropped into empty space: (scene pos, anchor (node id, side, port)).
     wire_dropped = Signal(QPointF, object)
 
-    def __init__(self, graph: Graph, undo: UndoStack, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
-        self.undo = undo
+        self.session = session
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._nodes: dict[str, NodeItem] = {}
         self._edges: dict[Edge, EdgeItem] = {}
         self._groups: dict[str, BackdropItem] = {}
         self._adjacent: dict[str, set[Edge]] = {}
-        self._status: dict[str, tuple[str, float | None]] = {}
         self._wire: EdgeItem | None = None
         self._wire_anchor: tuple[str, str, str] | None = None  # (node, side, port) held fixed
         self._wire_detached: Edge | None = None
@@ -52,21 +52,26 @@ class NodeScene(QGraphicsScene):
         # True during a burst of zoom steps: thumbnails are scaled without filtering, which
         # was a third of a zoom frame; the view repaints them smoothly once zooming pauses.
         self.draft = False
-        self.graph = graph
+        self.graph = session.graph
         self.backdrops = Backdrops(self)
-        self._bridge = GraphBridge(graph, self)
+        self._bridge = GraphBridge(self.graph, self)
         self._bridge.event.connect(self._on_event)
+        self._session_bridge = SessionBridge(session, self)
+        self._session_bridge.event.connect(self._on_session_event)
         self._rebuild()
 
     # -- binding ------------------------------------------------------------------------
 
-    def set_graph(self, graph: Graph) -> None:
-        self._bridge.close()
-        self.graph = graph
-        self._bridge = GraphBridge(graph, self)
-        self._bridge.event.connect(self._on_event)
-        self._status.clear()
-        self._rebuild()
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind is SessionEventKind.GRAPH_REPLACED:
+            self._bridge.close()
+            self.graph = self.session.graph
+            self._bridge = GraphBridge(self.graph, self)
+            self._bridge.event.connect(self._on_event)
+            self._rebuild()
+        elif event.kind is SessionEventKind.STATUS_CHANGED:
+            for node_id in event.node_ids:
+                self._show_status(node_id)
 
     def _rebuild(self) -> None:
         self._cancel_wire()
@@ -86,8 +91,9 @@ class NodeScene(QGraphicsScene):
 
     def close(self) -> None:
         self._bridge.close()
+        self._session_bridge.close()
 
-    # -- lookups (own dicts: never walk up from scene.items(), see NOTES.md) -------------
+    # -- lookups (own dicts: PySide6 6.8-6.12 can delete items reached via scene.items()) --
 
     def item_for(self, node: Node | str) -> NodeItem:
         return self._nodes[node if isinstance(node, str) else node.id]
@@ -147,55 +153,49 @@ class NodeScene(QGraphicsScene):
     # -- model -> view ------------------------------------------------------------------
 
     def _on_event(self, event: GraphEvent) -> None:
-        kind = event.kind
-        if kind == "node_added":
-            self._add_node(self.graph.node(event.node_id))
-            self._mark_stale([event.node_id])
-            self.backdrops.node_changed(event.node_id)
-        elif kind == "node_removed":
-            item = self._nodes.pop(event.node_id, None)
-            if item is not None:
-                self.removeItem(item)
-            self._adjacent.pop(event.node_id, None)
-            self._status.pop(event.node_id, None)
-            self.backdrops.node_changed(event.node_id)
-        elif kind == "node_changed":
-            item = self._nodes.get(event.node_id)
-            if item is None:
-                return
-            if event.field == "position":
-                item.setPos(QPointF(*item.node.position))
-            else:
-                item.refresh()
-                if event.field in ("params", "bypass"):  # a new title changes no pixels
-                    self._mark_stale(self.graph.downstream([event.node_id]))
-            self.backdrops.node_changed(event.node_id)  # moved, or grew or shrank
-        elif kind == "edge_added":
-            self._add_edge(event.edge)
-            self._mark_stale(self.graph.downstream([event.edge.dst_node]))
-        elif kind == "edge_removed":
-            self._remove_edge(event.edge)
-            self._mark_stale(self.graph.downstream([event.edge.dst_node]))
-        elif kind == "group_added":
-            self._add_group(event.group_id)
-            self.backdrops.group_changed(event.group_id)
-        elif kind == "group_removed":
-            item = self._groups.pop(event.group_id, None)
-            if item is not None:
-                self.removeItem(item)
-            self.backdrops.group_changed(event.group_id)
-        elif kind == "group_changed":
-            if event.group_id in self._groups:
-                self._groups[event.group_id].refresh()
-            self.backdrops.group_changed(event.group_id)
-        elif kind == "cleared":
-            self._rebuild()
+        # Statuses are the session's business: it hears the same edits and says what changed.
+        match event.kind:
+            case GraphEventKind.NODE_ADDED:
+                self._add_node(self.graph.node(event.node_id))
+                self.backdrops.node_changed(event.node_id)
+            case GraphEventKind.NODE_REMOVED:
+                item = self._nodes.pop(event.node_id, None)
+                if item is not None:
+                    self.removeItem(item)
+                self._adjacent.pop(event.node_id, None)
+                self.backdrops.node_changed(event.node_id)
+            case GraphEventKind.NODE_CHANGED:
+                item = self._nodes.get(event.node_id)
+                if item is None:
+                    return
+                if event.field == "position":
+                    item.setPos(QPointF(*item.node.position))
+                else:
+                    item.refresh()
+                self.backdrops.node_changed(event.node_id)  # moved, or grew or shrank
+            case GraphEventKind.EDGE_ADDED:
+                self._add_edge(event.edge)
+            case GraphEventKind.EDGE_REMOVED:
+                self._remove_edge(event.edge)
+            case GraphEventKind.GROUP_ADDED:
+                self._add_group(event.group_id)
+                self.backdrops.group_changed(event.group_id)
+            case GraphEventKind.GROUP_REMOVED:
+                item = self._groups.pop(event.group_id, None)
+                if item is not None:
+                    self.removeItem(item)
+                self.backdrops.group_changed(event.group_id)
+            case GraphEventKind.GROUP_CHANGED:
+                if event.group_id in self._groups:
+                    self._groups[event.group_id].refresh()
+                self.backdrops.group_changed(event.group_id)
+            case GraphEventKind.CLEARED:
+                self._rebuild()
 
     def _add_node(self, node: Node) -> None:
         cls = RerouteItem if node.type_id == "Reroute" else NodeItem
         item = cls(node, self._node_moved)
-        status, progress = self._status.get(node.id, ("stale", None))
-        item.set_status(status, progress)
+        item.set_status(self.session.node_status(node.id), self.session.node_progress(node.id))
         self._nodes[node.id] = item
         self._adjacent.setdefault(node.id, set())
         self.addItem(item)
@@ -265,22 +265,18 @@ class NodeScene(QGraphicsScene):
 
     # -- status and thumbnails ------------------------------------------------------------
 
-    def set_status(self, node_id: str, status: str, progress: float | None = None) -> None:
-        self._status[node_id] = (status, progress)
+    def _show_status(self, node_id: str) -> None:
         item = self._nodes.get(node_id)
-        if item is not None:
-            item.set_status(status, progress)
+        if item is None:
+            return
+        status = self.session.node_status(node_id)
+        item.set_status(status, self.session.node_progress(node_id))
+        if status is NodeStatus.STALE and item.thumbnail is not None:
+            self.set_thumbnail(node_id, None)  # an out-of-date picture would mislead
 
-    def status(self, node_id: str) -> str:
-        return self._status.get(node_id, ("stale", None))[0]
-
-    def _mark_stale(self, node_ids) -> None:
-        for node_id in node_ids:
-            if self._status.get(node_id, ("stale",))[0] != "stale":
-                self.set_status(node_id, "stale")
-                item = self._nodes.get(node_id)
-                if item is not None and item.thumbnail is not None:
-                    item.set_thumbnail(None)
+    def status(self, node_id: str) -> NodeStatus:
+        """The badge shown (read from the session, for tests and menus)."""
+        return self.session.node_status(node_id)
 
     def set_thumbnail(self, node_id: str, image: QImage | None) -> None:
         item = self._nodes.get(node_id)
@@ -297,7 +293,7 @@ class NodeScene(QGraphicsScene):
         if command is None:
             return False
         try:
-            self.undo.push(command)
+            self.session.push(command)
         except (GraphError, KeyError, ValueError) as exc:
             self.status_message.emit(str(exc))
             return False

@@ -16,8 +16,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
+from studio.graph import edits as editing
 from studio.graph.commands import AddNode
-from studio.ui import editing, theme
+from studio.ui import theme
 from studio.ui.canvas.arrange import place_clear, tidy_command
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup

@@ -1,7 +1,7 @@
 """The inspector panel: the selected node's title, help, bypass and one editor per param.
 
-Edits become SetParam / SetNodeAttribute commands on the undo stack; the panel follows the
-model's events, so undo and edits made elsewhere show up here at once.
+Edits become SetParam / SetNodeAttribute commands in the session's history; the panel follows
+the model's events, so undo and edits made elsewhere show up here at once.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.graph.commands import SetNodeAttribute, SetParam
-from studio.graph.graph import Graph, GraphError, GraphEvent
-from studio.ui.bridge import GraphBridge
+from studio.graph.graph import GraphError, GraphEvent, GraphEventKind
+from studio.session import Session, SessionEvent, SessionEventKind
+from studio.ui.bridge import GraphBridge, SessionBridge
 from studio.ui.inspector.widgets import ParamEditor, make_editor
 from studio.ui.painter import PAINTABLE
-from studio.ui.undo import UndoStack
 
 
 class Inspector(QScrollArea):
@@ -35,11 +35,11 @@ class Inspector(QScrollArea):
     open_painter = Signal(str)
     status_message = Signal(str)
 
-    def __init__(self, graph: Graph, undo: UndoStack, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.undo = undo
+        self.session = session
         self.node_id: str | None = None
-        self.graph = graph
+        self.graph = session.graph
         self.editors: dict[str, ParamEditor] = {}
         self.title_field: QLineEdit | None = None
         self.bypass_box: QCheckBox | None = None
@@ -47,16 +47,20 @@ class Inspector(QScrollArea):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setObjectName("Inspector")
-        self._bridge = GraphBridge(graph, self)
+        self._bridge = GraphBridge(self.graph, self)
         self._bridge.event.connect(self._on_event)
+        self._session_bridge = SessionBridge(session, self)
+        self._session_bridge.event.connect(self._on_session_event)
         self.show_node(None)
 
-    def set_graph(self, graph: Graph) -> None:
-        self._bridge.close()
-        self.graph = graph
-        self._bridge = GraphBridge(graph, self)
-        self._bridge.event.connect(self._on_event)
-        self.show_node(None)
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind is SessionEventKind.GRAPH_REPLACED:
+            self._bridge.close()
+            self.node_id = None  # the old graph's node: nothing to commit into the new one
+            self.graph = self.session.graph
+            self._bridge = GraphBridge(self.graph, self)
+            self._bridge.event.connect(self._on_event)
+            self.show_node(None)
 
     # -- building -----------------------------------------------------------------------
 
@@ -161,7 +165,7 @@ class Inspector(QScrollArea):
 
     def _push(self, command: Any, merge_key: str | None = None) -> None:
         try:
-            self.undo.push(command, merge_key)
+            self.session.push(command, merge_key)
         except (GraphError, ValueError) as exc:
             self.status_message.emit(str(exc))
             self.show_node(self.node_id)  # show the model's value again
@@ -184,10 +188,11 @@ class Inspector(QScrollArea):
     def _on_event(self, event: GraphEvent) -> None:
         if self.node_id is None:
             return
-        if event.kind in ("node_removed", "cleared") and event.node_id in (self.node_id, None):
+        gone = (GraphEventKind.NODE_REMOVED, GraphEventKind.CLEARED)
+        if event.kind in gone and event.node_id in (self.node_id, None):
             self.show_node(None)
             return
-        if event.kind != "node_changed" or event.node_id != self.node_id:
+        if event.kind is not GraphEventKind.NODE_CHANGED or event.node_id != self.node_id:
             return
         node = self.graph.node(self.node_id)
         if event.field == "params" and event.param in self.editors:

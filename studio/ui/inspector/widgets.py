@@ -412,10 +412,8 @@ class ModelEditor(ParamEditor):
 @functools.lru_cache(maxsize=16)
 def discover_models(kind: str) -> tuple[tuple[str, str], ...]:
     """(name, path) of models for ``kind``, scanned once per session (folders can be slow)."""
-    try:
-        from studio.engine.models import discover
-    except ImportError:
-        return ()
+    from studio.engine.models import discover
+
     try:
         return tuple((m.name, str(m.path)) for m in discover(kind or None))
     except Exception:  # a broken models folder must not break the inspector

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.engine.cancel import CancelToken
 from studio.engine.events import RunEvent
-from studio.graph.fileformat import from_dict, graph_to_dict
 from studio.graph.graph import Edge, Graph
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import PortType
@@ -28,7 +27,7 @@ Snapshot = Callable[[], Graph]
 
 def copy_graph(graph: Graph) -> Graph:
     """A snapshot the worker may read while the artist goes on editing ``graph``."""
-    return from_dict(graph_to_dict(graph), graph.registry).graph
+    return graph.copy()
 
 
 def keyframe_source(graph: Graph, node_id: str) -> Edge | None:

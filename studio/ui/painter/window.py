@@ -71,7 +71,7 @@ class PainterWindow(QWidget):
     """Mask and motion-brush painter for one RegionMask or MotionBrush node.
 
     ``engine`` renders what the painter shows; ``snapshot`` copies the graph for it (on the
-    UI thread; the default goes through the file format)."""
+    UI thread; the default: ``Graph.copy``)."""
 
     keyframe_ready = Signal()  # the keyframe arrived (or it was found there is none)
     overlay_ready = Signal()  # a node's own mask replaced the quick drawing of the shapes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,7 @@ class ViewerPanel(QWidget):
     """The viewer's content: header, picture, timeline and (for Stabilize) plots."""
 
     loaded = Signal()  # a load finished and is on screen
+    error_requested = Signal(str)  # the artist asked to see why this node failed
 
     def __init__(
         self,
@@ -124,12 +126,14 @@ class ViewerPanel(QWidget):
         title_of: Callable[[str], str] | None = None,
         image_for: ImageFor | None = None,
         bind: Bind | None = None,
+        failure_of: Callable[[str], str | None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``output_source`` and ``image_for`` run on a worker thread; ``bind``, if given, is
         called on the UI thread as each load starts and returns the pair the worker calls."""
         super().__init__(parent)
         self.title_of = title_of or (lambda node_id: node_id[:8])
+        self.failure_of = failure_of or (lambda node_id: None)
         self.loader = OutputLoader(output_source, image_for, bind, self)
         self.loader.finished.connect(self._loaded)
         self.loading = False
@@ -186,6 +190,9 @@ class ViewerPanel(QWidget):
         one.clicked.connect(self.picture.one_to_one)
         self.message = QLabel("Select a node to see its output.")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setContentsMargins(24, 0, 24, 0)
+        self.message.linkActivated.connect(self.error_requested.emit)
         self.message.setProperty("muted", True)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.message)
@@ -312,11 +319,7 @@ class ViewerPanel(QWidget):
         self.plots.set_path(path)
         self.plots.setVisible(path is not None)
         if self.a.source is None:
-            self.message.setText(
-                "Select a node to see its output."
-                if a_id is None
-                else f"{self.title_of(a_id)} has no output to show yet: run the graph."
-            )
+            self.message.setText(self._empty_text(a_id))
             self.stack.setCurrentWidget(self.message)
             self.picture.set_frame(None)
         else:
@@ -325,6 +328,24 @@ class ViewerPanel(QWidget):
         self.timeline.set_clip(max(counts, default=1), fps)
         # Disabled rather than hidden for a still, so the picture does not jump about.
         self.timeline.setEnabled(self.timeline.count > 1)
+
+    def _empty_text(self, node_id: str | None) -> str:
+        if node_id is None:
+            return "Select a node to see its output."
+        title = escape(self.title_of(node_id))
+        reason = self.failure_of(node_id)
+        if reason:
+            return (
+                f"<b>{title} failed</b><br>{escape(reason)}<br><br>"
+                f'<a href="{node_id}">Show the error in the run log</a>'
+            )
+        return f"{title} has no output to show yet: run the graph."
+
+    def refresh_failure(self, node_ids: tuple[str, ...]) -> None:
+        """A node's status changed: if it is the one on screen with nothing to show, say why."""
+        a_id = self._ids[0]
+        if a_id in node_ids and self.a.source is None and not self.loading:
+            self.message.setText(self._empty_text(a_id))
 
     def _update_compare_button(self) -> None:
         a_id, b_id = self._ids

@@ -7,6 +7,8 @@ so a benchmark can tell whether the viewer held the clip's rate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QElapsedTimer, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
@@ -244,19 +246,10 @@ class Timeline(QWidget):
 
     def handle_key(self, key: int) -> bool:
         """Apply a transport key; True when it was one. Viewers forward their keys here."""
-        actions = {
-            Qt.Key.Key_Space: self.toggle_playing,
-            Qt.Key.Key_Left: lambda: self.step(-1),
-            Qt.Key.Key_Right: lambda: self.step(1),
-            Qt.Key.Key_Home: self.go_start,
-            Qt.Key.Key_End: self.go_end,
-            Qt.Key.Key_I: self.set_in,
-            Qt.Key.Key_O: self.set_out,
-        }
-        action = actions.get(Qt.Key(key))
-        if action is None:
+        entry = next((k for k in TRANSPORT_KEYS if k[0] == key), None)
+        if entry is None:
             return False
-        action()
+        entry[1](self)
         return True
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -318,3 +311,15 @@ class Timeline(QWidget):
         self.dropped += advance - 1
         self.shown += 1
         self._set_frame(target)
+
+
+# The viewer's keys: the dispatch table and the shortcut sheet's source (so the sheet never lies).
+TRANSPORT_KEYS: tuple[tuple[Qt.Key, Callable[[Timeline], object], str, str], ...] = (
+    (Qt.Key.Key_Space, lambda t: t.toggle_playing(), "Space", "Play / pause"),
+    (Qt.Key.Key_Left, lambda t: t.step(-1), "Left", "Previous frame"),
+    (Qt.Key.Key_Right, lambda t: t.step(1), "Right", "Next frame"),
+    (Qt.Key.Key_Home, lambda t: t.go_start(), "Home", "Loop start (again: first frame)"),
+    (Qt.Key.Key_End, lambda t: t.go_end(), "End", "Loop end (again: last frame)"),
+    (Qt.Key.Key_I, lambda t: t.set_in(), "I", "Set the loop's in point"),
+    (Qt.Key.Key_O, lambda t: t.set_out(), "O", "Set the loop's out point"),
+)

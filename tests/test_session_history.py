@@ -1,10 +1,11 @@
-"""Every edit goes through one undo stack; undo and redo round-trip the saved form."""
+"""Every edit goes through the session's history; undo and redo round-trip the saved form."""
 
 from __future__ import annotations
 
 import pytest
 from ui_helpers import canonical, chain, stub_registry
 
+from studio.graph import edits as editing
 from studio.graph.commands import (
     AddNode,
     Connect,
@@ -13,14 +14,13 @@ from studio.graph.commands import (
     SetParam,
     UpdateGroup,
 )
-from studio.graph.graph import Edge, Graph, GraphError
-from studio.ui import editing
-from studio.ui.undo import UndoStack
+from studio.graph.graph import Edge, GraphError
+from studio.session import Session
 
 
 @pytest.fixture
-def undo(qapp) -> UndoStack:
-    return UndoStack(Graph(stub_registry()))
+def undo() -> Session:
+    return Session(stub_registry())
 
 
 def test_each_kind_of_edit_round_trips(undo):
@@ -54,21 +54,21 @@ def test_each_kind_of_edit_round_trips(undo):
 
 def test_a_refused_edit_raises_and_leaves_no_undo_step(undo):
     src, blur, anim = chain(undo.graph, undo)
-    count, before = undo.stack.count(), canonical(undo.graph)
+    count, before = undo.history.count, canonical(undo.graph)
     with pytest.raises(GraphError, match="cycle"):
         undo.push(Connect(Edge(blur, "image", blur, "image")))
     with pytest.raises(GraphError, match="types differ"):
         undo.push(Connect(Edge(src, "image", anim, "mask")))
-    assert undo.stack.count() == count
+    assert undo.history.count == count
     assert canonical(undo.graph) == before  # the replaced wire came back
 
 
 def test_slider_drag_merges_into_one_step(undo):
     (src, blur, _) = chain(undo.graph, undo)
-    steps = undo.stack.count()
+    steps = undo.history.count
     for value in (3.0, 4.0, 5.5, 7.0):
         undo.push(SetParam(blur, "radius", value), merge_key="drag-1")
-    assert undo.stack.count() == steps + 1
+    assert undo.history.count == steps + 1
     assert undo.graph.node(blur).param("radius") == 7.0
     undo.undo()
     assert undo.graph.node(blur).param("radius") == 2.0
@@ -76,7 +76,7 @@ def test_slider_drag_merges_into_one_step(undo):
     assert undo.graph.node(blur).param("radius") == 7.0
     # A new drag is a new step.
     undo.push(SetParam(blur, "radius", 1.0), merge_key="drag-2")
-    assert undo.stack.count() == steps + 2
+    assert undo.history.count == steps + 2
 
 
 def test_paste_and_add_connected_are_single_steps(undo):

@@ -1,7 +1,7 @@
 """Multi-node edits as single model commands: delete, duplicate, paste, splice, connect.
 
 Pure functions of the graph (no Qt): the canvas and the menus call them and push the result
-through the undo stack, so each action is one undo step.
+through the session's history, so each action is one undo step.
 """
 
 from __future__ import annotations
