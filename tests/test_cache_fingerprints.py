@@ -29,7 +29,14 @@ READER = NodeSpec(
     _noop,
     outputs=(Port("out", PortType.ANY),),
     params=(
-        Param("path", ParamKind.FILE, "", reads_file=True, help="A file or folder."),
+        Param(
+            "path",
+            ParamKind.FILE,
+            "",
+            reads_file=True,
+            folder_files="*.png",
+            help="A file or a folder of PNGs.",
+        ),
         Param("model", ParamKind.MODEL, "", model_kind="image-to-video", help="A model."),
     ),
 )
@@ -115,13 +122,14 @@ def test_each_file_is_hashed_once_until_it_changes(tmp_path, monkeypatch):
     frames = make_frames(tmp_path / "shot")
     store = tmp_path / "store"
     prints = Fingerprints(store)
-    first = prints.of_path(str(tmp_path / "shot"))
+    first = prints.of_path(str(tmp_path / "shot"), "*.png")
     assert len(reads) == 3
-    assert prints.of_path(str(tmp_path / "shot")) == first and len(reads) == 3
+    assert prints.of_path(str(tmp_path / "shot"), "*.png") == first and len(reads) == 3
     # A new process (a new memo) finds the hashes in the store.
-    assert Fingerprints(store).of_path(str(tmp_path / "shot")) == first and len(reads) == 3
+    assert Fingerprints(store).of_path(str(tmp_path / "shot"), "*.png") == first
+    assert len(reads) == 3
     frames[0].write_bytes(b"changed")
-    assert prints.of_path(str(tmp_path / "shot")) != first
+    assert prints.of_path(str(tmp_path / "shot"), "*.png") != first
     assert reads[3:] == [os.path.realpath(frames[0])]
 
 
@@ -145,7 +153,21 @@ def test_hugging_face_blobs_are_known_by_their_name(tmp_path, monkeypatch):
     snapshot = tmp_path / "models--org--wan" / "snapshots" / "123"
     snapshot.mkdir(parents=True)
     (snapshot / "w.safetensors").symlink_to(blob)
-    assert Fingerprints().of_path(str(snapshot)) == Fingerprints().of_path(str(snapshot))
+    assert Fingerprints().of_path(str(snapshot), "**") == Fingerprints().of_path(
+        str(snapshot), "**"
+    )
+
+
+def test_only_what_is_read_is_fingerprinted(tmp_path, engine):
+    make_frames(tmp_path / "shot")
+    before = key_of(engine, {"path": str(tmp_path / "shot")})
+    (tmp_path / "shot" / "notes.txt").write_text("not a frame")
+    (tmp_path / "shot" / "old").mkdir()
+    (tmp_path / "shot" / "old" / "frame_0000.png").write_bytes(b"not read")
+    assert key_of(engine, {"path": str(tmp_path / "shot")}) == before
+    # Device and kernel files are never read; a folder that is no model is not walked.
+    assert Fingerprints().of_path("/dev/zero") == "special"
+    assert Fingerprints().of_model("/", "image-to-video") == "unresolved:/"
 
 
 def test_a_missing_path_is_keyed_without_failing(tmp_path, engine):

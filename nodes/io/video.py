@@ -190,6 +190,7 @@ LOAD_VIDEO = NodeSpec(
             "",
             file_filter=VIDEO_FILTER,
             reads_file=True,
+            folder_files="*.png",
             help="A movie file, or a folder of numbered PNGs (frame_0001.png, ...).",
         ),
         Param(

@@ -10,6 +10,7 @@ symlinks to blobs named by their own hash: that name is used and nothing is read
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -18,8 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 CHUNK = 1024 * 1024
-# A folder with more files than this is not something a node reads frame by frame.
+# A folder with more frames than this is not something a node reads frame by frame.
 MAX_FOLDER_FILES = 200_000
+# A model folder holds tens of files; a walk past this is not a model (the root, a home).
+MAX_TREE_FILES = 10_000
+# Kernel and device trees: sizes lie (/proc/kcore) and reads may never end.
+_SPECIAL = ("/proc/", "/sys/", "/dev/")
 _MEMO_LIMIT = 500_000
 _HF_BLOB = re.compile(r"[0-9a-f]{40,64}")
 
@@ -43,16 +48,23 @@ class Fingerprints:
 
     # -- public -------------------------------------------------------------------------------
 
-    def of_path(self, value: str) -> str:
-        """The fingerprint of what ``value`` names: a file, a folder, or missing."""
-        path = Path(value).expanduser()
+    def of_path(self, value: str, folder_files: str = "") -> str:
+        """The fingerprint of what ``value`` names: a file, or in a folder the files whose
+        names match ``folder_files`` ("**": every file below it; "": a folder is not read)."""
         try:
+            path = Path(value).expanduser()
+            if os.path.realpath(path).startswith(_SPECIAL):
+                return "special"  # never read: the node refuses such paths
             if path.is_dir():
-                return "folder:" + self.folder(path)
+                if not folder_files:
+                    return "folder"
+                if folder_files == "**":
+                    return "tree:" + self.tree(path)
+                return "folder:" + self.folder(path, folder_files)
             if path.is_file():
                 return f"file{path.suffix.lower()}:" + self.file(path)
-        except OSError as exc:
-            return f"unreadable:{exc.strerror or type(exc).__name__}"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            return f"unreadable:{getattr(exc, 'strerror', None) or type(exc).__name__}"
         return "missing"  # the node will fail; nothing is cached for it
 
     def of_model(self, value: str, kind: str) -> str:
@@ -60,7 +72,11 @@ class Fingerprints:
         if not value.strip():
             return ""
         path = Path(value).expanduser()
-        if not path.is_dir() and self.resolve_model is not None:
+        try:
+            is_model = (path / "model_index.json").is_file()
+        except (OSError, ValueError):
+            is_model = False
+        if not is_model and self.resolve_model is not None:
             try:
                 found = self.resolve_model(value, kind)
             except Exception:  # not found or not usable: the node says why when it runs
@@ -68,7 +84,9 @@ class Fingerprints:
             if found is None:
                 return "unresolved:" + value
             path = found
-        return self.of_path(str(path))
+        elif not is_model:
+            return "unresolved:" + value  # the node says it is not a model when it runs
+        return self.of_path(str(path), "**")
 
     def file(self, path: Path) -> str:
         """blake2b of the file's bytes (or its Hugging Face blob name)."""
@@ -101,7 +119,26 @@ class Fingerprints:
             self._memo[memo_key] = digest
         return digest
 
-    def folder(self, path: Path) -> str:
+    def folder(self, path: Path, pattern: str) -> str:
+        """One hash over the files directly in ``path`` whose lower-cased names match
+        ``pattern``: each one's name and content (what a PNG-sequence reader reads)."""
+        digest = hashlib.blake2b(digest_size=20)
+        names = sorted(
+            entry.name
+            for entry in os.scandir(path)
+            if fnmatch.fnmatch(entry.name.lower(), pattern) and entry.is_file()
+        )
+        if len(names) > MAX_FOLDER_FILES:
+            raise OSError(f"more than {MAX_FOLDER_FILES} files")
+        for name in names:
+            try:
+                content = self.file(path / name)
+            except OSError as exc:
+                content = f"unreadable:{exc.strerror or type(exc).__name__}"
+            digest.update(f"{name}\0{content}\n".encode("utf-8", "surrogateescape"))
+        return digest.hexdigest()
+
+    def tree(self, path: Path) -> str:
         """One hash over every non-hidden file under ``path``: relative name and content."""
         digest = hashlib.blake2b(digest_size=20)
         count = 0
@@ -116,8 +153,8 @@ class Fingerprints:
             rel_root = os.path.relpath(root, path)
             for name in sorted(f for f in files if not f.startswith(".")):
                 count += 1
-                if count > MAX_FOLDER_FILES:
-                    raise OSError(f"more than {MAX_FOLDER_FILES} files")
+                if count > MAX_TREE_FILES:
+                    raise OSError(f"more than {MAX_TREE_FILES} files")
                 rel = os.path.normpath(os.path.join(rel_root, name)).replace(os.sep, "/")
                 try:
                     content = self.file(Path(root) / name)

@@ -103,7 +103,7 @@ def _keyed_params(node: Node, params: Mapping[str, Any], prints: Fingerprints) -
         if not isinstance(value, str) or not value:
             continue
         if param.reads_file:
-            keyed[param.name] = {"content": prints.of_path(value)}
+            keyed[param.name] = {"content": prints.of_path(value, param.folder_files)}
         elif param.kind is ParamKind.MODEL:
             keyed[param.name] = {"model": prints.of_model(value, param.model_kind)}
     return keyed

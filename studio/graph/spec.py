@@ -127,6 +127,9 @@ class Param:
     choices: tuple[str, ...] = ()
     file_filter: str = ""  # e.g. "Images (*.png *.jpg)"
     reads_file: bool = False  # the file's fingerprint enters the cache key
+    # For a reads_file param that may name a folder: the files the node reads in it, a
+    # pattern on their names ("*.png": the frames, not sub-folders). "" : folders are not read.
+    folder_files: str = ""
     label: str = ""
     model_kind: str = ""  # MODEL params: "text-to-image", "image-to-video", ...
 
