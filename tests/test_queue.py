@@ -19,6 +19,7 @@ from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec, Param, ParamKind, Port
 from studio.graph.types import PortType
 from studio.queue import (
+    Job,
     JobNotFound,
     JobState,
     JobStore,
@@ -359,3 +360,23 @@ def test_a_variation_batch_runs_shared_upstream_once(store, registry_, tmp_path,
         assert snapshot.metadata["variation"]["values"] == {"Scale.k": k}
         assert snapshot.find("Scale").param("k") == k
     assert graph.find("Scale").param("k") == 1.0  # the artist's graph is untouched
+
+
+def test_render_job_is_plain_python_without_a_store(registry_, tmp_path, log):
+    """What a farm worker calls: a job (JSON-ready text) and an engine, no database."""
+    from studio.queue import render_job
+
+    job = simple_job(registry_, tmp_path / "farm", 9.0)
+    copy = Job(**{**job.__dict__})  # e.g. rebuilt from to_json() + workflow on another machine
+    events: list[str] = []
+    outcome = render_job(
+        engine_for(registry_, tmp_path), copy, on_event=lambda e: events.append(e.kind)
+    )
+    assert outcome.state is JobState.DONE and outcome.result["files"] == [
+        str(tmp_path / "farm" / "x_9.npy")
+    ]
+    assert events[0] == "run_started" and events[-1] == "run_finished"
+    broken = simple_job(registry_, tmp_path, 1.0)
+    broken.workflow = "{not json"
+    failed = render_job(engine_for(registry_, tmp_path), broken)
+    assert failed.state is JobState.FAILED and "not valid JSON" in failed.message

@@ -6,12 +6,13 @@ Plain Python, no Qt: the CLI, the editor and a render farm drive the same object
 from studio.queue.jobs import Job, JobState, new_job
 from studio.queue.store import JobNotFound, JobStore, QueueError
 from studio.queue.variations import Variation, VariationError, parse_vary, variation_jobs
-from studio.queue.worker import JobEvent, QueueEventKind, QueueWorker
+from studio.queue.worker import JobEvent, JobOutcome, QueueEventKind, QueueWorker, render_job
 
 __all__ = [
     "Job",
     "JobEvent",
     "JobNotFound",
+    "JobOutcome",
     "JobState",
     "JobStore",
     "QueueError",
@@ -21,5 +22,6 @@ __all__ = [
     "VariationError",
     "new_job",
     "parse_vary",
+    "render_job",
     "variation_jobs",
 ]

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from studio.engine.cancel import CancelToken
-from studio.engine.events import RunEvent
+from studio.engine.events import RunEvent, ignore_event
 from studio.engine.scheduler import Engine, RunResult
 from studio.queue.jobs import Job, JobState
 from studio.queue.store import JobStore, new_worker_id
@@ -209,14 +209,7 @@ class QueueWorker:
     # -- one job ------------------------------------------------------------------------------
 
     def _render(self, job: Job, token: CancelToken) -> None:
-        from studio.graph.fileformat import WorkflowFileError, loads
-
         self._emit(JobEvent(QueueEventKind.JOB_STARTED, job.id, JobState.RUNNING))
-        try:
-            graph = loads(job.workflow, self.engine.registry, source=job.name).graph
-        except WorkflowFileError as exc:
-            self._end(job, JobState.FAILED, {}, str(exc))
-            return
         progress = _Progress()
         last_report = [time.monotonic()]
 
@@ -243,27 +236,11 @@ class QueueWorker:
             if state is not JobState.RUNNING:  # paused or cancelled by the user
                 token.cancel()
 
-        try:
-            result = self.engine.run(
-                graph,
-                job.targets,
-                output_dir=job.output_dir,
-                on_event=on_run_event,
-                cancel=token,
-            )
-        except Exception as exc:  # a bug in the engine or a bad target: fail the job, go on
-            log.exception("job %s failed", job.id)
-            self._end(job, JobState.FAILED, {}, f"{type(exc).__name__}: {exc}")
-            return
-        state = {"ok": JobState.DONE, "cancelled": JobState.CANCELLED}.get(
-            result.status, JobState.FAILED
-        )
-        message = "; ".join(
-            f"{graph.node(n).title if n in graph else n}: {m}" for n, m in result.errors.items()
-        )
+        outcome = render_job(self.engine, job, on_event=on_run_event, cancel=token)
+        state, message = outcome.state, outcome.message
         if state is JobState.CANCELLED and self._interrupting:
             state, message = JobState.QUEUED, "interrupted; restarts from the cache"
-        self._end(job, state, job_result(graph, result), message)
+        self._end(job, state, outcome.result, message)
 
     def _end(self, job: Job, state: JobState, result: dict[str, Any], message: str) -> None:
         final = self.store.finish(job.id, self.worker_id, state, result=result, message=message)
@@ -274,6 +251,46 @@ class QueueWorker:
             self.on_event(event)
         except Exception:  # a broken listener must not stop the queue
             log.exception("queue event listener failed on %s", event.kind)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one render of a job ended: its state, what it made, and why it failed."""
+
+    state: JobState
+    result: dict[str, Any]
+    message: str = ""
+
+
+def render_job(
+    engine: Engine,
+    job: Job,
+    *,
+    on_event: Callable[[RunEvent], None] = ignore_event,
+    cancel: CancelToken | None = None,
+) -> JobOutcome:
+    """Render a job's snapshot with ``engine``. Plain Python with no database: the queue
+    worker calls it, and so can a worker on another machine (the job is JSON-ready text)."""
+    from studio.graph.fileformat import WorkflowFileError, loads
+
+    try:
+        graph = loads(job.workflow, engine.registry, source=job.name).graph
+    except WorkflowFileError as exc:
+        return JobOutcome(JobState.FAILED, {}, str(exc))
+    try:
+        result = engine.run(
+            graph, job.targets, output_dir=job.output_dir, on_event=on_event, cancel=cancel
+        )
+    except Exception as exc:  # a bug in the engine or a bad target: fail the job, go on
+        log.exception("job %s failed", job.id)
+        return JobOutcome(JobState.FAILED, {}, f"{type(exc).__name__}: {exc}")
+    state = {"ok": JobState.DONE, "cancelled": JobState.CANCELLED}.get(
+        result.status, JobState.FAILED
+    )
+    message = "; ".join(
+        f"{graph.node(n).title if n in graph else n}: {m}" for n, m in result.errors.items()
+    )
+    return JobOutcome(state, job_result(graph, result), message)
 
 
 def job_result(graph: Any, result: RunResult) -> dict[str, Any]:
