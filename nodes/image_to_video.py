@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.loras import fast_draft_param, fuse_param, lora_param
 from nodes.diffusion.params import (
     ATTENTION_BACKENDS,
     STEP_CACHES,
@@ -166,6 +167,9 @@ IMAGE_TO_VIDEO = NodeSpec(
             "cut-and-drag guidance clip (SDEdit). 1.0 ignores it.",
         ),
         memory_param(),
+        lora_param(),
+        fuse_param(),
+        fast_draft_param(),
         Param(
             "step_cache",
             ParamKind.CHOICE,

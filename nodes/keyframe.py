@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.loras import fast_draft_param, fuse_param, lora_param
 from nodes.diffusion.params import guidance_param, memory_param, seed_param, steps_param
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
@@ -21,6 +22,7 @@ def run_generate_keyframe(
     from nodes.animate import cover_crop
     from nodes.diffusion import pipelines as P
     from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
+    from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
     from nodes.diffusion.size_rules import size_rule
     from nodes.io.images import check_image
 
@@ -29,7 +31,10 @@ def run_generate_keyframe(
     width, height = params["width"], params["height"]
     size_rule(model.folder, model.pipeline_class).check_size(width, height)
     reference = inputs.get("reference")
-    steps = params["steps"]
+    steps, guidance = params["steps"], params["guidance"]
+    loras = check_loras(params.get("loras", []))
+    if params.get("fast_draft"):
+        steps, guidance = fast_draft(ctx, loras, steps, guidance)
     if reference is not None:
         reference = cover_crop(check_image(reference, "reference"), width, height)
         steps_run = min(int(steps * params["strength"]), steps)
@@ -47,11 +52,12 @@ def run_generate_keyframe(
 
     def attempt(policy: str) -> Any:
         pipe = P.load(ctx, model, dtype, policy, auto=auto)
+        apply_loras(pipe, loras, ctx, fuse=params.get("fuse_loras", False))
         kwargs: dict[str, Any] = dict(
             prompt=params["prompt"],
             negative_prompt=params["negative_prompt"] or None,
             num_inference_steps=steps,
-            guidance_scale=params["guidance"],
+            guidance_scale=guidance,
             height=height,
             width=width,
             generator=P.generator(ctx.device, params["seed"]),
@@ -137,6 +143,9 @@ GENERATE_KEYFRAME = NodeSpec(
             help="With a reference: how far to depart from it (1.0 ignores it).",
         ),
         memory_param(),
+        lora_param(),
+        fuse_param(),
+        fast_draft_param(),
     ),
 )
 

@@ -30,6 +30,7 @@ import numpy as np
 from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
+from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
 from nodes.diffusion.size_rules import SizeRule, size_rule
 from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
@@ -77,6 +78,10 @@ def generate_video(
     check_image(image, "image")
     width, height = output_size(image, params, rule)
     frames, steps, strength = params["frames"], params["steps"], params["strength"]
+    guidance_scale = params["guidance"]
+    loras = check_loras(params.get("loras", []))
+    if params.get("fast_draft"):
+        steps, guidance_scale = fast_draft(ctx, loras, steps, guidance_scale)
     rule.check_frames(frames)
     if last_image is not None:
         _check_last_frame_support(model, fam)
@@ -98,6 +103,7 @@ def generate_video(
 
     def attempt(policy: str) -> np.ndarray:
         pipe = P.load(ctx, model, dtype, policy, target=target, fp32_components=fp32)
+        apply_loras(pipe, loras, ctx, fuse=params.get("fuse_loras", False))
         P.configure_speedups(
             pipe, ctx, params["step_cache"], params["compile"], params.get("attention", "default")
         )
@@ -108,7 +114,7 @@ def generate_video(
             width=width,
             num_frames=frames,
             num_inference_steps=steps,
-            guidance_scale=params["guidance"],
+            guidance_scale=guidance_scale,
             generator=P.generator(ctx.device, params["seed"]),
             output_type="np",
         )

@@ -100,6 +100,15 @@ def _keyed_params(node: Node, params: Mapping[str, Any], prints: Fingerprints) -
     keyed = dict(params)
     for param in node.spec.params:
         value = keyed.get(param.name)
+        if param.reads_file and isinstance(value, list):
+            # A list of files (LoRAs: file + strength): each file enters by its content.
+            keyed[param.name] = [
+                {**item, "file": {"content": prints.of_path(item["file"])}}
+                if isinstance(item, dict) and isinstance(item.get("file"), str) and item["file"]
+                else item
+                for item in value
+            ]
+            continue
         if not isinstance(value, str) or not value:
             continue
         if param.reads_file:

@@ -282,12 +282,22 @@ class NodeSpec:
         return {p.name: _copy_default(p.default) for p in self.params}
 
     def files_read(self, params: Mapping[str, Any]) -> list[Path]:
-        """Paths whose fingerprints belong in this node's cache key."""
-        return [
-            Path(params[p.name])
-            for p in self.params
-            if p.reads_file and isinstance(params.get(p.name), str) and params[p.name]
-        ]
+        """Paths whose fingerprints belong in this node's cache key: file params, and the
+        ``file`` of each item of a list param that reads files (a LoRA list)."""
+        paths = []
+        for p in self.params:
+            value = params.get(p.name)
+            if not p.reads_file:
+                continue
+            if isinstance(value, str) and value:
+                paths.append(Path(value))
+            elif isinstance(value, list):
+                paths += [
+                    Path(item["file"])
+                    for item in value
+                    if isinstance(item, dict) and isinstance(item.get("file"), str) and item["file"]
+                ]
+        return paths
 
 
 def _short(value: Any) -> str:

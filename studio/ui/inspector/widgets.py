@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -436,7 +437,7 @@ def describe_items(display_name: str, value: Any) -> str:
     text = f"{count} {singular if count == 1 else plural}"
     if isinstance(value, list):
         names = [
-            str(item.get("name") or item.get("kind") or "")
+            str(item.get("name") or item.get("kind") or Path(str(item.get("file", ""))).stem)
             for item in value
             if isinstance(item, dict)
         ]
