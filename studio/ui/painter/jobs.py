@@ -9,6 +9,7 @@ queued signals; ``cancel`` stops it at the running node's next progress step.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,7 @@ from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import PortType
 
 Snapshot = Callable[[], Graph]
+WORKER_NICENESS = 10
 
 
 def copy_graph(graph: Graph) -> Graph:
@@ -138,6 +140,7 @@ class EngineTask(QObject):
             self._emit(self.progress, 0.8 + 0.2 * done / total, "preview")
 
     def _work(self) -> None:
+        _yield_to_the_ui()
         try:
             result = self.engine.run(
                 self.graph,
@@ -167,6 +170,15 @@ class EngineTask(QObject):
             self._emit(self.failed, f"{type(error).__name__}: {error}")
         finally:
             self.finished.set()
+
+
+def _yield_to_the_ui() -> None:
+    """Lower this worker thread's CPU priority (Linux: per thread), so on a busy machine the
+    UI thread wins the core and the editor keeps answering while GrabCut or a render runs."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
 
 
 def picture_of(outputs: dict[str, Any], port: str) -> np.ndarray | None:

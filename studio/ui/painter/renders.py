@@ -66,10 +66,17 @@ class Renders(QObject):
         self.engine, self.snapshot, self.bar, self.canvas = engine, snapshot, bar, canvas
         self.tasks: dict[str, EngineTask] = {}
 
-    def start(self, kind: str, target: str, on_done: Callable[[Any], None]) -> EngineTask:
-        """Run ``target`` of a fresh snapshot; supersedes the running task of the same kind."""
+    def start(
+        self,
+        kind: str,
+        target: str,
+        on_done: Callable[[Any], None],
+        then: Callable[[dict[str, Any], Callable[[int, int], None]], Any] | None = None,
+    ) -> EngineTask:
+        """Run ``target`` of a fresh snapshot (and ``then`` on its outputs, on the worker);
+        supersedes the running task of the same kind."""
         self.drop(kind)
-        task = EngineTask(self.engine, self.snapshot(), target, parent=self)
+        task = EngineTask(self.engine, self.snapshot(), target, then=then, parent=self)
         task.done.connect(lambda out, t=task: self._done(kind, t, out, on_done))
         task.failed.connect(lambda message, t=task: self._failed(kind, t, message))
         task.cancelled.connect(lambda t=task: self._ended(kind, t))

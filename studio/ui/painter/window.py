@@ -101,6 +101,8 @@ class PainterWindow(QWidget):
         self.current_brush = 0
         self._input_cache: tuple[str, np.ndarray | None] = ("", None)
         self._input_wanted = ""
+        self._held = False  # inside _push: redraw once after it
+        self._changed_while_held = False
         # Its own window even when the editor passes itself as the parent.
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle(f"Paint — {node.title}")
@@ -353,6 +355,9 @@ class PainterWindow(QWidget):
 
     def reload(self) -> None:
         """Redraw everything from the node's params."""
+        if self._held:
+            self._changed_while_held = True
+            return
         params = self._params()
         h, w = self.keyframe.shape[:2]
         if self.motion:
@@ -391,16 +396,22 @@ class PainterWindow(QWidget):
             self._render_mask(bool(params.get("subject")), w)
 
     def _render_mask(self, subject: bool, width: int) -> None:
-        def arrived(outputs: dict[str, Any]) -> None:
+        ow, oh = self._overlay_size(*self.canvas.image_size)
+
+        def tinted(outputs: dict[str, Any], _report: Any) -> np.ndarray | None:
+            # On the worker too: tinting a large overlay is the UI thread's biggest cost.
             mask = outputs.get("mask")
             if not isinstance(mask, np.ndarray):
-                return
-            ow, oh = self._overlay_size(*self.canvas.image_size)
-            small = cv2.resize(mask, (ow, oh))
-            self._show_overlay(mask_tools.tint([(small, theme.ACCENT)], ow, oh), width)
-            self.overlay_ready.emit()
+                return None
+            small = cv2.resize(mask, (ow, oh), interpolation=cv2.INTER_AREA)
+            return mask_tools.tint([(small, theme.ACCENT)], ow, oh)
 
-        self.renders.start("mask", self.node_id, arrived)
+        def arrived(overlay: np.ndarray | None) -> None:
+            if overlay is not None:
+                self._show_overlay(overlay, width)
+                self.overlay_ready.emit()
+
+        self.renders.start("mask", self.node_id, arrived, then=tinted)
         if subject:  # seconds on a large keyframe: say so, and let the artist stop it
             self.renders.busy("mask", "GrabCut: finding the subject in the box…")
 
@@ -516,8 +527,19 @@ class PainterWindow(QWidget):
 
     # -- writing the model (one command per gesture) ------------------------------------------
 
+    def _push(self, command: Command) -> None:
+        """Push one edit; a macro's several param changes redraw once, not once each."""
+        self._held = True
+        try:
+            self.push(command)
+        finally:
+            self._held, changed = False, self._changed_while_held
+            self._changed_while_held = False
+        if changed:
+            self.reload()
+
     def _set_param(self, name: str, value: Any, label: str) -> None:
-        self.push(SetParam(self.node_id, name, value, label=label))
+        self._push(SetParam(self.node_id, name, value, label=label))
 
     def _shape_drawn(self, shape: dict[str, Any]) -> None:
         label = {
@@ -545,7 +567,7 @@ class PainterWindow(QWidget):
         commands: list[Command] = [SetParam(self.node_id, "shapes", shapes)]
         if not self._params().get("subject"):
             commands.append(SetParam(self.node_id, "subject", True))
-        self.push(Macro(commands, label="Box → subject"))
+        self._push(Macro(commands, label="Box → subject"))
 
     def _subject_toggled(self, on: bool) -> None:
         self._set_param("subject", on, "Subject mode" if on else "Painted mask")
@@ -579,7 +601,7 @@ class PainterWindow(QWidget):
 
     def _camera_edited(self, name: str, value: Any) -> None:
         if name == "camera":  # reset: the four values as one undo step
-            self.push(
+            self._push(
                 Macro(
                     [SetParam(self.node_id, k, v) for k, v in value.items()],
                     label="Reset camera move",
