@@ -176,7 +176,8 @@ def tint(
         np.clip(mask, 0.0, 1.0, out=a)
         if highlight not in (None, index):
             a *= 0.55
-        for plane, value in zip(planes, (int(colour[i : i + 2], 16) for i in (1, 3, 5))):
+        channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        for plane, value in zip(planes, channels, strict=True):
             # Later regions paint over earlier ones, as listed: plane += a * (value - plane).
             np.subtract(float(value), plane, out=scratch)
             scratch *= a
