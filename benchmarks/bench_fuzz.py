@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmarks.workflow_fuzz import CASE_LIMIT_S, fuzz
-from studio.graph.registry import default_registry
+from studio.session import default_registry
 
 
 def main(argv: list[str]) -> int:

@@ -18,8 +18,8 @@ from typing import Any
 
 from studio.engine import Cache, Engine
 from studio.graph.fileformat import loads
-from studio.graph.registry import default_registry
 from studio.graph.validate import validate
+from studio.session import default_registry
 
 TARGET_RATIO = 15.0
 
