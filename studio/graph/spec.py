@@ -254,6 +254,9 @@ class NodeSpec:
     # written earlier), found when the cache has none, or None. Lets a render whose output
     # exists run nothing even after the cache was cleared.
     recall: Callable[[str, Path], dict[str, Any] | None] | None = None
+    # Whether a render with these params wants a GPU (diffusion models, learned upscalers):
+    # a render farm asks for one for jobs that run such a node.
+    accelerator: Callable[[Mapping[str, Any]], bool] | None = None
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -398,6 +398,18 @@ class JobStore:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return JobState(row[0]) if row is not None else JobState.CANCELLED
 
+    def release(self, job_id: str, worker: str, message: str) -> JobState:
+        """Give a running job back to the queue, at its head (its worker could not finish it:
+        a render farm went away). Returns the state it is left in."""
+        with self._write() as db:
+            first = db.execute("SELECT COALESCE(MIN(position), 0) FROM jobs").fetchone()[0]
+            db.execute(
+                "UPDATE jobs SET state = ?, worker = NULL, position = ?, eta = NULL, message = ?"
+                " WHERE id = ? AND worker = ? AND state = ?",
+                (str(JobState.QUEUED), first - 1, message, job_id, worker, str(JobState.RUNNING)),
+            )
+        return self.state(job_id)
+
     def interrupted(self) -> list[Job]:
         """Jobs left "running" by a worker that is gone (killed, crashed, machine rebooted)."""
         now = time.time()

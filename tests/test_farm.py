@@ -1,0 +1,281 @@
+"""The render farm on a real local Ray cluster started by this module (no mocks of Ray).
+
+Each farm here gives every worker process a private cache folder (``{pid}``), so a result one
+worker made can reach another only through Ray's object store. Threads and processes are
+ordered by events the farm reports (a worker's pid, a node's progress), never by a clock.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+import farm_stubs  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from studio.engine import Cache, Engine  # noqa: E402
+from studio.farm import FarmError, RayFarm, WorkerConfig  # noqa: E402
+from studio.farm.driver import FarmLost  # noqa: E402
+from studio.farm.plan import plan_shared  # noqa: E402
+from studio.farm.queue_runner import run_queue  # noqa: E402
+from studio.graph.fileformat import loads  # noqa: E402
+from studio.graph.graph import Graph  # noqa: E402
+from studio.queue import JobState, JobStore, QueueWorker, parse_vary, variation_jobs  # noqa: E402
+from studio.queue.worker import QueueEventKind  # noqa: E402
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Any:
+    """A local Ray cluster with 4 logical CPUs and 4 logical GPUs (stopped at the end)."""
+    paths = [str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    ray.init(
+        num_cpus=4,
+        num_gpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        _node_ip_address="127.0.0.1",
+    )
+    yield
+    ray.shutdown()
+
+
+def farm_for(tmp_path: Path, **kwargs: Any) -> RayFarm:
+    config = WorkerConfig(registry="farm_stubs:registry", cache_dir=str(tmp_path / "cache-{pid}"))
+    farm = RayFarm(config=config, **kwargs)
+    farm.start()
+    return farm
+
+
+def shot(*middle: tuple[str, dict[str, Any]]) -> Graph:
+    """Source -> Tint -> (middle nodes) -> SaveImage "shot"."""
+    graph = Graph(farm_stubs.registry())
+    source = graph.add("Source", title="Source")
+    tint = graph.add("Tint", title="Tint")
+    graph.connect(source.id, "image", tint.id, "image")
+    last = tint
+    for type_id, params in middle:
+        node = graph.add(type_id, title=type_id)
+        for name, value in params.items():
+            node.set_param(name, value)
+        graph.connect(last.id, "image", node.id, "image")
+        last = node
+    save = graph.add("SaveImage", title="Save")
+    save.set_param("filename", "shot")
+    graph.connect(last.id, "image", save.id, "image")
+    return graph
+
+
+def batch(graph: Graph, out: Path, seeds: str = "1..4") -> list[Any]:
+    return variation_jobs(
+        graph, [parse_vary(f"Tint.seed={seeds}", graph)], name="shot", output_dir=out
+    )
+
+
+def take_pictures(out: Path) -> dict[str, np.ndarray]:
+    """Every take PNG under ``out``, decoded, by file name."""
+    return {
+        str(p.relative_to(out)): np.asarray(Image.open(p)) for p in sorted(out.rglob("shot_v*.png"))
+    }
+
+
+def same_pictures(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    """The same decoded pictures, whatever take number each got (farm jobs finish in any
+    order, and take numbers follow the order takes are published)."""
+
+    def key(p: np.ndarray) -> bytes:
+        return p.tobytes()
+
+    return len(a) == len(b) and all(
+        np.array_equal(x, y)
+        for x, y in zip(sorted(a.values(), key=key), sorted(b.values(), key=key), strict=True)
+    )
+
+
+def render_in_process(jobs: list[Any], tmp_path: Path, out: Path) -> dict[str, np.ndarray]:
+    store = JobStore(tmp_path / "local-queue.sqlite")
+    store.add(jobs)
+    engine = Engine(farm_stubs.registry(), Cache(tmp_path / "local-cache"))
+    ran = QueueWorker(store, engine).drain()
+    assert [job.state for job in ran] == [JobState.DONE] * len(jobs)
+    return take_pictures(out)
+
+
+def started(events: list[Any], title: str, graph: Graph) -> int:
+    node_id = graph.find(title).id
+    return sum(
+        1
+        for e in events
+        if e.kind is QueueEventKind.RUN
+        and e.run_event.kind == "node_started"
+        and e.run_event.node_id == node_id
+    )
+
+
+def test_plan_finds_the_shared_upstream_of_a_batch(tmp_path: Path) -> None:
+    graph = shot()
+    jobs = batch(graph, tmp_path)
+    graphs = [loads(job.workflow, farm_stubs.registry()).graph for job in jobs]
+    plan = plan_shared(graphs, [None] * 4)
+    assert list(plan.targets) == [0]  # the first job computes it, once
+    assert [graphs[0].node(n).title for n in plan.targets[0]] == ["Source"]
+    assert all(plan.needs[j] == plan.keys[0] for j in range(4))
+    assert not plan_shared(graphs[:1], [None])  # one job shares nothing
+
+
+def test_a_batch_on_the_farm_equals_the_batch_in_process(cluster: Any, tmp_path: Path) -> None:
+    farm = farm_for(tmp_path)
+    graph = shot()
+    jobs = batch(graph, tmp_path / "farm-out")
+    events: list[Any] = []
+    outcomes = farm.render(jobs, on_event=events.append)
+
+    assert [outcomes[job.id].state for job in jobs] == [JobState.DONE] * 4
+    farm_takes = take_pictures(tmp_path / "farm-out")
+    assert len(farm_takes) == 4
+    # The shared upstream ran once across the cluster, though every worker has its own cache.
+    assert started(events, "Source", graph) == 1
+    assert started(events, "Tint", graph) == 4
+    caches = [p for p in tmp_path.glob("cache-*") if p.is_dir()]
+    assert caches, "the workers kept private caches"
+
+    local = render_in_process(batch(graph, tmp_path / "local"), tmp_path, tmp_path / "local")
+    assert same_pictures(farm_takes, local)
+    # Results come home: the takes are indexed in the output folder's database.
+    from studio.takes import TakesDB
+
+    databases = list((tmp_path / "farm-out").rglob("takes.sqlite"))
+    assert sum(len(TakesDB(db.parent).list()) for db in databases) == 4
+
+
+def test_gpu_jobs_each_see_their_own_device(cluster: Any, tmp_path: Path) -> None:
+    barrier = ray.remote(_Barrier).options(name=f"barrier-{os.getpid()}", num_cpus=0).remote()
+    graph = shot(("Barrier", {"actor": f"barrier-{os.getpid()}", "parties": 4}))
+    farm = farm_for(tmp_path)
+    seen: list[Any] = []
+    outcomes = farm.render(batch(graph, tmp_path / "out"), on_worker=seen.append)
+    assert {o.state for o in outcomes.values()} == {JobState.DONE}
+    arrived = ray.get(barrier.devices.remote())
+    assert sorted(arrived) == ["0", "1", "2", "3"]  # four at once, one logical GPU each
+    jobs_seen = [info for info in seen if not info.job_id.startswith("shared:")]
+    assert sorted(info.cuda_visible_devices for info in jobs_seen) == ["0", "1", "2", "3"]
+
+
+class _Barrier:
+    def __init__(self) -> None:
+        self.arrived: list[str | None] = []
+
+    def arrive(self, device: str | None) -> None:
+        self.arrived.append(device)
+
+    def count(self) -> int:
+        return len(self.arrived)
+
+    def devices(self) -> list[str | None]:
+        return self.arrived
+
+
+def test_a_killed_worker_is_retried_and_every_take_is_made_once(
+    cluster: Any, tmp_path: Path
+) -> None:
+    # The first Gate to run (whichever job it is) blocks; the others pass. The test kills the
+    # blocked worker as soon as that Gate reports its progress.
+    graph = shot(("Gate", {"marker": str(tmp_path / "gate-started")}))
+    jobs = batch(graph, tmp_path / "out")
+    gate = graph.find("Gate").id
+    pids: dict[str, list[int]] = {}
+    killed: list[str] = []
+
+    def on_worker(info: Any) -> None:
+        pids.setdefault(info.job_id, []).append(info.pid)
+
+    def on_event(event: Any) -> None:
+        run = event.run_event
+        if run is None or run.kind != "node_progress" or run.node_id != gate:
+            return
+        if run.message.startswith("first attempt") and not killed:
+            killed.append(event.job_id)
+            os.kill(pids[event.job_id][-1], signal.SIGKILL)
+
+    outcomes = farm_for(tmp_path).render(jobs, on_event=on_event, on_worker=on_worker)
+
+    assert killed, "a first attempt was killed mid-node"
+    assert [outcomes[job.id].state for job in jobs] == [JobState.DONE] * 4
+    assert len(pids[killed[0]]) >= 2  # Ray ran it again
+    pictures = take_pictures(tmp_path / "out")
+    assert len(pictures) == 4  # one take each, none twice
+    leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []  # nothing half-written
+    local = render_in_process(batch(shot(), tmp_path / "local"), tmp_path, tmp_path / "local")
+    assert same_pictures(pictures, local)
+
+
+def test_cancel_reaches_a_running_task(cluster: Any, tmp_path: Path) -> None:
+    graph = shot(("Spin", {}))
+    jobs = batch(graph, tmp_path / "out", seeds="1")
+    spin = graph.find("Spin").id
+    cancel: set[str] = set()
+
+    def on_event(event: Any) -> None:
+        run = event.run_event
+        if run is not None and run.kind == "node_progress" and run.node_id == spin:
+            cancel.add(event.job_id)
+
+    farm = farm_for(tmp_path)
+    outcomes = farm.render(jobs, on_event=on_event, cancelled=lambda job_id: job_id in cancel)
+    assert outcomes[jobs[0].id].state is JobState.CANCELLED
+    assert take_pictures(tmp_path / "out") == {}
+
+
+def test_the_queue_drains_onto_the_farm(cluster: Any, tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "queue.sqlite")
+    graph = shot()
+    store.add(batch(graph, tmp_path / "out", seeds="5,6"))
+    finished = run_queue(store, farm_for(tmp_path))
+    assert [job.state for job in finished] == [JobState.DONE] * 2
+    assert all(job.result["files"] for job in store.jobs())
+
+
+def test_a_cluster_that_goes_away_puts_its_jobs_back_in_the_queue(
+    cluster: Any, tmp_path: Path
+) -> None:
+    class Vanishing(RayFarm):
+        def render(self, jobs: Any, **kwargs: Any) -> Any:
+            raise FarmLost("lost the Ray cluster: connection reset")
+
+    store = JobStore(tmp_path / "queue.sqlite")
+    store.add(batch(shot(), tmp_path / "out", seeds="1,2"))
+    farm = Vanishing(config=WorkerConfig(registry="farm_stubs:registry"))
+    farm.start()
+    with pytest.raises(FarmLost):
+        run_queue(store, farm)
+    jobs = store.jobs()
+    assert [job.state for job in jobs] == [JobState.QUEUED] * 2
+    assert all("queued again" in job.message for job in jobs)
+
+
+def test_a_missing_cluster_address_is_a_clear_error() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FarmError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        RayFarm(f"127.0.0.1:{port}").start()
+    with pytest.raises(FarmError, match="HOST:PORT"):
+        RayFarm("not-an-address").start()
+
+
+def test_without_ray_the_farm_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(FarmError, match=r"pip install -e '\.\[farm\]'"):
+        RayFarm().start()
