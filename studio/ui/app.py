@@ -145,6 +145,7 @@ def open_editor(path: str | None, run: bool = False, screenshot: str | None = No
         return 1
     if not unattended:
         offer_recovery(window)  # after a crash, the unsaved work wins over the file
+        window.queue.window_shown()  # and offers to resume a queue it left half rendered
     app.processEvents()
     window.view.frame_all()
     if not unattended:

@@ -30,6 +30,7 @@ from studio.ui.files import AUTOSAVE_MS, Autosaver
 from studio.ui.inspector.panel import Inspector
 from studio.ui.painter import PAINTABLE
 from studio.ui.queries import EngineQueries
+from studio.ui.queue_integration import QueueIntegration
 from studio.ui.run_controller import RunController
 from studio.ui.run_panel import RunPanel
 from studio.ui.viewer.dock import ViewerDock
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
         self._state_timer = self._single_shot(400, self._refresh_states)
         build_actions(self)
+        self.queue = QueueIntegration(self)
         self._connect()
         self.autosaver = Autosaver(self.session, autosave_ms, self)
         self.setAcceptDrops(True)
@@ -170,6 +172,7 @@ class MainWindow(QMainWindow):
             files = [p for out in result.outputs.values() for p in out.get("files", [])]
             self.run_panel.add_files([Path(p) for p in files])
         if status is RunStatus.OK:
+            self.queue.after_run()  # seeds set to increment/randomize move on
             took = f" in {elapsed:.1f} s" if elapsed is not None else ""
             self.say(f"Render finished{took}", 10000)
         elif status is RunStatus.FAILED:
@@ -182,6 +185,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.cancel()
+        self.queue.shutdown()  # the job it renders goes back to the queue
         for timer in (self._thumb_timer, self._state_timer, self.autosaver.timer):
             timer.stop()
         discard_recovery()

@@ -42,6 +42,7 @@ class Workspace:
         self.graph = self._dock("Node Graph", graph, "graph")
         self.inspector = self._dock("Inspector", inspector, "inspector")
         self.run = self._dock("Run", run, "run")
+        self.extra: list[QDockWidget] = []  # docks added later (the queue): tabbed with Run
         window.setDockNestingEnabled(True)
         window.setCorner(Qt.Corner.TopRightCorner, Area.RightDockWidgetArea)
         window.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
@@ -61,7 +62,7 @@ class Workspace:
         preset = Preset(preset)
         self.preset = preset
         w = self.window
-        for dock in self.docks():
+        for dock in self.docks() + self.extra:
             w.removeDockWidget(dock)
         width, height = max(w.width(), 800), max(w.height(), 600)
         if preset is Preset.PAINT:
@@ -88,6 +89,9 @@ class Workspace:
                 Vertical,
             )
             w.resizeDocks([self.inspector], [min(400, int(width * 0.25))], Horizontal)
+        for dock in self.extra:
+            w.tabifyDockWidget(self.run, dock)
+            dock.show()
         self.inspector.raise_()
 
     def _show_all(self) -> None:

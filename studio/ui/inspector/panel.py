@@ -23,9 +23,10 @@ from PySide6.QtWidgets import (
 
 from studio.graph.commands import SetNodeAttribute, SetParam
 from studio.graph.graph import GraphError, GraphEvent, GraphEventKind
+from studio.graph.seeds import SeedControl, SetSeedControl
 from studio.session import Session, SessionEvent, SessionEventKind
 from studio.ui.bridge import GraphBridge, SessionBridge
-from studio.ui.inspector.widgets import ParamEditor, make_editor
+from studio.ui.inspector.widgets import ParamEditor, SeedEditor, make_editor
 from studio.ui.painter import PAINTABLE
 
 
@@ -135,6 +136,9 @@ class Inspector(QScrollArea):
             editor = make_editor(param, has_painter=node.type_id in PAINTABLE)
             editor.set_value(values.get(param.name, param.default))
             editor.edited.connect(self._param_setter(param.name))
+            if isinstance(editor, SeedEditor):
+                editor.set_control(node.seed_control.get(param.name, SeedControl.FIXED))
+                editor.control_changed.connect(self._seed_control_setter(param.name))
             if hasattr(editor, "open_painter"):
                 editor.open_painter.connect(lambda nid=self.node_id: self.open_painter.emit(nid))
             label = QLabel(param.display_name)
@@ -157,6 +161,13 @@ class Inspector(QScrollArea):
             )
 
         return set_value
+
+    def _seed_control_setter(self, name: str) -> Callable[[str], None]:
+        def set_mode(mode: str) -> None:
+            if self.node_id is not None:
+                self._push(SetSeedControl(self.node_id, name, SeedControl(mode)))
+
+        return set_mode
 
     def _display(self, name: str) -> str:
         node = self.graph.node(self.node_id) if self.node_id else None
@@ -197,6 +208,10 @@ class Inspector(QScrollArea):
         node = self.graph.node(self.node_id)
         if event.field == "params" and event.param in self.editors:
             self.editors[event.param].set_value(node.param(event.param))
+        elif event.field == "seed_control":
+            for name, editor in self.editors.items():
+                if isinstance(editor, SeedEditor):
+                    editor.set_control(node.seed_control.get(name, SeedControl.FIXED))
         elif event.field == "title" and self.title_field is not None:
             self.title_field.setText(node.title)
         elif event.field == "bypass" and self.bypass_box is not None:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -145,8 +146,19 @@ class NumberEditor(ParamEditor):
         self.slider.setValue(position)
 
 
+SEED_CONTROLS = {
+    "fixed": "Keep this seed",
+    "increment": "Add one to the seed",
+    "randomize": "Pick a new random seed",
+}
+SEED_CONTROL_LABELS = {"fixed": "fixed", "increment": "+1", "randomize": "rand"}
+
+
 class SeedEditor(ParamEditor):
-    """An integer seed with a randomise button and a lock that protects a seed you like."""
+    """An integer seed with a randomise button, a lock that protects a seed you like, and what
+    happens to it after each run (``control_changed``: fixed, increment, randomize)."""
+
+    control_changed = Signal(str)
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
@@ -170,9 +182,32 @@ class SeedEditor(ParamEditor):
         self.lock.setText("Lock")
         self.lock.setToolTip("Lock this seed so it cannot be changed by accident")
         self.lock.toggled.connect(self._locked)
+        # What happens to the seed after each run (saved in the workflow; not in the cache key).
+        self.after = QToolButton()
+        self.after.setObjectName("Framed")
+        self.after.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.after)
+        for mode, text in SEED_CONTROLS.items():
+            action = menu.addAction(text)
+            action.triggered.connect(lambda _=False, m=mode: self._pick_control(m))
+        self.after.setMenu(menu)
         self.layout_.addWidget(self.spin, 1)
         self.layout_.addWidget(self.dice)
         self.layout_.addWidget(self.lock)
+        self.layout_.addWidget(self.after)
+        self.control = "fixed"
+        self.set_control("fixed")
+
+    def set_control(self, mode: str) -> None:
+        """Show the node's seed control (model -> view; emits nothing)."""
+        self.control = mode
+        self.after.setText(SEED_CONTROL_LABELS.get(mode, mode))
+        self.after.setToolTip(f"After each run: {SEED_CONTROLS.get(mode, mode).lower()}")
+
+    def _pick_control(self, mode: str) -> None:
+        if mode != self.control:
+            self.set_control(mode)
+            self.control_changed.emit(mode)
 
     def randomise(self) -> None:
         if not self.lock.isChecked():
