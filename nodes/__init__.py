@@ -18,6 +18,7 @@ FAMILIES = (
     "nodes.audio",  # LoadAudio, SetAudio
     "nodes.interpolate",  # Interpolate
     "nodes.sequence",  # Sequence
+    "nodes.extend",  # Extend
 )
 
 

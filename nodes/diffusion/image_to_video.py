@@ -69,8 +69,13 @@ def generate_video(
     motion: Motion,
     params: Mapping[str, Any],
     last_image: np.ndarray | None = None,
+    context: np.ndarray | None = None,
 ) -> Video:
-    """Animate ``image`` with the diffusion model in ``params['model']``."""
+    """Animate ``image`` with the diffusion model in ``params['model']``.
+
+    ``context`` (Extend): frames that lead up to ``image`` (its last one is ``image``). Wan
+    VACE keeps them as the clip's first frames, so the model continues their motion; the
+    other families start from ``image`` alone."""
     # 1. Check inputs before loading any weights.
     model = ctx.models.resolve(params["model"], kind="image-to-video")
     fam = family(model)
@@ -87,6 +92,8 @@ def generate_video(
         _check_last_frame_support(model, fam)
         last_image = cover_crop(check_image(last_image, "last_image"), width, height)
     keyframe = cover_crop(image, width, height)
+    if context is not None:
+        context = np.stack([cover_crop(np.asarray(f), width, height) for f in context])
     steered = bool(motion.brushes) or not motion.camera.is_identity
     if steered and fam in ("wan", "cogvideox") and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
@@ -118,7 +125,9 @@ def generate_video(
             generator=P.generator(ctx.device, params["seed"]),
             output_type="np",
         )
-        job = Job(ctx, common, keyframe, guidance, last_image, strength, float(params["fps"]))
+        job = Job(
+            ctx, common, keyframe, guidance, last_image, strength, float(params["fps"]), context
+        )
         with free_hooks_on_error(pipe):
             return _RUNNERS[fam](pipe, job)
 
@@ -191,6 +200,7 @@ class Job:
     last_image: np.ndarray | None
     strength: float
     fps: float
+    context: np.ndarray | None = None  # Extend: frames leading up to the keyframe (VACE)
 
     @property
     def steps(self) -> int:
@@ -211,6 +221,12 @@ def _run_vace(pipe: Any, job: Job) -> np.ndarray:
         video = [job.keyframe] + [np.full((h, w, 3), 127, np.uint8)] * (frames - 1)
         masks = [np.zeros((h, w), np.uint8)] + [np.full((h, w), 255, np.uint8)] * (frames - 1)
         reference = None
+    if job.context is not None and len(job.context) > 1:
+        # Extension: the frames before the keyframe lead the clip and are kept (mask black),
+        # so the model continues their motion; the keyframe and what follows shift along.
+        lead = min(len(job.context) - 1, frames - 1)
+        video = list(job.context[len(job.context) - 1 - lead : -1]) + video[: frames - lead]
+        masks = [np.zeros((h, w), np.uint8)] * lead + masks[: frames - lead]
     if job.last_image is not None:
         video[-1], masks[-1] = job.last_image, np.zeros((h, w), np.uint8)
     return pipe(
