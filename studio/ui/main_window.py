@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.scene.node_double_clicked.connect(self._node_double_clicked)
         self.scene.group_double_clicked.connect(self.edit.edit_group)
         self.view.context_menu.connect(self._context_menu)
+        self.view.open_file.connect(lambda path: self.files.drop([path]))
         self.inspector.open_painter.connect(self.open_painter)
         self.run_panel.node_activated.connect(self.edit.select_node)
         self.viewer.panel.error_requested.connect(self.show_error)
@@ -198,8 +199,9 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        # Dropped beside the canvas: the canvas still decides (a picture becomes a node).
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if self.files.drop(paths):
+        if self.view.drop_files(paths):
             event.acceptProposedAction()
 
     # -- selection, painter, viewer -------------------------------------------------------

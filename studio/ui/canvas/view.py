@@ -4,10 +4,14 @@ and the node search (Tab, double-click on empty canvas, or a wire dropped in emp
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -19,6 +23,7 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 from studio.graph import edits as editing
 from studio.graph.commands import AddNode
 from studio.ui import theme
+from studio.ui.canvas import drops
 from studio.ui.canvas.arrange import place_clear, tidy_command
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup
@@ -32,6 +37,7 @@ class NodeView(QGraphicsView):
     """Navigates a :class:`NodeScene`. ``context_menu`` asks the window for a menu."""
 
     context_menu = Signal(QPointF, QPoint)  # scene pos, global pos
+    open_file = Signal(object)  # a dropped workflow or Studio render (Path): the window opens it
 
     def __init__(self, scene: NodeScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -240,6 +246,52 @@ class NodeView(QGraphicsView):
         if command is None:
             return False
         return self.node_scene.push(command)
+
+    # -- dropped files --------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()  # not the scene's: no item takes files
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            super().dropEvent(event)
+            return
+        if self.drop_files(paths, self.mapToScene(event.position().toPoint())):
+            event.acceptProposedAction()
+
+    def drop_files(self, paths: list[Path], scene_pos: QPointF | None = None) -> bool:
+        """Pictures and clips become Load nodes at ``scene_pos`` (default: the middle of the
+        view), one undo step; a workflow or a Studio render is handed to ``open_file``."""
+        if scene_pos is None:
+            scene_pos = self.mapToScene(self.viewport().rect().center())
+        kinds = [(path, drops.classify(path)) for path in paths]
+        opened = [
+            p for p, k in kinds if k in (drops.DropKind.WORKFLOW, drops.DropKind.STUDIO_VIDEO)
+        ]
+        command, steps = drops.load_nodes(kinds, (scene_pos.x(), scene_pos.y()))
+        unknown = [p for p, k in kinds if k is drops.DropKind.UNKNOWN]
+        if unknown:
+            self.node_scene.status_message.emit(drops.refusal(unknown[0]))
+        if command is not None:
+            command = place_clear(self.node_scene, command)
+            if self.node_scene.push(command):
+                self.node_scene.select([s.node_id for s in steps if s.node_id is not None])
+                return True
+            return False
+        if opened:
+            self.open_file.emit(opened[0])
+            return True
+        return False
 
     def _wire_dropped(self, pos: QPointF, anchor: tuple[str, str, str]) -> None:
         self.open_search(pos, anchor)
