@@ -33,7 +33,7 @@ FRAMES = (4, 6)
 def write_workflow(path: Path, photo: str, frames: int) -> Path:
     from studio.graph.fileformat import save
     from studio.graph.graph import Graph
-    from studio.graph.registry import default_registry
+    from studio.session import default_registry
 
     graph = Graph(default_registry())
     graph.add("SampleImage", node_id="img").set_param("photo", photo)

@@ -16,7 +16,7 @@ import pytest
 from benchmarks.bench_kill import decoded, hidden, write_workflow
 from studio.engine import Cache, Engine
 from studio.graph.fileformat import load
-from studio.graph.registry import default_registry
+from studio.session import default_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
