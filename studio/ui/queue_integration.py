@@ -46,8 +46,7 @@ class QueueIntegration:
             self.panel.sheet_requested.connect(self.show_sheet)
             self.dock.setWidget(self.panel)
         window.workspace.extra.append(self.dock)
-        window.tabifyDockWidget(window.workspace.run, self.dock)
-        window.workspace.inspector.raise_()
+        window.workspace.apply(window.workspace.preset)  # lays the new dock out with the rest
         a = make_action
         self.act_queue = a(
             window,

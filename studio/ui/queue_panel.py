@@ -91,12 +91,13 @@ class QueuePanel(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
 
-        self.run_button = QPushButton("Start queue")
+        self.run_button = QPushButton("Start")
         self.run_button.setToolTip("Render the waiting jobs one after another, in the background")
         self.run_button.clicked.connect(self.start)
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout()
-        row.addWidget(self.run_button)
+        # Two short rows: the panel shares a narrow dock with the inspector.
+        first, second = QHBoxLayout(), QHBoxLayout()
+        first.addWidget(self.run_button)
         for name, text, tip in (
             ("up", "▲", "Move the selected waiting jobs earlier"),
             ("down", "▼", "Move the selected waiting jobs later"),
@@ -108,19 +109,21 @@ class QueuePanel(QWidget):
             ("resume", "Resume", "Queue the selected paused jobs again"),
             ("cancel", "Cancel", "Cancel the selected jobs"),
             ("cancel_all", "Cancel all", "Cancel every job not finished yet"),
-            ("sheet", "Contact sheet", "The selected job's batch side by side"),
-            ("clear", "Clear finished", "Forget finished jobs (their files stay)"),
+            ("sheet", "Sheet", "The contact sheet: the selected job's batch side by side"),
+            ("clear", "Clear", "Forget finished jobs (their files stay)"),
         ):
             button = QPushButton(text)
             button.setToolTip(tip)
             button.clicked.connect(getattr(self, name))
-            row.addWidget(button)
+            (first if name in ("up", "down", "pause", "resume") else second).addWidget(button)
             self.buttons[name] = button
-        row.addStretch(1)
+        first.addStretch(1)
+        second.addStretch(1)
         self.status = QLabel("")
         self.status.setObjectName("Dim")
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addLayout(first)
+        layout.addLayout(second)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.status)
         self.poll = QTimer(self)
@@ -141,7 +144,7 @@ class QueuePanel(QWidget):
         else:
             self.worker.notify()
         self.run_button.setEnabled(False)
-        self.run_button.setText("Queue running")
+        self.run_button.setText("Running")
 
     def shutdown(self) -> None:
         """Stop the worker (the job it renders goes back to the queue) and wait for it."""

@@ -70,6 +70,8 @@ class Workspace:
             w.addDockWidget(Area.RightDockWidgetArea, self.viewer)
             w.splitDockWidget(self.viewer, self.inspector, Horizontal)
             w.tabifyDockWidget(self.inspector, self.run)
+            for dock in self.extra:
+                w.tabifyDockWidget(self.run, dock)
             self._show_all()
             w.resizeDocks(
                 [self.graph, self.viewer, self.inspector],
@@ -81,6 +83,8 @@ class Workspace:
             w.addDockWidget(Area.BottomDockWidgetArea, self.graph)
             w.addDockWidget(Area.RightDockWidgetArea, self.inspector)
             w.tabifyDockWidget(self.inspector, self.run)
+            for dock in self.extra:
+                w.tabifyDockWidget(self.run, dock)
             self._show_all()
             viewer_share = 0.82 if preset is Preset.REVIEW else 0.62
             w.resizeDocks(
@@ -89,11 +93,8 @@ class Workspace:
                 Vertical,
             )
             w.resizeDocks([self.inspector], [min(400, int(width * 0.25))], Horizontal)
-        for dock in self.extra:
-            w.tabifyDockWidget(self.run, dock)
-            dock.show()
         self.inspector.raise_()
 
     def _show_all(self) -> None:
-        for dock in self.docks():
+        for dock in self.docks() + self.extra:
             dock.show()
