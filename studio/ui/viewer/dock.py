@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.graph.types import CameraPath
 from studio.ui.viewer import theme
+from studio.ui.viewer.audio import qt_audio_sink
 from studio.ui.viewer.compare import MODES, compose, match_size
 from studio.ui.viewer.frame_source import FrameSource
 from studio.ui.viewer.loading import (
@@ -198,6 +199,7 @@ class ViewerPanel(QWidget):
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.picture)
         self.timeline = Timeline()
+        self.timeline.sink = qt_audio_sink()  # None without QtMultimedia or a sound device
         self.timeline.frame_changed.connect(self._show_frame)
         self.plots = PathPlots()
         self.plots.seek_requested.connect(self.timeline.seek)
@@ -326,6 +328,8 @@ class ViewerPanel(QWidget):
             self.stack.setCurrentWidget(self.picture)
         self._update_compare_button()
         self.timeline.set_clip(max(counts, default=1), fps)
+        source = self.a.source
+        self.timeline.set_marks(source.cuts if source else (), source.audio if source else None)
         # Disabled rather than hidden for a still, so the picture does not jump about.
         self.timeline.setEnabled(self.timeline.count > 1)
 

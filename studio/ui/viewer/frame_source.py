@@ -85,6 +85,9 @@ class FrameSource:
         else:
             raise TypeError(f"the viewer cannot show a {type(value).__name__}")
         self.is_video = isinstance(value, Video)
+        # What the timeline marks: cut markers and the sound's waveform (and plays the sound).
+        self.cuts = value.cuts if isinstance(value, Video) else ()
+        self.audio = value.audio if isinstance(value, Video) else None
         self.count = int(self._frames.shape[0])
         self.height = int(self._frames.shape[1])
         self.width = int(self._frames.shape[2])

@@ -2,7 +2,9 @@
 
 Playback is driven by a wall clock, not by counting timer ticks: each tick shows the frame
 that *should* be on screen now. A tick that has to skip frames counts them in ``dropped``,
-so a benchmark can tell whether the viewer held the clip's rate.
+so a benchmark can tell whether the viewer held the clip's rate. When the clip has sound and an
+audio sink is set, the sink's played position is the clock instead (picture follows sound).
+Cut markers (a Sequence's) are drawn on the scrub bar, the sound's waveform under it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.graph.types import Audio
 from studio.ui.viewer import theme
+from studio.ui.viewer.audio import AudioSink, WaveformBar, cut_marker
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 
@@ -47,6 +51,7 @@ class ScrubBar(QWidget):
         self.frame = 0
         self.in_point = 0
         self.out_point = 0
+        self.cuts: tuple[int, ...] = ()
         self.setMinimumHeight(26)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -80,6 +85,8 @@ class ScrubBar(QWidget):
         for f in range(0, self.count, step):
             x = self.x_of(f)
             p.drawLine(int(x), 2, int(x), 6 if f % (step * 5) else 10)
+        for cut in self.cuts:
+            cut_marker(p, self.x_of(cut), h)
         x = self.x_of(self.frame)
         p.setPen(QPen(QColor(theme.ACCENT), 2))
         p.drawLine(int(x), 0, int(x), h)
@@ -108,12 +115,17 @@ class Timeline(QWidget):
         self.shown = 0
         self._clock = QElapsedTimer()
         self._start_frame = 0
+        self.audio: Audio | None = None
+        self.sink: AudioSink | None = None  # set by the viewer where sound can play
+        self._sounding = False  # the sink is playing and is the clock
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._tick)
 
         self.bar = ScrubBar(self)
         self.bar.scrubbed.connect(self._scrub)
+        self.waveform = WaveformBar(self)
+        self.waveform.hide()
         icons = self.style()
         self._play_icon = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPlay)
         self._pause_icon = icons.standardIcon(QStyle.StandardPixmap.SP_MediaPause)
@@ -171,6 +183,7 @@ class Timeline(QWidget):
         layout.setContentsMargins(6, 2, 6, 4)
         layout.setSpacing(3)
         layout.addWidget(self.bar)
+        layout.addWidget(self.waveform)
         layout.addLayout(row)
         self.set_clip(1, 24.0)
 
@@ -187,6 +200,16 @@ class Timeline(QWidget):
         if self.count <= 1:
             self.set_playing(False)
         self._set_frame(min(self.frame, self.count - 1), force=True)
+
+    def set_marks(self, cuts: tuple[int, ...], audio: Audio | None) -> None:
+        """The clip's cut markers and sound (after :meth:`set_clip`)."""
+        self.set_playing(False)
+        self.bar.cuts = tuple(c for c in cuts if 0 < c < self.count)
+        self.audio = audio
+        self.waveform.cuts_fraction = tuple(c / max(1, self.count - 1) for c in self.bar.cuts)
+        self.waveform.set_track(audio, (self.count - 1) / self.fps if self.fps else 0.0)
+        self._sync()
+        self.bar.update()
 
     def set_in(self, frame: int | None = None) -> None:
         self.in_point = min(self.frame if frame is None else frame, self.out_point)
@@ -222,6 +245,9 @@ class Timeline(QWidget):
             self.out_point,
         )
         self.bar.update()
+        if self.waveform.isVisible():
+            self.waveform.frame_fraction = self.frame / max(1, self.count - 1)
+            self.waveform.update()
 
     # -- navigation -------------------------------------------------------------------------
 
@@ -279,6 +305,7 @@ class Timeline(QWidget):
             self._timer.start(max(1, int(500 / (self.fps * self.speed))))
         else:
             self._timer.stop()
+            self._stop_sound()
         self.play_button.blockSignals(True)
         self.play_button.setChecked(on)
         self.play_button.setIcon(self._pause_icon if on else self._play_icon)
@@ -287,9 +314,34 @@ class Timeline(QWidget):
     def _restart_clock(self) -> None:
         self._start_frame = self.frame
         self._clock.restart()
+        self._stop_sound()
+        # Sound plays at normal speed only; sped up or slowed down, the picture plays silent.
+        if self.sink is not None and self.audio is not None and self.speed == 1.0:
+            start = self.frame / self.fps
+            if start < self.audio.duration_s:
+                self.sink.play(self.audio, start)
+                self._sounding = True
+
+    def _stop_sound(self) -> None:
+        if self._sounding and self.sink is not None:
+            self.sink.stop()
+        self._sounding = False
+
+    def _elapsed(self) -> float:
+        """Seconds since playback (re)started: the sink's position while sound plays."""
+        if self._sounding and self.sink is not None and self.audio is not None:
+            position = self.sink.position_s()
+            if position < self.audio.duration_s:
+                return position - self._start_frame / self.fps
+            # The sound ended before the picture: the wall clock takes over from here.
+            self._stop_sound()
+            self._start_frame = self.frame
+            self._clock.restart()
+            return 0.0
+        return self._clock.elapsed() / 1000.0
 
     def _tick(self) -> None:
-        elapsed = self._clock.elapsed() / 1000.0
+        elapsed = self._elapsed()
         target = self._start_frame + int(elapsed * self.fps * self.speed)
         first, last = self.in_point, self.out_point
         if not first <= self._start_frame <= last:
@@ -300,10 +352,9 @@ class Timeline(QWidget):
                 self.set_playing(False)
                 return
             # Wrap to the in point and measure time from there.
-            self._start_frame = target = first
-            self._clock.restart()
             self.shown += 1
-            self._set_frame(target)
+            self._set_frame(first)
+            self._restart_clock()
             return
         advance = target - self.frame
         if advance <= 0:
