@@ -380,3 +380,29 @@ def test_render_job_is_plain_python_without_a_store(registry_, tmp_path, log):
     broken.workflow = "{not json"
     failed = render_job(engine_for(registry_, tmp_path), broken)
     assert failed.state is JobState.FAILED and "not valid JSON" in failed.message
+
+
+def test_a_worker_beats_while_a_slow_node_reports_nothing(tmp_path, log):
+    block = Blocking()
+    registry = block.registry()
+    beats = threading.Event()
+
+    class Store(JobStore):
+        def heartbeat(self, job_id: str, worker: str) -> None:
+            super().heartbeat(job_id, worker)
+            beats.set()
+
+    with Store(tmp_path / "q.sqlite") as store:
+        store.add(
+            new_job(queue_stubs.chain(registry, "Up", "Block"), name="j", output_dir=tmp_path)
+        )
+        worker = QueueWorker(store, engine_for(registry, tmp_path), heartbeat_interval=0.01)
+        thread = threading.Thread(target=worker.drain)
+        thread.start()
+        assert block.started.wait(30)
+        claimed = store.jobs()[0].started
+        assert beats.wait(30)  # the node is still blocked: no progress, yet a beat
+        block.proceed.set()
+        thread.join(30)
+        (job,) = store.jobs()
+        assert job.state is JobState.DONE and claimed is not None

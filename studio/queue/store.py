@@ -28,8 +28,10 @@ from uuid import uuid4
 from studio.queue.jobs import Job, JobState
 
 SCHEMA_VERSION = 1
-# A worker on another machine that has not written a heartbeat for this long is presumed dead.
+# A worker on another machine that has not written a heartbeat for this long is presumed dead
+# (workers beat every HEARTBEAT_SECONDS while they render, however slow the node).
 STALE_SECONDS = 300.0
+HEARTBEAT_SECONDS = 30.0
 PENDING = (JobState.QUEUED, JobState.PAUSED)
 
 
@@ -362,6 +364,15 @@ class JobStore:
             )
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return JobState(row[0]) if row is not None else JobState.CANCELLED
+
+    def heartbeat(self, job_id: str, worker: str) -> None:
+        """The worker rendering ``job_id`` is alive (a slow node may report no progress for
+        minutes; workers on other machines are judged by this)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE jobs SET heartbeat = ? WHERE id = ? AND worker = ? AND state = ?",
+                (time.time(), job_id, worker, str(JobState.RUNNING)),
+            )
 
     def finish(
         self,

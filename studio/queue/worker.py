@@ -21,7 +21,7 @@ from studio.engine.cancel import CancelToken
 from studio.engine.events import RunEvent, ignore_event
 from studio.engine.scheduler import Engine, RunResult
 from studio.queue.jobs import Job, JobState
-from studio.queue.store import JobStore, new_worker_id
+from studio.queue.store import HEARTBEAT_SECONDS, JobStore, new_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,14 @@ class QueueWorker:
         on_event: JobEventCallback = _ignore,
         worker_id: str | None = None,
         report_interval: float = 0.5,
+        heartbeat_interval: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.store = store
         self.engine = engine
         self.on_event = on_event
         self.worker_id = worker_id or new_worker_id()
         self.report_interval = report_interval
+        self.heartbeat_interval = heartbeat_interval
         self.current: Job | None = None
         self._token: CancelToken | None = None
         self._interrupting = False
@@ -154,12 +156,26 @@ class QueueWorker:
         token = CancelToken()
         with self._lock:
             self.current, self._token, self._interrupting = job, token, False
+        done = threading.Event()
+        beat = threading.Thread(
+            target=self._beat, args=(job.id, done), name="studio-queue-heartbeat", daemon=True
+        )
+        beat.start()
         try:
             self._render(job, token)
         finally:
+            done.set()
+            beat.join()
             with self._lock:
                 self.current, self._token = None, None
         return self.store.get(job.id)
+
+    def _beat(self, job_id: str, done: threading.Event) -> None:
+        while not done.wait(self.heartbeat_interval):
+            try:
+                self.store.heartbeat(job_id, self.worker_id)
+            except Exception:  # a locked or vanished database: the next beat tries again
+                log.exception("queue heartbeat failed")
 
     def start(self) -> None:
         """Drain on a background thread, then sleep until :meth:`notify` (a job was added)."""
