@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.checks import diffusion_check
 from nodes.diffusion.loras import fast_draft_param, fuse_param, lora_param
 from nodes.diffusion.params import (
     ATTENTION_BACKENDS,
@@ -88,6 +89,7 @@ IMAGE_TO_VIDEO = NodeSpec(
         "the brushes steer the model."
     ),
     run=run_image_to_video,
+    check=diffusion_check("image-to-video", required=False),
     inputs=(
         Port("image", PortType.IMAGE, "The keyframe: the first frame of the clip."),
         Port("motion", PortType.MOTION, "Motion brushes and camera move.", optional=True),

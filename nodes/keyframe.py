@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.checks import diffusion_check
 from nodes.diffusion.loras import fast_draft_param, fuse_param, lora_param
 from nodes.diffusion.params import guidance_param, memory_param, seed_param, steps_param
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
@@ -92,6 +93,7 @@ GENERATE_KEYFRAME = NodeSpec(
         "SD 1.x). With a reference image it reworks that image instead (image-to-image)."
     ),
     run=run_generate_keyframe,
+    check=diffusion_check("text-to-image", required=True),
     inputs=(
         Port(
             "reference", PortType.IMAGE, "Optional image to rework (image-to-image).", optional=True

@@ -64,6 +64,7 @@ KNOWN: dict[str, Setting] = {
     "recent_files": Setting(_texts, "a list of file paths"),
     "ray_address": Setting(lambda v: isinstance(v, str), "a Ray address like 10.0.0.5:6379"),
     "path_map": Setting(_texts, 'a list of "FROM=TO" path prefixes'),
+    "strip_local_paths": Setting(lambda v: isinstance(v, bool), "true or false"),
 }
 
 

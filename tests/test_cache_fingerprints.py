@@ -38,6 +38,7 @@ READER = NodeSpec(
             help="A file or a folder of PNGs.",
         ),
         Param("model", ParamKind.MODEL, "", model_kind="image-to-video", help="A model."),
+        Param("loras", ParamKind.JSON, [], reads_file=True, help="[{file, strength}]"),
     ),
 )
 
@@ -168,6 +169,20 @@ def test_only_what_is_read_is_fingerprinted(tmp_path, engine):
     # Device and kernel files are never read; a folder that is no model is not walked.
     assert Fingerprints().of_path("/dev/zero") == "special"
     assert Fingerprints().of_model("/", "image-to-video") == "unresolved:/"
+
+
+def test_files_in_a_list_param_are_fingerprinted(tmp_path, engine):
+    lora = tmp_path / "style.safetensors"
+    lora.write_bytes(b"one")
+    loras = [{"file": str(lora), "strength": 0.8}, {"file": "", "strength": 1.0}, 5]
+    before = key_of(engine, {"loras": loras})
+    lora.write_bytes(b"two")
+    assert key_of(engine, {"loras": loras}) != before
+    copy = tmp_path / "elsewhere" / "style.safetensors"
+    copy.parent.mkdir()
+    copy.write_bytes(b"two")
+    moved = [dict(loras[0], file=str(copy)), *loras[1:]]
+    assert key_of(engine, {"loras": moved}) == key_of(engine, {"loras": loras})
 
 
 def test_a_missing_path_is_keyed_without_failing(tmp_path, engine):

@@ -110,6 +110,21 @@ def test_validate_runs_each_nodes_own_checks(registry, tmp_path, capsys):
     assert result.status == "failed" and result.executed == []
 
 
+def test_validate_reports_bad_file_names_and_missing_models_and_loras(tmp_path, capsys):
+    data = example()
+    node_of(data, "SaveVideo")["params"]["filename"] = ".."
+    animate = node_of(data, "ImageToVideo")["params"]
+    animate["model"] = "no-such-org/no-such-model"
+    animate["loras"] = [{"file": str(tmp_path / "gone.safetensors"), "strength": 1.0}]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "filename '..' is empty once unsafe characters are removed" in out
+    assert "image-to-video model 'no-such-org/no-such-model' not found" in out
+    assert "LoRA 1: file not found" in out
+
+
 def test_a_valid_example_stays_valid(registry):
     graph = loads(EXAMPLE.read_text(), registry).graph
     assert [p for p in validate(graph) if p.severity == "error"] == []

@@ -46,6 +46,19 @@ def shot_name(filename: str, suffix: str) -> str:
     return stem
 
 
+def filename_check(suffix: str) -> Callable[[Mapping[str, Any], Any], list[str]]:
+    """The Save nodes' :attr:`NodeSpec.check`: a ``filename`` that leaves a shot name."""
+
+    def check(params: Mapping[str, Any], env: Any) -> list[str]:
+        try:
+            shot_name(params["filename"], suffix)
+        except NodeError as exc:
+            return [str(exc)]
+        return []
+
+    return check
+
+
 def strip_paths_wanted(params: Mapping[str, Any]) -> bool:
     if params.get("strip_paths"):
         return True

@@ -15,6 +15,7 @@ import numpy as np
 from nodes.io.files import (
     STRIP_PATHS_HELP,
     embedded_workflow,
+    filename_check,
     recall_take,
     shot_name,
     strip_paths_wanted,
@@ -269,6 +270,7 @@ SAVE_IMAGE = NodeSpec(
     help="Writes each new render as a numbered take, <out>/<name>/<name>_v001.png with a "
     "sidecar .json, never overwriting; the workflow is embedded (PNG text chunk 'workflow').",
     run=run_save_image,
+    check=filename_check(".png"),
     inputs=(Port("image", PortType.IMAGE, "The picture to save."),),
     params=(
         Param(

@@ -20,6 +20,7 @@ from nodes.io.encode import check_encodable, encode_mp4
 from nodes.io.files import (
     STRIP_PATHS_HELP,
     embedded_workflow,
+    filename_check,
     recall_take,
     shot_name,
     strip_paths_wanted,
@@ -138,6 +139,7 @@ SAVE_VIDEO = NodeSpec(
     "the workflow is embedded so the clip can reopen it. An unchanged graph writes nothing and "
     "says which take it already is.",
     run=run_save_video,
+    check=filename_check(".mp4"),
     inputs=(Port("video", PortType.VIDEO, "The clip to save."),),
     params=(
         Param(
