@@ -57,7 +57,8 @@ def _fresh_networks() -> None:
     # Tests monkeypatch where weights come from; never reuse a network built under another patch.
     upscalers._builtin_network.cache_clear()
     upscalers._user_network.cache_clear()
-    upscalers._photo_network.cache_clear()
+    # Not the photo network: reading its 16.7 M weights costs ~3 s a test, and the one test that
+    # patches where they come from clears it itself.
 
 
 @needs_weights
@@ -362,27 +363,38 @@ def test_x4plus_reader_rejects_a_graph_or_file_it_does_not_understand(tmp_path: 
         ncnn_rrdb.read_rrdb(param, truncated)
 
 
+# The photo bar on whole photos (>= 29 dB back down, >= 5x bicubic's sharpness), tiling on a
+# 50-row strip and fp16 on a 24 px crop: benchmarks/bench_upscale_quality.py (~60 s on idle
+# cores). Here the same behaviour on 32 px crops and 8-row strips.
+
+
 @needs_photo_weights
-@pytest.mark.parametrize("photo", ["astronaut", "coffee", "chelsea"])
-def test_x4plus_meets_the_photo_bar_where_animevideov3_does_not(photo: str) -> None:
-    # Measured on these whole low-res photos: astronaut 29.7 dB / 31x, coffee 33.2 dB / 9.6x,
-    # chelsea 32.0 dB / 18x (animevideov3: 7.6x, 4.5x, 3.4x).
-    small = low_res(photo)
+@pytest.mark.parametrize(
+    ("photo", "rows", "cols"),
+    [("astronaut", slice(40, 72), slice(40, 72)), ("chelsea", slice(20, 52), slice(40, 72))],
+    ids=["astronaut", "chelsea"],
+)
+def test_x4plus_is_far_sharper_than_animevideov3_on_a_photo(photo: str, rows, cols) -> None:
+    # Measured on these crops: x4plus 38x / 22x bicubic's sharpness, animevideov3 7.2x / 4.2x;
+    # 26.5 / 30.2 dB back down.
+    small = np.ascontiguousarray(low_res(photo)[rows, cols])
     ctx = FakeRunContext()
     big = run(small[None], ctx, scale=4, method=PHOTO)[0]
     assert big.shape == (small.shape[0] * 4, small.shape[1] * 4, 3)
     assert "Real-ESRGAN x4plus (photo) x4 on cpu, fp32" in ctx.messages[0]
     back = cv2.resize(big, small.shape[1::-1], interpolation=cv2.INTER_AREA)
-    assert psnr(back, small) >= 29.0
+    assert psnr(back, small) >= 25.0
     bicubic = cv2.resize(small, big.shape[1::-1], interpolation=cv2.INTER_CUBIC)
-    assert sharpness(big) >= 5.0 * sharpness(bicubic)
+    anime = run(small[None], scale=4)[0]
+    assert sharpness(big) >= 10.0 * sharpness(bicubic)
+    assert sharpness(big) >= 3.0 * sharpness(anime)
 
 
 @needs_photo_weights
 def test_x4plus_tiled_result_matches_untiled() -> None:
-    frame = low_res("coffee")[:50, :150]
+    frame = np.ascontiguousarray(low_res("coffee")[40:48, :150])
     # Three 50 px columns: the first and last see 64 px of context, not the whole frame.
-    tiles = tile_grid(50, 150, rrdbnet.TILE_CONTEXT, tile=50)
+    tiles = tile_grid(8, 150, rrdbnet.TILE_CONTEXT, tile=50)
     assert len(tiles) == 3 and (tiles[0].cx1, tiles[2].cx0) == (114, 36)
     whole = run(frame[None], scale=4, method=PHOTO, tile=0)[0]
     ctx = FakeRunContext()
@@ -415,8 +427,11 @@ def test_x4plus_chosen_ignores_the_model_file_and_fails_clearly_without_weights(
         assert "x4plus (photo) x2" in ctx.messages[1]
     monkeypatch.setattr(ncnn_rrdb, "package_model_files", lambda: None)
     upscalers._photo_network.cache_clear()
-    with pytest.raises(NodeError, match="x4plus weights not found"):
-        run(frames, method=PHOTO)
+    try:
+        with pytest.raises(NodeError, match="x4plus weights not found"):
+            run(frames, method=PHOTO)
+    finally:
+        upscalers._photo_network.cache_clear()  # built under the patch: never reuse it
 
 
 @needs_photo_weights
@@ -440,7 +455,7 @@ def test_x4plus_matches_the_packages_own_ncnn_cpu_run(tmp_path: Path) -> None:
 
 @needs_photo_weights
 def test_x4plus_fp16_path_used_on_cuda_matches_fp32() -> None:
-    small = np.ascontiguousarray(low_res("chelsea")[20:44, 40:64])
+    small = np.ascontiguousarray(low_res("chelsea")[20:32, 40:52])
     fp32 = upscalers.realesrgan_photo(4, "cpu", 0, half=False)
     fp16 = upscalers.realesrgan_photo(4, "cpu", 0, half=True)
     assert "fp16" in fp16.description
