@@ -10,9 +10,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
+from budget_report import BudgetReport  # noqa: E402
 
 from studio.graph.registry import NodeRegistry  # noqa: E402
 from studio.session import default_registry  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Time per test family against tests/budgets.py, printed after every run.
+    config.pluginmanager.register(BudgetReport(), "studio-budgets")
 
 
 @pytest.fixture(scope="session")
