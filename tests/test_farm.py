@@ -279,3 +279,65 @@ def test_without_ray_the_farm_says_how_to_install_it(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(FarmError, match=r"pip install -e '\.\[farm\]'"):
         RayFarm().start()
+
+
+def test_studio_render_vary_on_ray_makes_a_take_per_variant(
+    cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studio.cli import main
+    from studio.graph.fileformat import save
+    from studio.session.catalog import default_registry
+
+    graph = Graph(default_registry())
+    sample = graph.add("SampleImage", title="Photo")
+    saver = graph.add("SaveImage", title="Save")
+    saver.set_param("filename", "shot")
+    graph.connect(sample.id, "image", saver.id, "image")
+    workflow = tmp_path / "photos.json"
+    save(graph, workflow)
+
+    code = main(
+        [
+            "render",
+            str(workflow),
+            "--out",
+            str(tmp_path / "out"),
+            "--vary",
+            "Photo.photo=astronaut,coffee",
+            "--ray",
+            "--events",
+            "jsonl",
+        ]
+    )
+    assert code == 0
+    assert len(take_pictures(tmp_path / "out")) == 2
+    events = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any('"job_finished"' in line for line in events)
+
+
+def test_a_path_map_moves_file_params_and_refuses_bad_entries(tmp_path: Path) -> None:
+    from studio.farm.paths import PathMap, PathMapError
+    from studio.graph.fileformat import dumps
+    from studio.session.catalog import default_registry
+
+    paths = PathMap.parse("/Volumes/shots=/mnt/shots; /Volumes/shots/plates=/fast/plates")
+    assert paths.apply("/Volumes/shots/sq010/a.png") == "/mnt/shots/sq010/a.png"
+    assert paths.apply("/Volumes/shots/plates/p.mov") == "/fast/plates/p.mov"  # longest first
+    assert paths.apply("/Volumes/shotsX/a.png") == "/Volumes/shotsX/a.png"  # whole names only
+    with pytest.raises(PathMapError, match="FROM=TO"):
+        PathMap.parse("/only/one/side")
+
+    registry = default_registry()
+    graph = Graph(registry)
+    loader = graph.add("LoadImage", title="Plate")
+    loader.set_param("path", "/Volumes/shots/sq010/plate.png")
+    mapped = loads(paths.apply_to_workflow(dumps(graph), registry), registry).graph
+    assert mapped.find("Plate").params["path"] == "/mnt/shots/sq010/plate.png"
+
+
+def test_workers_build_the_shipped_node_set_by_default(tmp_path: Path) -> None:
+    from studio.farm.remote import worker_engine
+
+    engine = worker_engine(WorkerConfig(cache_dir=str(tmp_path / "cache")))
+    assert "ImageToVideo" in engine.registry and "SaveVideo" in engine.registry
+    assert engine.cache.disk is not None and engine.cache.disk.root == tmp_path / "cache"

@@ -36,6 +36,7 @@ from studio.cli.common import (
     printable,
 )
 from studio.cli.node import cmd_node
+from studio.cli.farm import add_ray_option
 from studio.cli.queue import add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
 from studio.cli.system import cmd_cache, cmd_models, cmd_open
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--events", choices=["jsonl"], help="print one JSON event per line instead of progress bars"
     )
     add_vary_option(render)
+    add_ray_option(render)
     render.add_argument(
         "--strip-paths",
         action="store_true",

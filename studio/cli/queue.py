@@ -27,6 +27,7 @@ from studio.cli.common import (
     registry_or_default,
     split_assignment,
 )
+from studio.cli.farm import add_ray_option, drain_on_farm
 from studio.cli.progress import JsonlPrinter, ProgressPrinter
 from studio.graph.registry import NodeRegistry
 
@@ -53,6 +54,7 @@ def add_queue_parser(sub: Any) -> None:
 
     run = actions.add_parser("run", help="render queued jobs until none is left")
     run.add_argument("--events", choices=["jsonl"], help="print one JSON event per line")
+    add_ray_option(run)
     run.set_defaults(handler=cmd_queue_run)
 
     cancel = actions.add_parser(
@@ -255,6 +257,8 @@ def cmd_queue_run(args: argparse.Namespace, registry: NodeRegistry | None) -> in
 
     registry = registry_or_default(registry)
     with open_store() as store:
+        if args.ray is not None:
+            return drain_on_farm(store, args.ray, jsonl=args.events == "jsonl")
         return drain(store, default_engine(registry), jsonl=args.events == "jsonl")
 
 

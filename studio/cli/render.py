@@ -51,7 +51,7 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         # paths is never reused as one without.
         saves = [n for n in load_workflow(args.workflow, registry).nodes if _has_strip(n)]
         args.set = list(args.set) + [f"{n.id}.strip_paths=true" for n in saves]
-    if args.vary:
+    if args.vary or args.ray is not None:
         if args.out is None:  # as for one render: beside the workflow
             args.out = Path(args.workflow).resolve().parent / RENDERS_FOLDER
         return render_variations(args, registry)
@@ -122,7 +122,9 @@ def _strip_setting() -> bool:
 
 def render_variations(args: argparse.Namespace, registry: NodeRegistry) -> int:
     """``--vary``: one job per variant, rendered in turn by a queue worker on a private
-    (in-memory) queue; the variants share one engine, so shared upstream work runs once."""
+    (in-memory) queue; the variants share one engine, so shared upstream work runs once.
+    With ``--ray`` the variants render on a Ray cluster instead (shared work still once)."""
+    from studio.cli.farm import drain_on_farm
     from studio.cli.queue import drain, make_jobs
     from studio.engine import default_engine
     from studio.queue.store import JobStore
@@ -130,7 +132,10 @@ def render_variations(args: argparse.Namespace, registry: NodeRegistry) -> int:
     jobs = make_jobs(args, registry)
     with JobStore(Path(":memory:")) as store:
         store.add(jobs)
-        code = drain(store, default_engine(registry), jsonl=args.events == "jsonl")
+        if args.ray is not None:
+            code = drain_on_farm(store, args.ray, jsonl=args.events == "jsonl")
+        else:
+            code = drain(store, default_engine(registry), jsonl=args.events == "jsonl")
         if args.events != "jsonl":
             for job in store.jobs():
                 values = ", ".join(f"{k}={v}" for k, v in job.overrides.items())

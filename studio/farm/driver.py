@@ -120,10 +120,12 @@ class RayFarm:
         self._control: Any = None
         self._remote: Any = None
         self._registry: Any = None
+        self._owns_ray = False
 
     def start(self) -> ClusterInfo:
         """Join (or start) the cluster; says what it found."""
         self._ray = import_ray()
+        self._owns_ray = not self._ray.is_initialized()  # else the caller's to shut down
         self.info = connect(self.address, **self.init_kwargs)
         self._control = self._ray.remote(ControlState).options(num_cpus=0).remote()
         self._remote = self._ray.remote(_task)
@@ -202,7 +204,9 @@ class RayFarm:
             self._ray.get(self._control.cancel.remote(job_id))
 
     def shutdown(self) -> None:
-        if self._ray is not None and self._ray.is_initialized():
+        """Leave the cluster (a private local one stops); a connection this process made
+        before the farm started stays."""
+        if self._ray is not None and self._owns_ray and self._ray.is_initialized():
             self._ray.shutdown()
         self._ray = self._control = self._remote = None
 
@@ -255,7 +259,10 @@ class RayFarm:
             result.status, JobState.FAILED
         )
         errors = result.record.get("errors") or {}
-        return Outcome(state, result.record, "; ".join(str(m) for m in errors.values()))
+        message = "; ".join(str(m) for m in errors.values())
+        if message and result.record.get("host"):
+            message = f"on {result.record['host']}: {message}"
+        return Outcome(state, result.record, message)
 
     def _forward(
         self,

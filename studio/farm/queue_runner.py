@@ -9,7 +9,7 @@ to the queue with a message saying so.
 
 from __future__ import annotations
 
-from studio.farm.driver import FarmLost, RayFarm
+from studio.farm.driver import SHARED_PREFIX, FarmLost, RayFarm
 from studio.queue.jobs import Job, JobState
 from studio.queue.store import JobStore, new_worker_id
 from studio.queue.worker import JobEvent, JobEventCallback, QueueEventKind
@@ -50,7 +50,11 @@ def run_queue(
             return finished
 
         def forward(event: JobEvent) -> None:
-            if event.kind is QueueEventKind.JOB_PROGRESS and not event.job_id.startswith("shared:"):
+            if event.job_id.startswith(SHARED_PREFIX):  # a batch's shared work: no queue job
+                if event.kind is QueueEventKind.RUN:
+                    on_event(event)
+                return
+            if event.kind is QueueEventKind.JOB_PROGRESS:
                 store.report(event.job_id, worker, event.progress, event.eta)
             on_event(event)
 

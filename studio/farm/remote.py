@@ -66,7 +66,7 @@ class Control:
 
 
 def shipped_registry() -> Any:
-    from studio.graph.registry import default_registry
+    from studio.session.catalog import default_registry
 
     return default_registry()
 
@@ -150,7 +150,9 @@ def render(
 
     result = engine.run(graph, targets, output_dir=out, on_event=on_event, cancel=token)
     engine.cache.flush()
+    record = job_result(graph, result)
+    record["host"] = socket.gethostname()  # "model not found" means on that machine
     if shared_work:
         outputs = [result.outputs.get(node_id, {}) for node_id in targets or ()]
-        return TaskResult(result.status, job_result(graph, result), outputs)
-    return TaskResult(result.status, job_result(graph, result))
+        return TaskResult(result.status, record, outputs)
+    return TaskResult(result.status, record)
