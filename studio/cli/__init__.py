@@ -35,8 +35,8 @@ from studio.cli.common import (
     parse_value,
     printable,
 )
-from studio.cli.node import cmd_node
 from studio.cli.farm import add_ray_option
+from studio.cli.node import cmd_node
 from studio.cli.queue import add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
 from studio.cli.system import cmd_cache, cmd_models, cmd_open
