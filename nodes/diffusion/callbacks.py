@@ -16,12 +16,17 @@ from studio.graph.spec import RunContext
 StepCallback = Callable[[Any, int, int, dict[str, Any]], dict[str, Any]]
 
 
-def step_callback(ctx: RunContext, total: int, message: str = "denoising") -> StepCallback:
-    """A ``callback_on_step_end`` reporting step ``i + 1`` of ``total`` (raises on cancel)."""
+def step_callback(
+    ctx: RunContext, total: int, message: str = "denoising", preview: Any = None
+) -> StepCallback:
+    """A ``callback_on_step_end`` reporting step ``i + 1`` of ``total`` (raises on cancel),
+    and handing the latents to ``preview`` (a :class:`~nodes.diffusion.preview.LatentPreview`)."""
 
     def on_step_end(
-        _pipe: Any, step: int, _timestep: int, callback_kwargs: dict[str, Any]
+        pipe: Any, step: int, _timestep: int, callback_kwargs: dict[str, Any]
     ) -> dict[str, Any]:
+        if preview is not None:
+            preview.on_step(pipe, callback_kwargs.get("latents"))
         ctx.progress(min(step + 1, total), total, message)
         return callback_kwargs
 

@@ -29,8 +29,9 @@ import numpy as np
 
 from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
-from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
+from nodes.diffusion.callbacks import StepCallback, free_hooks_on_error, step_callback
 from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
+from nodes.diffusion.preview import LatentPreview
 from nodes.diffusion.size_rules import SizeRule, size_rule
 from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
@@ -126,13 +127,24 @@ def generate_video(
             output_type="np",
         )
         job = Job(
-            ctx, common, keyframe, guidance, last_image, strength, float(params["fps"]), context
+            ctx,
+            common,
+            keyframe,
+            guidance,
+            last_image,
+            strength,
+            float(params["fps"]),
+            context,
+            preview,
         )
         with free_hooks_on_error(pipe):
             return _RUNNERS[fam](pipe, job)
 
+    preview = LatentPreview(ctx, model.folder, fam, rule.frame_step)
     clip = P.run_on_model(ctx, model, params["memory"], attempt)
-    return Video(P.to_uint8(clip[0], "clip"), float(params["fps"]))
+    frames = P.to_uint8(clip[0], "clip")
+    preview.learn(frames)
+    return Video(frames, float(params["fps"]))
 
 
 def _check_last_frame_support(model: ModelInfo, fam: str) -> None:
@@ -202,9 +214,14 @@ class Job:
     fps: float
     context: np.ndarray | None = None  # Extend: frames leading up to the keyframe (VACE)
 
+    preview: LatentPreview | None = None
+
     @property
     def steps(self) -> int:
         return int(self.common["num_inference_steps"])
+
+    def callback(self, total: int) -> StepCallback:
+        return step_callback(self.ctx, total, preview=self.preview)
 
 
 Runner = Callable[[Any, Job], np.ndarray]
@@ -233,7 +250,7 @@ def _run_vace(pipe: Any, job: Job) -> np.ndarray:
         video=[P.pil(f) for f in video],
         mask=[P.pil(m) for m in masks],
         reference_images=reference,
-        callback_on_step_end=step_callback(job.ctx, job.steps),
+        callback_on_step_end=job.callback(job.steps),
         **job.common,
     ).frames
 
@@ -245,7 +262,7 @@ def _run_wan(pipe: Any, job: Job) -> np.ndarray:
     if job.guidance is None:
         return pipe(
             image=P.pil(job.keyframe),
-            callback_on_step_end=step_callback(job.ctx, job.steps),
+            callback_on_step_end=job.callback(job.steps),
             **extra,
             **job.common,
         ).frames
@@ -254,14 +271,14 @@ def _run_wan(pipe: Any, job: Job) -> np.ndarray:
         return pipe(
             image=P.pil(job.keyframe),
             latents=latents,
-            callback_on_step_end=step_callback(job.ctx, job.steps - start),
+            callback_on_step_end=job.callback(job.steps - start),
             **extra,
             **job.common,
         ).frames
 
 
 def _run_ltx(pipe: Any, job: Job) -> np.ndarray:
-    callback = step_callback(job.ctx, job.steps)
+    callback = job.callback(job.steps)
     frame_rate = int(round(job.fps))
     if job.guidance is None:
         return pipe(
@@ -289,7 +306,7 @@ def _run_cogvideox(pipe: Any, job: Job) -> np.ndarray:
     if job.guidance is None:
         return pipe(
             image=P.pil(job.keyframe),
-            callback_on_step_end=step_callback(job.ctx, job.steps),
+            callback_on_step_end=job.callback(job.steps),
             **job.common,
         ).frames
     latents, start = _cogvideox_sdedit_latents(
@@ -299,7 +316,7 @@ def _run_cogvideox(pipe: Any, job: Job) -> np.ndarray:
         return pipe(
             image=P.pil(job.keyframe),
             latents=latents,
-            callback_on_step_end=step_callback(job.ctx, job.steps - start),
+            callback_on_step_end=job.callback(job.steps - start),
             **job.common,
         ).frames
 

@@ -13,6 +13,8 @@ class JsonlPrinter:
     """One JSON object per line on stdout, flushed so a pipe sees events as they happen."""
 
     def __call__(self, event: Any) -> None:
+        if event.kind == "node_preview":
+            return  # a picture per step: nothing a JSON line can carry
         print(json.dumps(event.to_json()), flush=True)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.engine.cancel import CancelToken
-from studio.engine.events import EventCallback, RunEvent
+from studio.engine.events import EventCallback, RunEvent, RunEventKind
 from studio.graph.spec import Cancelled
 
 
@@ -78,6 +78,11 @@ class NodeContext:
             )
         )
         self.check_cancelled()
+
+    def preview(self, image: Any) -> None:
+        """Show a cheap picture of the result so far ((h, w, 3) uint8), e.g. each denoising
+        step's latent preview; the node's thumbnail shows it until the result arrives."""
+        self._emit(RunEvent(RunEventKind.NODE_PREVIEW, self.run_id, self.node_id, preview=image))
 
     def info(self, message: str) -> None:
         self._emit(RunEvent("node_info", self.run_id, self.node_id, message=message))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +15,7 @@ class RunEventKind(StrEnum):
     NODE_CACHED = "node_cached"
     NODE_STARTED = "node_started"
     NODE_PROGRESS = "node_progress"
+    NODE_PREVIEW = "node_preview"  # a picture of the result so far (live denoising preview)
     NODE_INFO = "node_info"
     NODE_FINISHED = "node_finished"
     NODE_FAILED = "node_failed"
@@ -48,6 +49,8 @@ class RunEvent:
     traceback: str | None = None  # node_failed, for unexpected exceptions only
     status: RunStatus | None = None  # run_finished only
     node_ids: tuple[str, ...] = ()  # run_started: the nodes of this run in execution order
+    # node_preview: an (h, w, 3) uint8 picture; never serialised (to_json leaves it out)
+    preview: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Plain strings are accepted (and checked) so an unknown kind fails where it is made.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QMainWindow, QWidget
@@ -29,7 +30,7 @@ from studio.ui.canvas_commands import CanvasCommands
 from studio.ui.files import AUTOSAVE_MS, Autosaver
 from studio.ui.inspector.panel import Inspector
 from studio.ui.painter import PAINTABLE
-from studio.ui.queries import EngineQueries
+from studio.ui.queries import EngineQueries, to_qimage
 from studio.ui.queue_integration import QueueIntegration
 from studio.ui.run_controller import RunController
 from studio.ui.run_panel import RunPanel
@@ -162,6 +163,13 @@ class MainWindow(QMainWindow):
                 run = event.run_event
                 if run is not None and run.kind is RunEventKind.RUN_FINISHED:
                     self._job_finished(run.status, run.elapsed, run.message)
+                elif run is not None and run.kind is RunEventKind.NODE_PREVIEW:
+                    self._show_preview(run.node_id, run.preview)
+
+    def _show_preview(self, node_id: str | None, picture: Any) -> None:
+        """A running node's live preview (denoising) becomes its thumbnail until it finishes."""
+        if node_id in self.session.graph and picture is not None:
+            self.scene.set_thumbnail(node_id, to_qimage(np.ascontiguousarray(picture)))
 
     def _job_finished(self, status: RunStatus | None, elapsed: float | None, message: str) -> None:
         self._state_timer.start()
