@@ -46,7 +46,7 @@ def main() -> int:
     from studio.engine.scheduler import Engine
     from studio.engine.testing import FakeRunContext
     from studio.graph.graph import Graph
-    from studio.graph.registry import default_registry
+    from studio.session.catalog import default_registry
     from studio.ui.app import application
     from studio.ui.painter.window import PainterWindow
 
