@@ -94,21 +94,27 @@ def main() -> int:
         return max((b - a) * 1000 for a, b in zip(beats, beats[1:], strict=False))
 
     baseline = heartbeat(3.0)
-    stalls, waits = [], []
+    stalls, waits, work = [], [], []
     for round_ in range(args.rounds):
         graph.node(mask.id).set_param("shapes", [])
         graph.node(mask.id).set_param("subject", False)
         graph.node(mask.id).set_param("grabcut_iterations", 5 + round_)  # never cached
         app.processEvents()
         beats: list[float] = []
+        cpu: list[float] = []  # the UI thread's own CPU time at each beat
+
+        def beat(beats=beats, cpu=cpu) -> None:
+            beats.append(time.perf_counter())
+            cpu.append(time.thread_time())
+
         timer = QTimer()
         timer.setInterval(BEAT_MS)
-        timer.timeout.connect(lambda beats=beats: beats.append(time.perf_counter()))
+        timer.timeout.connect(beat)
         done = QEventLoop()
         window.overlay_ready.connect(done.quit)
         timer.start()
         start = time.perf_counter()
-        beats.append(start)
+        beat()
         viewport = window.canvas.viewport()
         QTest.mousePress(
             viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(*box[0])
@@ -118,11 +124,12 @@ def main() -> int:
             viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(*box[1])
         )
         done.exec()
-        beats.append(time.perf_counter())
+        beat()
         timer.stop()
         window.overlay_ready.disconnect(done.quit)
         gaps = [(b - a) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
         stalls.append(max(gaps))
+        work.append(max((b - a) * 1000 for a, b in zip(cpu, cpu[1:], strict=False)))
         waits.append(beats[-1] - start)
 
     params = dict(graph.node(mask.id).params)
@@ -141,6 +148,11 @@ def main() -> int:
         f"(rounds: {', '.join(f'{s:.1f}' for s in stalls)}; "
         f"{'ok' if max(stalls) <= TARGET_MS else 'over'} the {TARGET_MS:.0f} ms target)"
     )
+    print(
+        f"  most UI-thread CPU time between two beats: {max(work):.1f} ms (the editor's own "
+        "work; the rest of a stall is waiting for a core on a loaded machine)"
+    )
+    print(f"  load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  longest gap of the idle event loop over 3 s (machine noise): {baseline:.1f} ms")
     print(
         f"  the same Region Mask run on the UI thread (as before): {inline * 1000:.0f} ms "
