@@ -85,6 +85,9 @@ def test_render_vary_renders_every_variant_and_shares_upstream(flow, tmp_path, c
     log = tmp_path / "calls.log"
     monkeypatch.setenv("STUDIO_TEST_LOG", str(log))
     out = tmp_path / "out"
+    registry = queue_stubs.registry()
+    assert main(["queue", "add", str(flow)], registry=registry) == 0  # someone else's job
+    capsys.readouterr()
     code = main(
         ["render", str(flow), "--out", str(out), "--vary", "Scale.k=2,3", "--vary", "Up.value=1,5"],
         registry=queue_stubs.registry(),
@@ -104,6 +107,10 @@ def test_render_vary_renders_every_variant_and_shares_upstream(flow, tmp_path, c
     }
     ran = log.read_text().split()
     assert ran.count("Up:1") == 1 and ran.count("Up:5") == 1  # not once per Scale value
+    with JobStore() as store:  # the batch is in the user's queue; the other job still waits
+        states = [(j.batch is not None, j.state) for j in store.jobs()]
+    assert states == [(False, JobState.QUEUED)] + [(True, JobState.DONE)] * 4
+    assert not (flow.parent / "renders").exists()  # --out was honoured
 
 
 def test_render_vary_refuses_a_bad_vary(flow, capsys):
@@ -232,3 +239,50 @@ def test_each_variant_is_a_take_with_its_values(tmp_path, registry):
         sidecar = json.loads(png.with_suffix(".json").read_text())
         text = json.dumps(sidecar)
         assert f'"Photo.photo": "{photo_name}"' in text  # the variant's values travel with it
+
+
+RENDER = textwrap.dedent(
+    """
+    import sys
+    import queue_stubs
+    from studio.cli import main
+
+    sys.exit(main(sys.argv[1:], registry=queue_stubs.registry()))
+    """
+)
+
+
+def test_ctrl_c_on_render_vary_cancels_the_variants_not_rendered(tmp_path):
+    graph = queue_stubs.chain(queue_stubs.registry(), "Up", "Gate", "Save")
+    graph.find("Gate").set_param("block_on", 2.0)
+    flow = tmp_path / "gate.json"
+    save(graph, flow)
+    read_end, write_end = os.pipe()
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
+        STUDIO_TEST_GATE_FD=str(write_end),
+    )
+    command = [sys.executable, "-c", RENDER, "render", str(flow), "--out", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--vary", "Up.value=1,2,3", "--events", "jsonl"],
+        env=env,
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    try:
+        assert os.read(read_end, 1) == b"x"  # the second variant is under way
+    finally:
+        os.close(read_end)
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    assert "stopping" in process.stderr.readline()
+    process.send_signal(signal.SIGINT)  # the Gate never checks for cancel: quit now
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    with JobStore() as store:
+        jobs = sorted(store.jobs(), key=lambda j: j.variant)
+    assert [j.state for j in jobs] == [JobState.DONE, JobState.CANCELLED, JobState.CANCELLED]

@@ -48,6 +48,9 @@ def test_add_to_queue_renders_a_snapshot_while_the_artist_edits(qtbot, window):
     assert done.id == job.id and done.state is JobState.DONE
     assert '"radius": 2.0' in done.workflow  # the snapshot, not the edit
     assert panel.tree.topLevelItem(0).text(1) == "done"
+    # The queue filled the cache the editor reads: the untouched source reads cached.
+    qtbot.waitUntil(lambda: window.scene.status(src) == "cached", timeout=10_000)
+    assert window.scene.status(blur) == "stale"  # edited after it was queued
     assert window.queue.dock.windowTitle() == "Queue"
 
 

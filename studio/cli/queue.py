@@ -95,7 +95,9 @@ def add_queue_parser(sub: Any) -> None:
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     """--out, --target, --set and --vary, as ``studio render`` has them."""
     many: dict[str, Any] = {"action": "append", "default": []}
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (./out)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: renders/ beside the workflow)"
+    )
     parser.add_argument("--target", metavar="NODE", **many, help="render only up to NODE")
     parser.add_argument("--set", metavar="NODE.PARAM=VALUE", **many, help="override a parameter")
     add_vary_option(parser)
@@ -142,6 +144,10 @@ def make_jobs(args: argparse.Namespace, registry: NodeRegistry) -> list[Any]:
     from studio.queue.variations import VariationError, variation_jobs
 
     graph, targets, overrides, variations = prepare(args, registry)
+    if args.out is None:  # as `studio render`: beside the workflow
+        from studio.session.session import RENDERS_FOLDER
+
+        args.out = Path(args.workflow).resolve().parent / RENDERS_FOLDER
     repeat = getattr(args, "repeat", 1)
     if not 1 <= repeat <= 1000:
         raise UsageError(f"--repeat {repeat}: use 1 to 1000")
@@ -262,14 +268,14 @@ def cmd_queue_run(args: argparse.Namespace, registry: NodeRegistry | None) -> in
         return drain(store, default_engine(registry), jsonl=args.events == "jsonl")
 
 
-def drain(store: Any, engine: Any, *, jsonl: bool) -> int:
-    """Run ``store``'s queue to the end on a worker thread; Ctrl-C stops the running job and
-    puts it back in the queue. Exit 1 if any job failed."""
+def drain(store: Any, engine: Any, *, jsonl: bool, only: list[str] | None = None) -> int:
+    """Run ``store``'s queue (or only the jobs ``only`` names) to the end on a worker thread;
+    Ctrl-C stops the running job and puts it back in the queue. Exit 1 if any job failed."""
     from studio.queue.jobs import JobState
     from studio.queue.worker import QueueWorker
 
     printer: Any = JsonlPrinter() if jsonl else QueueProgressPrinter(store)
-    worker = QueueWorker(store, engine, on_event=printer)
+    worker = QueueWorker(store, engine, on_event=printer, only=only)
     done = threading.Event()
     ran: list[Any] = []
 

@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from studio.cli.common import (
     EXIT_CANCELLED,
@@ -121,24 +122,52 @@ def _strip_setting() -> bool:
 
 
 def render_variations(args: argparse.Namespace, registry: NodeRegistry) -> int:
-    """``--vary``: one job per variant, rendered in turn by a queue worker on a private
-    (in-memory) queue; the variants share one engine, so shared upstream work runs once.
-    With ``--ray`` the variants render on a Ray cluster instead (shared work still once)."""
+    """``--vary``: one job per variant in the user's queue (so ``studio queue list``, the
+    editor and ``studio queue sheet`` see the batch), rendered here in turn and nothing else;
+    the variants share one engine, so shared upstream work runs once. Ctrl-C cancels the
+    variants not rendered yet. With ``--ray`` the variants render on a Ray cluster instead
+    (shared work still once), from a private queue that holds only this batch."""
+    from studio.cli.common import EXIT_CANCELLED
     from studio.cli.farm import drain_on_farm
-    from studio.cli.queue import drain, make_jobs
+    from studio.cli.queue import drain, make_jobs, open_store
     from studio.engine import default_engine
+    from studio.queue.jobs import JobState
     from studio.queue.store import JobStore
 
     jobs = make_jobs(args, registry)
-    with JobStore(Path(":memory:")) as store:
+    ids = [job.id for job in jobs]
+    jsonl = args.events == "jsonl"
+    if args.ray is not None:  # the farm driver drains a whole store
+        with JobStore(Path(":memory:")) as store:
+            store.add(jobs)
+            code = drain_on_farm(store, args.ray, jsonl=jsonl)
+            if not jsonl:
+                _print_variants(store, ids)
+        return code
+    with open_store() as store:
         store.add(jobs)
-        if args.ray is not None:
-            code = drain_on_farm(store, args.ray, jsonl=args.events == "jsonl")
-        else:
-            code = drain(store, default_engine(registry), jsonl=args.events == "jsonl")
-        if args.events != "jsonl":
-            for job in store.jobs():
-                values = ", ".join(f"{k}={v}" for k, v in job.overrides.items())
-                files = " ".join(job.result.get("files", [])) or str(job.state)
-                print(f"{values}\t{files}")
+        code = EXIT_CANCELLED  # unless drain returns: a Ctrl-C may also land outside it
+        try:
+            code = drain(store, default_engine(registry), jsonl=jsonl, only=ids)
+        finally:
+            if code == EXIT_CANCELLED:
+                for job_id in ids:
+                    if store.state(job_id) in (JobState.QUEUED, JobState.RUNNING):
+                        store.cancel(job_id)
+        if not jsonl:
+            _print_variants(store, ids)
+            batch = jobs[0].batch
+            if batch is not None:
+                print(
+                    f"studio: side by side: studio queue sheet {batch[:8]} --out sheet.mp4",
+                    file=sys.stderr,
+                )
     return code
+
+
+def _print_variants(store: Any, ids: list[str]) -> None:
+    """One line per variant: its values, a tab, the files it wrote (or how it ended)."""
+    for job in (store.get(job_id) for job_id in ids):
+        values = ", ".join(f"{k}={v}" for k, v in job.overrides.items())
+        files = " ".join(job.result.get("files", [])) or str(job.state)
+        print(f"{values}\t{files}")

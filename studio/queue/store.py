@@ -19,7 +19,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -334,14 +334,17 @@ class JobStore:
 
     # -- what workers do ----------------------------------------------------------------------
 
-    def claim(self, worker: str) -> Job | None:
-        """Take the next queued job for ``worker`` (atomically: no two workers get one job)."""
+    def claim(self, worker: str, only: Collection[str] | None = None) -> Job | None:
+        """Take the next queued job for ``worker`` (atomically: no two workers get one job);
+        ``only`` limits it to those job ids (``studio render --vary`` renders its own batch)."""
         now = time.time()
+        query, args = "SELECT id FROM jobs WHERE state = ?", [str(JobState.QUEUED)]
+        if only is not None:
+            ids = list(only)
+            query += f" AND id IN ({','.join('?' * len(ids))})"
+            args += ids
         with self._write() as db:
-            row = db.execute(
-                "SELECT id FROM jobs WHERE state = ? ORDER BY position LIMIT 1",
-                (str(JobState.QUEUED),),
-            ).fetchone()
+            row = db.execute(query + " ORDER BY position LIMIT 1", args).fetchone()
             if row is None:
                 return None
             db.execute(

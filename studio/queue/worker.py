@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -116,6 +116,7 @@ class QueueWorker:
         worker_id: str | None = None,
         report_interval: float = 0.5,
         heartbeat_interval: float = HEARTBEAT_SECONDS,
+        only: Collection[str] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -123,6 +124,7 @@ class QueueWorker:
         self.worker_id = worker_id or new_worker_id()
         self.report_interval = report_interval
         self.heartbeat_interval = heartbeat_interval
+        self.only = set(only) if only is not None else None  # render only these jobs
         self.current: Job | None = None
         self._token: CancelToken | None = None
         self._interrupting = False
@@ -150,7 +152,7 @@ class QueueWorker:
 
     def run_next(self) -> Job | None:
         """Claim the next queued job and render it; None when the queue has nothing waiting."""
-        job = self.store.claim(self.worker_id)
+        job = self.store.claim(self.worker_id, self.only)
         if job is None:
             return None
         token = CancelToken()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget
 
 from studio.engine.scheduler import Engine
 from studio.graph.seeds import advance_seeds
-from studio.queue import JobStore, QueueError, variation_jobs
+from studio.queue import JobStore, QueueError, QueueEventKind, variation_jobs
 from studio.ui.actions import make_action
 from studio.ui.contact_sheet import ContactSheet
 from studio.ui.queue_panel import QueuePanel
@@ -44,6 +44,7 @@ class QueueIntegration:
         if self.store is not None:
             self.panel = QueuePanel(self.store, self._engine, window)
             self.panel.sheet_requested.connect(self.show_sheet)
+            self.panel.job_event.connect(self._on_job_event)
             self.dock.setWidget(self.panel)
         window.workspace.extra.append(self.dock)
         window.workspace.apply(window.workspace.preset)  # lays the new dock out with the rest
@@ -76,6 +77,12 @@ class QueueIntegration:
             m.menu() for m in window.menuBar().actions() if m.text().replace("&", "") == "View"
         )
         view.addAction(self.dock.toggleViewAction())
+
+    def _on_job_event(self, event: Any) -> None:
+        # A queued job fills the cache the editor reads: badges and viewer catch up.
+        if event.kind is QueueEventKind.JOB_FINISHED and self.window.graph.nodes:
+            self.window.queries.request_states()
+            self.window.viewer.refresh()
 
     def _engine(self) -> Engine:
         editor = self.window.controller.engine
