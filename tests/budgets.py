@@ -61,6 +61,7 @@ FAMILIES = (
             "test_takes",
             "test_example",
             "test_farm",
+            "test_plugins",
             "test_contact",
             "test_kill",
             "test_safe_writes",

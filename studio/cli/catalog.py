@@ -49,6 +49,8 @@ def describe_spec(spec: Any) -> dict[str, Any]:
         "title": spec.title,
         "category": spec.category,
         "version": spec.version,
+        "package": spec.package,
+        "package_version": spec.package_version,
         "help": spec.help,
         "output_node": spec.output_node,
         "always_run": spec.always_run,
@@ -59,12 +61,21 @@ def describe_spec(spec: Any) -> dict[str, Any]:
 
 
 def cmd_nodes(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
-    specs = [describe_spec(s) for s in registry_or_default(registry)]
+    registry = registry_or_default(registry)
+    specs = [describe_spec(s) for s in registry]
+    skipped = [r.describe() for r in registry.plugin_reports if not r.loaded]
+    for message in skipped:  # on stderr, so --json stays parseable
+        print(f"studio: warning: {message}", file=sys.stderr)
     if args.json:
         print(json.dumps(specs, indent=2, default=str))
         return EXIT_OK
     for spec in specs:
-        print(f"{spec['type']}  ({spec['category']}, v{spec['version']})  {spec['title']}")
+        origin = ""
+        if spec["package"] != "studio":
+            origin = f", from {spec['package']} {spec['package_version']}".rstrip()
+        print(
+            f"{spec['type']}  ({spec['category']}, v{spec['version']}{origin})  {spec['title']}"
+        )
         for group in ("inputs", "outputs"):
             for p in spec[group]:
                 optional = ", optional" if p["optional"] else ""

@@ -83,6 +83,8 @@ def compute_keys(
             recipe += [node.version, node.raw]
         else:
             recipe += [node.version, _keyed_params(node, node.params_view(), prints)]
+            if spec.package_version:  # a third-party node: its package's version too
+                recipe.append([spec.package, spec.package_version])
             if spec.output_node:
                 recipe.append(out_dir)
         if volatile:

@@ -7,6 +7,7 @@ the graph layer knows nothing of the ``nodes`` package.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from studio.graph.spec import NodeSpec
 
@@ -16,6 +17,8 @@ class NodeRegistry:
 
     def __init__(self, specs: Iterable[NodeSpec] = ()) -> None:
         self._specs: dict[str, NodeSpec] = {}
+        # What became of each third-party node package (studio.session.plugins.PluginReport).
+        self.plugin_reports: list[Any] = []
         for spec in specs:
             self.register(spec)
 

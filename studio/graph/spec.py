@@ -257,6 +257,11 @@ class NodeSpec:
     # Whether a render with these params wants a GPU (diffusion models, learned upscalers):
     # a render farm asks for one for jobs that run such a node.
     accelerator: Callable[[Mapping[str, Any]], bool] | None = None
+    # Where the node type comes from: "studio" for the shipped nodes, else the node package
+    # (distribution) that registered it, and that package's version, which enters the cache
+    # key (an update of a package invalidates what its nodes made).
+    package: str = "studio"
+    package_version: str = ""
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

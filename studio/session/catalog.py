@@ -9,10 +9,15 @@ from __future__ import annotations
 import nodes
 from studio.graph.builtin import BUILTIN_SPECS
 from studio.graph.registry import NodeRegistry
+from studio.session.plugins import load_plugins
 
 
-def default_registry() -> NodeRegistry:
-    """Every node type shipped in ``nodes/`` plus the built-in reroute."""
+def default_registry(*, plugins: bool = True) -> NodeRegistry:
+    """Every node type shipped in ``nodes/``, the built-in reroute and, with ``plugins``, the
+    node packages installed beside Studio (:mod:`studio.session.plugins`); what became of
+    each package is in ``registry.plugin_reports``."""
     registry = NodeRegistry(BUILTIN_SPECS)
     nodes.register_all(registry)
+    if plugins:
+        registry.plugin_reports = load_plugins(registry)
     return registry

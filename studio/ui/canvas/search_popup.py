@@ -43,9 +43,18 @@ def fuzzy_score(query: str, text: str) -> float | None:
     return score - 0.05 * len(text)
 
 
+PACKAGE_FILTER = "package:"
+
+
 def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
     """Specs matching ``query`` best first: fuzzily by title, type id or category; by substring
-    on aliases ("img2vid"), tags and the choices of their params ("wan", "realesrgan")."""
+    on aliases ("img2vid"), tags, the choices of their params ("wan", "realesrgan") and the
+    node package they come from. ``package:NAME`` (first word) keeps only that package's."""
+    words = query.split()
+    if words and words[0].lower().startswith(PACKAGE_FILTER):
+        wanted = words[0][len(PACKAGE_FILTER) :].lower()
+        specs = [s for s in specs if wanted in s.package.lower()]
+        query = " ".join(words[1:])
     scored: list[tuple[float, str, NodeSpec]] = []
     for spec in specs:
         scores = [
@@ -55,6 +64,7 @@ def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
             *(_minus(substring_score(query, a), 5.0) for a in spec.aliases),
             *(_minus(substring_score(query, t), 15.0) for t in spec.tags),
             *(_minus(substring_score(query, c), 25.0) for c in _choices(spec)),
+            _minus(substring_score(query, _origin(spec)), 20.0) if _origin(spec) else None,
         ]
         best = max((s for s in scores if s is not None), default=None)
         if best is not None:
@@ -70,6 +80,11 @@ def substring_score(query: str, text: str) -> float | None:
     if not query or query not in text.lower():
         return None
     return fuzzy_score(query, text)
+
+
+def _origin(spec: NodeSpec) -> str:
+    """The node package a third-party node comes from ("" for Studio's own)."""
+    return "" if spec.package == "studio" else spec.package
 
 
 def _choices(spec: NodeSpec) -> list[str]:
@@ -132,7 +147,8 @@ class SearchPopup(QFrame):
         for spec in rank(text, self._specs):
             item = QListWidgetItem(spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.type_id)
-            item.setData(CATEGORY_ROLE, spec.category)
+            origin = _origin(spec)
+            item.setData(CATEGORY_ROLE, f"{spec.category} · {origin}" if origin else spec.category)
             item.setToolTip(spec.help)
             self.list.addItem(item)
         if self.list.count():
