@@ -65,13 +65,39 @@ def fill(root: Path) -> None:
             )
 
 
-def best_of(runs: int, action) -> float:  # noqa: ANN001
+def fill_panel(root: Path) -> tuple[float, float]:
+    """The editor's Takes panel re-reading 10,000 takes and painting the visible rows."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.takes_panel import TakesPanel
+
+    app = QApplication.instance() or QApplication([])
+    panel = TakesPanel(lambda: root)
+    panel.resize(500, 800)
+    panel.show()
+
+    def refill() -> None:
+        panel.refresh()
+        panel.list.viewport().repaint()
+
+    took = best_of(3, refill)
+    assert panel.model.rowCount() == COUNT
+    panel.shutdown()
+    panel.close()
+    app.processEvents()
+    return took
+
+
+def best_of(runs: int, action) -> tuple[float, float]:  # noqa: ANN001
+    """The best (wall, CPU) seconds of ``runs`` calls. CPU time is what the call costs on an
+    idle machine; wall time on a busy one also counts the other processes."""
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         action()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
+    return min(t[0] for t in times), min(t[1] for t in times)
 
 
 def main() -> None:
@@ -92,6 +118,7 @@ def main() -> None:
             assert text.getvalue().count("\n") == COUNT
 
         listing = best_of(3, command)
+        panel_fill = fill_panel(root)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         start = time.perf_counter()
         subprocess.run(
@@ -101,16 +128,27 @@ def main() -> None:
             check=True,
         )
         process = time.perf_counter() - start
-    ms = {name: value * 1000 for name, value in locals().items() if isinstance(value, float)}
+
+    def show(label: str, took: tuple[float, float], target: bool = False) -> None:
+        wall, cpu = took
+        goal = " (target < 100 ms)" if target else ""
+        print(f"{label}: {wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU{goal}")
+
     print(f"filled {COUNT} takes of {SHOTS} shots in {filled:.1f} s")
-    print(f"TakesDB.list() of all {COUNT}: {ms['every']:.1f} ms (target < 100 ms)")
-    print(f"one shot ({COUNT // SHOTS} takes): {ms['one_shot']:.1f} ms")
-    print(f"circled ({COUNT // 50} takes): {ms['circled']:.1f} ms")
-    print(f"`studio takes list` in-process, query + file checks + text: {ms['listing']:.1f} ms")
-    print(f"`studio takes list` as a new process, start-up included: {ms['process']:.0f} ms")
-    print(f"(load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    if every > TARGET_S:
-        raise SystemExit(f"the takes query took {every * 1000:.0f} ms (> {TARGET_S * 1000:.0f})")
+    show(f"TakesDB.list() of all {COUNT}", every, True)
+    show(f"one shot ({COUNT // SHOTS} takes)", one_shot)
+    show(f"circled ({COUNT // 50} takes)", circled)
+    show("`studio takes list` in-process, query + file checks + text", listing)
+    show(f"Takes panel filled with {COUNT} (query, model, first paint)", panel_fill, True)
+    print(f"`studio takes list` as a new process, start-up included: {process * 1000:.0f} ms")
+    load = os.getloadavg()[0]
+    print(f"(load average while measuring: {load:.1f} on {os.cpu_count()} cores)")
+    # On a busy machine wall time measures the other processes; judge by CPU time there.
+    busy = load > (os.cpu_count() or 1)
+    for label, took in (("the takes query", every), ("filling the panel", panel_fill)):
+        cost = took[1] if busy else took[0]
+        if cost > TARGET_S:
+            raise SystemExit(f"{label} took {cost * 1000:.0f} ms (> {TARGET_S * 1000:.0f})")
 
 
 if __name__ == "__main__":

@@ -45,3 +45,30 @@ def _from_files(take: Take) -> dict[str, Any] | None:
         return None
     found = take_from_files(take.root, take.shot, take.number)
     return load_json(found.workflow) if found is not None and found.workflow else None
+
+
+def settings_commands(graph: Any, take: Take, registry: NodeRegistry) -> tuple[Any, list[str]]:
+    """ "Restore this take's settings" on the graph being edited, as one undoable step: a
+    :class:`~studio.graph.commands.Macro` setting every param (and bypass) of the nodes the
+    graph shares with the take (by id) to the take's values, or None when nothing differs;
+    and the titles of the take's nodes this graph no longer has (their settings cannot
+    come back this way: restore the whole workflow to a file for those)."""
+    from studio.graph.commands import Macro, SetNodeAttribute, SetParam
+
+    restored = restore_workflow(take, registry).graph
+    commands: list[Any] = []
+    missing: list[str] = []
+    for node in restored.nodes:
+        if node.id not in graph or graph.node(node.id).type_id != node.type_id:
+            missing.append(node.title)
+            continue
+        current = graph.node(node.id)
+        for name, value in node.params_view().items():
+            if current.spec is not None and current.spec.param(name) is None:
+                continue
+            if current.param(name) != value:
+                commands.append(SetParam(node.id, name, json.loads(json.dumps(value))))
+        if current.bypass != node.bypass:
+            commands.append(SetNodeAttribute(node.id, "bypass", node.bypass))
+    macro = Macro(commands, label=f"Restore settings of {take.name}") if commands else None
+    return macro, missing

@@ -34,6 +34,7 @@ from studio.ui.queries import EngineQueries, to_qimage
 from studio.ui.queue_integration import QueueIntegration
 from studio.ui.run_controller import RunController
 from studio.ui.run_panel import RunPanel
+from studio.ui.takes_integration import TAKE_PREFIX, TakesIntegration, take_output, take_title
 from studio.ui.viewer.dock import ViewerDock
 from studio.ui.window_actions import build_actions, update_history_actions
 from studio.ui.workflow_files import WorkflowFiles
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._state_timer = self._single_shot(400, self._refresh_states)
         build_actions(self)
         self.queue = QueueIntegration(self)
+        self.takes = TakesIntegration(self)
         self._connect()
         self.autosaver = Autosaver(self.session, autosave_ms, self)
         self.setAcceptDrops(True)
@@ -195,6 +197,7 @@ class MainWindow(QMainWindow):
             return
         self.controller.cancel()
         self.queue.shutdown()  # the job it renders goes back to the queue
+        self.takes.shutdown()
         for timer in (self._thumb_timer, self._state_timer, self.autosaver.timer):
             timer.stop()
         discard_recovery()
@@ -261,6 +264,8 @@ class MainWindow(QMainWindow):
         return window
 
     def _cached_output(self, node_id: str, graph: Graph | None = None) -> dict[str, Any] | None:
+        if node_id.startswith(TAKE_PREFIX):  # a take compared in the viewer: read its file
+            return take_output(node_id)
         graph = self.graph if graph is None else graph
         if node_id not in graph:
             return None
@@ -285,6 +290,8 @@ class MainWindow(QMainWindow):
         )
 
     def _title_of(self, node_id: str) -> str:
+        if node_id.startswith(TAKE_PREFIX):
+            return take_title(node_id)
         return self.graph.node(node_id).title if node_id in self.graph else node_id[:8]
 
     def show_error(self, node_id: str) -> None:
