@@ -1,4 +1,4 @@
-"""The core (graph, engine, nodes, CLI) imports no Qt, and no torch until a node runs."""
+"""The core (graph, engine, nodes, takes, CLI) imports no Qt, and no torch until a node runs."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import importlib, json, pkgutil, sys
-import nodes, studio.engine, studio.graph, studio.queue, studio.session
+import nodes, studio.engine, studio.graph, studio.queue, studio.session, studio.takes
 from studio.session import default_registry
 default_registry()
 import studio.cli
-for package in (studio.graph, studio.engine, studio.queue, studio.session):
+for package in (studio.graph, studio.engine, studio.queue, studio.session, studio.takes):
     for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
         importlib.import_module(info.name)
 heavy = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "torch", "diffusers", "transformers")
