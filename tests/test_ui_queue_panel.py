@@ -82,6 +82,9 @@ def test_queued_jobs_render_in_the_background_and_show_their_results(
 def test_reorder_pause_resume_cancel_with_the_buttons(qtbot, panel, store, registry, tmp_path):
     store.add(jobs_for(registry, tmp_path / "out", (1, 2, 3, 4)))
     panel.refresh()
+    first = panel.tree.topLevelItem(0)
+    panel.refresh()  # nothing moved: rows update in place (scroll and selection stay)
+    assert panel.tree.topLevelItem(0) is first
     panel.select([store.jobs()[2].id])
     qtbot.mouseClick(panel.buttons["up"], Qt.MouseButton.LeftButton)
     assert [name for name, _ in rows(panel)] == ["job 1", "job 3", "job 2", "job 4"]

@@ -78,6 +78,7 @@ class QueuePanel(QWidget):
         self.store = store
         self.engine_factory = engine_factory
         self.worker: QueueWorker | None = None
+        self._states: dict[str, JobState] = {}
         self._bridge = _Bridge(self)
         self._bridge.event.connect(self._on_event)
 
@@ -260,17 +261,33 @@ class QueuePanel(QWidget):
     # -- view ---------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """Show the store's jobs: rows update in place while the order holds (the scroll
+        position and selection stay put), and are rebuilt when jobs come, go or move."""
         selected = set(self.selected_ids())
         jobs = self.store.jobs()
-        self.tree.clear()
-        for job in jobs:
-            item = QTreeWidgetItem([job.name, str(job.state), describe(job)])
-            item.setData(0, Qt.ItemDataRole.UserRole, job.id)
+        tree = self.tree
+        shown = [
+            tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+            for i in range(tree.topLevelItemCount())
+        ]
+        self._states = {job.id: job.state for job in jobs}
+        if shown != [job.id for job in jobs]:
+            tree.blockSignals(True)  # selection is restored below, then the buttons follow
+            tree.clear()
+            for job in jobs:
+                item = QTreeWidgetItem()
+                item.setData(0, Qt.ItemDataRole.UserRole, job.id)
+                tree.addTopLevelItem(item)
+                item.setSelected(job.id in selected)
+            tree.blockSignals(False)
+        for index, job in enumerate(jobs):
+            item = tree.topLevelItem(index)
+            for column, text in enumerate((job.name, str(job.state), describe(job))):
+                if item.text(column) != text:
+                    item.setText(column, text)
             item.setForeground(1, _brush(STATE_COLORS[job.state]))
             item.setToolTip(0, f"{job.id}\n{job.output_dir}")
             item.setToolTip(2, job.message or describe(job))
-            self.tree.addTopLevelItem(item)
-            item.setSelected(job.id in selected)
         waiting = sum(1 for j in jobs if j.state is JobState.QUEUED)
         running = next((j for j in jobs if j.state is JobState.RUNNING), None)
         text = f"{waiting} waiting"
@@ -290,11 +307,8 @@ class QueuePanel(QWidget):
         self.buttons["sheet"].setEnabled(bool(states))
 
     def store_state(self, job_id: str) -> JobState | None:
-        for index in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(index)
-            if item.data(0, Qt.ItemDataRole.UserRole) == job_id:
-                return JobState(item.text(1))
-        return None
+        """The state shown for ``job_id`` (as of the last refresh)."""
+        return self._states.get(job_id)
 
 
 def _brush(color: str) -> Any:
