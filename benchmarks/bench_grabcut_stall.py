@@ -45,8 +45,8 @@ def main() -> int:
     from studio.engine.cache import Cache
     from studio.engine.scheduler import Engine
     from studio.engine.testing import FakeRunContext
-    from studio.graph.graph import Graph
     from studio.session.catalog import default_registry
+    from studio.session.session import Session
     from studio.ui.app import application
     from studio.ui.painter.window import PainterWindow
 
@@ -56,15 +56,13 @@ def main() -> int:
     cv2.imwrite(str(path), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     registry = default_registry()
     engine = Engine(registry, Cache(disk=False), device="cpu")
-    graph = Graph(registry)
+    session = Session(registry)
+    graph = session.graph
     image = graph.add("LoadImage", params={"path": str(path)})
     mask = graph.add("RegionMask")
     graph.connect(image.id, "image", mask.id, "image")
 
-    def push(command) -> None:
-        command.apply(graph)
-
-    window = PainterWindow(graph, mask.id, push, engine)
+    window = PainterWindow(session, mask.id, engine)
     window.resize(1200, 760)
     window.show()
     loop = QEventLoop()

@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton
 
-from studio.graph.commands import Command, Connect
+from studio.graph.commands import Connect
 from studio.graph.graph import Edge, Graph
+from studio.session.session import Session
 from studio.ui.painter.camera_controls import camera_of, camera_outline
 from studio.ui.painter.window import PainterWindow
 
@@ -22,38 +23,29 @@ LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
 
 
-class _Undoable(QUndoCommand):
-    def __init__(self, graph: Graph, command: Command) -> None:
-        super().__init__(command.label)
-        self.graph, self.command = graph, command
-
-    def redo(self) -> None:
-        self.command.apply(self.graph)
-
-    def undo(self) -> None:
-        self.command.revert(self.graph)
-
-
 def keyframe() -> np.ndarray:
     image = np.full((H, W, 3), 90, np.uint8)
     image[30:90, 50:110] = (220, 80, 60)  # a red "subject" on grey
     return image
 
 
-class History:
-    """What the editor passes: an undo stack whose bound ``push`` the painter calls."""
+class Stack:
+    """The session's history, read the way these tests count undo steps."""
 
-    def __init__(self, graph: Graph) -> None:
-        self.graph, self.stack = graph, QUndoStack()
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-    def push(self, command: Command) -> None:
-        self.stack.push(_Undoable(self.graph, command))
+    def count(self) -> int:
+        return self.session.history.count
+
+    def undoText(self) -> str:  # noqa: N802 (reads like QUndoStack's)
+        return self.session.history.undo_label()
 
     def undo(self) -> None:
-        self.stack.undo()
+        self.session.undo()
 
     def redo(self) -> None:
-        self.stack.redo()
+        self.session.redo()
 
 
 @pytest.fixture
@@ -80,9 +72,9 @@ def settle(qtbot, window: PainterWindow) -> None:
 
 @pytest.fixture
 def setup(qtbot, registry, engine, keyframe_file):
-    graph = Graph(registry)
-    history = History(graph)
-    stack = history.stack
+    session = Session(registry)
+    graph = session.graph
+    stack = Stack(session)
     image = graph.add("LoadImage", params={"path": str(keyframe_file)})
 
     def open_painter(type_id: str, **params) -> PainterWindow:
@@ -93,7 +85,7 @@ def setup(qtbot, registry, engine, keyframe_file):
             video = graph.add("ImageToVideo")
             graph.connect(image.id, "image", video.id, "image")
             graph.connect(node.id, "motion", video.id, "motion")
-        window = PainterWindow(graph, node.id, history.push, engine)
+        window = PainterWindow(session, node.id, engine)
         qtbot.addWidget(window)
         window.resize(900, 560)
         window.show()
@@ -404,6 +396,23 @@ def test_removing_the_node_detaches_the_window(setup) -> None:
     assert other._unsubscribe is None and not other.isVisible()
 
 
+def test_a_new_workflow_closes_the_painter_and_an_upstream_edit_refetches(
+    setup, qtbot, tmp_path
+) -> None:
+    import cv2
+
+    graph, stack, open_painter = setup
+    window = open_painter("RegionMask")
+    (image,) = [n for n in graph.nodes if n.type_id == "LoadImage"]
+    other = np.full((H, W, 3), 30, np.uint8)
+    cv2.imwrite(str(tmp_path / "other.png"), other)
+    with qtbot.waitSignal(window.keyframe_ready, timeout=30_000):
+        graph.node(image.id).set_param("path", str(tmp_path / "other.png"))
+    assert np.array_equal(window.keyframe, other)
+    window.session.new()  # the session replaced its workflow: this node is gone
+    assert window._unsubscribe_session is None and not window.isVisible()
+
+
 def test_lasso_drag_makes_a_polygon(setup) -> None:
     _, stack, open_painter = setup
     window = open_painter("RegionMask")
@@ -415,9 +424,9 @@ def test_lasso_drag_makes_a_polygon(setup) -> None:
 
 
 def test_no_picture_wired_paints_on_a_blank_frame(qtbot, registry, engine) -> None:
-    graph = Graph(registry)
-    node = graph.add("RegionMask")
-    window = PainterWindow(graph, node.id, lambda command: command.apply(graph), engine)
+    session = Session(registry)
+    node = session.graph.add("RegionMask")
+    window = PainterWindow(session, node.id, engine)
     qtbot.addWidget(window)
     assert window.canvas.image_size == (1024, 576)
     assert "no picture is wired" in window.status.text()
@@ -431,13 +440,14 @@ def test_opens_before_a_run_and_fetches_the_keyframe_itself(
 ) -> None:
     """Nothing rendered yet: the painter renders the upstream branch (here Load Image ->
     a reroute dot) through the engine, showing progress; the second time it is cached."""
-    graph = Graph(registry)
+    session = Session(registry)
+    graph = session.graph
     image = graph.add("LoadImage", params={"path": str(keyframe_file)})
     dot = graph.add("Reroute")
     mask = graph.add("RegionMask")
     graph.connect(image.id, "image", dot.id, "in")
     graph.connect(dot.id, "out", mask.id, "image")
-    window = PainterWindow(graph, mask.id, lambda command: command.apply(graph), engine)
+    window = PainterWindow(session, mask.id, engine)
     qtbot.addWidget(window)
     window.resize(900, 560)
     window.show()
@@ -448,7 +458,7 @@ def test_opens_before_a_run_and_fetches_the_keyframe_itself(
     assert window.has_keyframe and np.array_equal(window.keyframe, keyframe())
     assert window.canvas.image_size == (W, H)
     assert not window.busy.isVisible()
-    again = PainterWindow(graph, mask.id, lambda command: command.apply(graph), engine)
+    again = PainterWindow(session, mask.id, engine)
     qtbot.addWidget(again)
     with qtbot.waitSignal(again.keyframe_ready, timeout=30_000):
         pass

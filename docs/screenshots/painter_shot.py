@@ -30,8 +30,8 @@ def main() -> int:
 
     from studio.engine.cache import Cache
     from studio.engine.scheduler import Engine
-    from studio.graph.graph import Graph
     from studio.session.catalog import default_registry
+    from studio.session.session import Session
     from studio.ui.app import application
     from studio.ui.painter.window import PainterWindow
 
@@ -39,7 +39,8 @@ def main() -> int:
     photo = scratch / "coffee.png"
     cv2.imwrite(str(photo), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
     registry = default_registry()
-    graph = Graph(registry)
+    session = Session(registry)
+    graph = session.graph
     image = graph.add("LoadImage", params={"path": str(photo)})
     cup = [{"kind": "ellipse", "points": [[0.28, 0.12], [0.68, 0.72]]}]
     spoon = [{"kind": "polygon", "points": [[0.55, 0.55], [0.68, 0.52], [0.7, 0.72], [0.58, 0.75]]}]
@@ -72,7 +73,7 @@ def main() -> int:
     graph.connect(brush.id, "motion", video.id, "motion")
 
     engine = Engine(registry, Cache(disk=False), device="cpu")
-    window = PainterWindow(graph, brush.id, lambda command: command.apply(graph), engine)
+    window = PainterWindow(session, brush.id, engine)
     window.resize(1280, 900)
     window.show()
     loop = QEventLoop()

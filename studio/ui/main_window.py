@@ -249,14 +249,7 @@ class MainWindow(QMainWindow):
             return window
         from studio.ui.painter.window import PainterWindow
 
-        window = PainterWindow(
-            self.graph,
-            node_id,
-            self.session.push,
-            self.controller.engine,
-            snapshot=self.session.snapshot,
-            parent=self,
-        )
+        window = PainterWindow(self.session, node_id, self.controller.engine, parent=self)
         window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         window.destroyed.connect(lambda _=None, n=node_id: self.painter_windows.pop(n, None))
         self.painter_windows[node_id] = window

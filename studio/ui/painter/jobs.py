@@ -19,50 +19,14 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.engine.cancel import CancelToken
 from studio.engine.events import RunEvent
-from studio.graph.graph import Edge, Graph
+from studio.graph.graph import Graph
 from studio.graph.spec import Cancelled, NodeError
-from studio.graph.types import PortType
+from studio.session.keyframes import keyframe_source
+
+__all__ = ["EngineTask", "Snapshot", "keyframe_source", "picture_of", "upstream_signature"]
 
 Snapshot = Callable[[], Graph]
 WORKER_NICENESS = 10
-
-
-def copy_graph(graph: Graph) -> Graph:
-    """A snapshot the worker may read while the artist goes on editing ``graph``."""
-    return graph.copy()
-
-
-def keyframe_source(graph: Graph, node_id: str) -> Edge | None:
-    """The wire that carries the picture ``node_id`` paints over.
-
-    The nearest one upstream first (breadth first, ``image`` inputs before others): a Region
-    Mask's image, or a Motion Brush's keyframe behind its Region Mask. A Motion Brush with no
-    mask wired has nothing upstream: then the picture its consumer animates (the Image to
-    Video's ``image``) is the keyframe."""
-    found = _nearest_picture(graph, [node_id])
-    if found is not None:
-        return found
-    consumers = sorted(graph.downstream([node_id]) - {node_id})
-    return _nearest_picture(graph, consumers, skip=graph.downstream([node_id]))
-
-
-def _nearest_picture(graph: Graph, start: list[str], skip: set[str] | None = None) -> Edge | None:
-    queue, seen = list(start), set(start) | (skip or set())
-    while queue:
-        current = queue.pop(0)
-        for edge in sorted(graph.edges_into(current), key=lambda e: e.dst_port != "image"):
-            if skip is not None and edge.src_node in skip:
-                continue
-            try:
-                carried = graph.resolved_output_type(edge.src_node, edge.src_port)
-            except KeyError:
-                carried = PortType.ANY
-            if carried is PortType.IMAGE:
-                return edge
-            if edge.src_node not in seen:
-                seen.add(edge.src_node)
-                queue.append(edge.src_node)
-    return None
 
 
 def upstream_signature(graph: Graph, node_id: str) -> str:

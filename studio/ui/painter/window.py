@@ -18,7 +18,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -37,8 +37,9 @@ from PySide6.QtWidgets import (
 
 from nodes.shapes import rasterise
 from studio.graph.commands import Command, Macro, SetParam
-from studio.graph.graph import Graph, GraphEvent
+from studio.graph.graph import GraphEvent, GraphEventKind
 from studio.graph.spec import NodeError
+from studio.session.session import Session, SessionEvent, SessionEventKind
 from studio.ui.inspector.widgets import describe_items
 from studio.ui.painter import PAINTABLE, mask_tools
 from studio.ui.painter.brush_editor import BrushPanel, new_brush
@@ -47,7 +48,6 @@ from studio.ui.painter.canvas import PainterCanvas, PathDrawing
 from studio.ui.painter.jobs import (
     EngineTask,
     Snapshot,
-    copy_graph,
     keyframe_source,
     picture_of,
     upstream_signature,
@@ -58,6 +58,7 @@ from studio.ui.painter.renders import BusyBar, Renders
 from studio.ui.viewer import theme
 
 BLANK_SIZE = (1024, 576)  # canvas size when the keyframe has not been rendered yet
+REFETCH_MS = 300  # after an upstream edit, wait this long for the next before re-rendering
 OVERLAY_MAX_SIDE = 1280  # regions are tinted at most this large, then scaled up
 
 
@@ -68,32 +69,36 @@ QListWidget::item:selected { background: #34465f; color: white; }
 
 
 class PainterWindow(QWidget):
-    """Mask and motion-brush painter for one RegionMask or MotionBrush node.
+    """Mask and motion-brush painter for one RegionMask or MotionBrush node of ``session``.
 
-    ``engine`` renders what the painter shows; ``snapshot`` copies the graph for it (on the
-    UI thread; the default: ``Graph.copy``)."""
+    Edits go through the session's history; what the painter shows is rendered by ``engine``
+    on the session's snapshots. It observes the session (a new workflow closes it) and the
+    session's graph for the params it draws."""
 
     keyframe_ready = Signal()  # the keyframe arrived (or it was found there is none)
     overlay_ready = Signal()  # a node's own mask replaced the quick drawing of the shapes
 
     def __init__(
         self,
-        graph: Graph,
+        session: Session,
         node_id: str,
-        push: Callable[[Command], None],
         engine: Any,
         *,
-        snapshot: Snapshot | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        graph = session.graph
         node = graph.node(node_id)
         if node.type_id not in PAINTABLE:
             raise ValueError(
                 f"the painter edits {' or '.join(PAINTABLE)} nodes, not {node.type_id}"
             )
-        self.graph, self.node_id, self.push, self.engine = graph, node_id, push, engine
-        self.snapshot: Snapshot = snapshot or (lambda: copy_graph(self.graph))
+        self.session, self.graph, self.node_id, self.engine = session, graph, node_id, engine
+        self.push: Callable[[Command], None] = session.push
+        self.snapshot: Snapshot = session.snapshot
+        self._source: tuple[Any, str] = (None, "")  # the keyframe's wire, and what makes it
+        self._refetch = QTimer(self, singleShot=True, interval=REFETCH_MS)
+        self._refetch.timeout.connect(self._refetch_if_changed)
         self.motion = node.type_id == "MotionBrush"
         self.keyframe = self._blank()
         self.has_keyframe = False
@@ -147,6 +152,10 @@ class PainterWindow(QWidget):
             self.preview.clip_ready.connect(self._show_preview)
         self._region_masks: list[tuple[int, np.ndarray]] = []  # (brush, overlay-size mask)
         self._history_shortcuts()
+        # The session says when the workflow is replaced; param edits come from its graph.
+        self._unsubscribe_session: Callable[[], None] | None = session.subscribe(
+            self._on_session_event
+        )
         self._unsubscribe: Callable[[], None] | None = graph.subscribe(self._on_graph_event)
         self.set_tool("path" if self.motion and self._brushes() else "brush")
         self.reload()
@@ -186,7 +195,8 @@ class PainterWindow(QWidget):
 
     def fetch_keyframe(self) -> None:
         """Render the branch that feeds this node's picture (cached when it can be)."""
-        edge = keyframe_source(self.graph, self.node_id)
+        self._source = self._keyframe_source()
+        edge = self._source[0]
         if edge is None:
             self.keyframe_message = "no picture is wired into this node (or what it feeds)"
             self.status.setText(self._hint())
@@ -335,23 +345,42 @@ class PainterWindow(QWidget):
     def _brushes(self) -> list[dict[str, Any]]:
         return list(self._params().get("brushes") or []) if self.motion else []
 
-    def _on_graph_event(self, event: GraphEvent) -> None:
-        gone = event.kind == "node_removed" and event.node_id == self.node_id
-        if gone or event.kind == "cleared":  # deleted, or another workflow was opened
+    def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind == SessionEventKind.GRAPH_REPLACED:  # New or Open: this node is gone
             self.detach()
             self.close()
-        elif event.kind == "node_changed" and event.field == "params":
-            mask_edge = self.graph.edge_into(self.node_id, "mask") if self.motion else None
-            upstream = mask_edge.src_node if mask_edge is not None else None
-            # Moving or renaming nodes on the canvas changes nothing painted here.
-            if event.node_id in (self.node_id, upstream):
+
+    def _on_graph_event(self, event: GraphEvent) -> None:
+        kind = event.kind
+        if kind == GraphEventKind.CLEARED or (
+            kind == GraphEventKind.NODE_REMOVED and event.node_id == self.node_id
+        ):
+            self.detach()
+            self.close()
+        elif kind == GraphEventKind.NODE_CHANGED and event.field == "params":
+            if event.node_id == self.node_id:
                 self.reload()
-        elif event.kind in ("edge_added", "edge_removed") and event.edge is not None:
-            if event.edge.dst_node == self.node_id:
-                if self.motion:
-                    self.reload()  # the mask input changed
-                if not self.has_keyframe or not self.motion:
-                    self.fetch_keyframe()  # the picture may come from elsewhere now
+                return
+            # Moving or renaming nodes changes nothing painted here; what feeds the wired
+            # mask or the keyframe does.
+            mask_edge = self.graph.edge_into(self.node_id, "mask") if self.motion else None
+            if mask_edge is not None and event.node_id in self.graph.upstream([mask_edge.src_node]):
+                self.reload()
+            self._refetch.start()
+        elif kind in (GraphEventKind.EDGE_ADDED, GraphEventKind.EDGE_REMOVED):
+            if self.motion and event.edge is not None and event.edge.dst_node == self.node_id:
+                self.reload()  # the mask input changed
+            self._refetch.start()
+
+    def _keyframe_source(self) -> tuple[Any, str]:
+        edge = keyframe_source(self.graph, self.node_id)
+        return edge, upstream_signature(self.graph, edge.src_node) if edge is not None else ""
+
+    def _refetch_if_changed(self) -> None:
+        """The keyframe again, if its wire or anything upstream of it changed (a burst of
+        edits waits for the last one)."""
+        if self._keyframe_source() != self._source:
+            self.fetch_keyframe()
 
     def reload(self) -> None:
         """Redraw everything from the node's params."""
@@ -624,15 +653,9 @@ class PainterWindow(QWidget):
             self.split.setSizes([half, self.split.height() - half])
 
     def _history_shortcuts(self) -> None:
-        # ``push`` is usually the editor's undo stack's bound method: when that stack can
-        # undo and redo, the usual keys work in this window too.
-        history = getattr(self.push, "__self__", None)
-        if not (
-            callable(getattr(history, "undo", None)) and callable(getattr(history, "redo", None))
-        ):
-            return
-        QShortcut(QKeySequence.StandardKey.Undo, self, history.undo)
-        QShortcut(QKeySequence.StandardKey.Redo, self, history.redo)
+        # The session's history: the usual keys undo and redo in this window too.
+        QShortcut(QKeySequence.StandardKey.Undo, self, self.session.undo)
+        QShortcut(QKeySequence.StandardKey.Redo, self, self.session.redo)
 
     # -- lifetime -----------------------------------------------------------------------------
 
@@ -641,6 +664,10 @@ class PainterWindow(QWidget):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unsubscribe_session is not None:
+            self._unsubscribe_session()
+            self._unsubscribe_session = None
+        self._refetch.stop()
         self.renders.stop()
         if self.preview is not None:
             self.preview.stop()
