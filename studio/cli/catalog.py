@@ -73,9 +73,7 @@ def cmd_nodes(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
         origin = ""
         if spec["package"] != "studio":
             origin = f", from {spec['package']} {spec['package_version']}".rstrip()
-        print(
-            f"{spec['type']}  ({spec['category']}, v{spec['version']}{origin})  {spec['title']}"
-        )
+        print(f"{spec['type']}  ({spec['category']}, v{spec['version']}{origin})  {spec['title']}")
         for group in ("inputs", "outputs"):
             for p in spec[group]:
                 optional = ", optional" if p["optional"] else ""

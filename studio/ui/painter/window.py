@@ -21,16 +21,12 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
-    QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -52,9 +48,10 @@ from studio.ui.painter.jobs import (
     picture_of,
     upstream_signature,
 )
-from studio.ui.painter.mask_tools import TOOLS, region_colour
+from studio.ui.painter.mask_tools import region_colour
 from studio.ui.painter.preview import PreviewJob, QuickPreview
 from studio.ui.painter.renders import BusyBar, Renders
+from studio.ui.painter.tool_bar import PainterToolBar
 from studio.ui.viewer import theme
 
 BLANK_SIZE = (1024, 576)  # canvas size when the keyframe has not been rendered yet
@@ -138,7 +135,16 @@ class PainterWindow(QWidget):
         self.split.addWidget(self.canvas)
         centre = QVBoxLayout()
         centre.setSpacing(0)
-        centre.addWidget(self._tool_bar())
+        self.tool_bar = PainterToolBar(self.motion, self)
+        self.tool_bar.tool_chosen.connect(self.set_tool)
+        self.tool_bar.size_edited.connect(self._size_edited)
+        self.tool_bar.feather_edited.connect(self._feather_edited)
+        self.tool_bar.opacity_edited.connect(self.canvas.overlay.setOpacity)
+        self.tool_bar.fit.connect(self.canvas.fit)
+        self.tool_buttons = self.tool_bar.buttons
+        self.size_box, self.feather_box = self.tool_bar.size_box, self.tool_bar.feather_box
+        self._brush_settings_changed()
+        centre.addWidget(self.tool_bar)
         centre.addWidget(self.busy)
         centre.addWidget(self.split, 1)
         centre.addWidget(self.status)
@@ -239,58 +245,6 @@ class PainterWindow(QWidget):
         return all(task.wait(timeout) for task in tasks)
 
     # -- building -----------------------------------------------------------------------------
-
-    def _tool_bar(self) -> QWidget:
-        bar = QWidget()
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(6, 4, 6, 4)
-        self.tool_buttons: dict[str, QToolButton] = {}
-        group = QButtonGroup(self)
-        group.setExclusive(True)
-        skip = mask_tools.MASK_ONLY if self.motion else mask_tools.MOTION_ONLY
-        for name, key, tip in TOOLS:
-            if name in skip:
-                continue
-            label = {"subject": "Box→subject", "path": "Path"}.get(name, name.capitalize())
-            button = QToolButton(text=label, toolTip=f"{tip}  [{key}]", checkable=True)
-            button.clicked.connect(lambda _=False, n=name: self.set_tool(n))
-            group.addButton(button)
-            row.addWidget(button)
-            self.tool_buttons[name] = button
-            QShortcut(QKeySequence(key), self, lambda n=name: self.set_tool(n))
-        row.addSpacing(10)
-        self.size_box = self._percent(
-            "Size", "Brush radius, % of the frame's shorter side ([ ])", 0.2, 50.0, row
-        )
-        self.size_box.valueChanged.connect(self._size_edited)
-        self.feather_box = self._percent(
-            "Feather", "Edge softness, % of the shorter side ({ })", 0.0, 50.0, row
-        )
-        self.feather_box.valueChanged.connect(self._feather_edited)
-        row.addSpacing(10)
-        row.addWidget(QLabel("Overlay"))
-        self.opacity = QSlider(Qt.Orientation.Horizontal, toolTip="Overlay opacity")
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(50)
-        self.opacity.setMaximumWidth(110)
-        self.opacity.valueChanged.connect(lambda v: self.canvas.overlay.setOpacity(v / 100))
-        row.addWidget(self.opacity)
-        row.addStretch(1)
-        fit = QToolButton(text="Fit", toolTip="Fit the keyframe in the view (F)")
-        fit.clicked.connect(self.canvas.fit)
-        row.addWidget(fit)
-        self._brush_settings_changed()
-        return bar
-
-    @staticmethod
-    def _percent(label: str, tip: str, low: float, high: float, row: QHBoxLayout) -> QDoubleSpinBox:
-        box = QDoubleSpinBox(toolTip=tip, suffix=" %")
-        box.setRange(low, high)
-        box.setDecimals(1)
-        box.setSingleStep(0.5)
-        row.addWidget(QLabel(label))
-        row.addWidget(box)
-        return box
 
     def _side_panel(self) -> QWidget:
         panel = QWidget()
@@ -526,13 +480,7 @@ class PainterWindow(QWidget):
         self.status.setText(self._hint())
 
     def _brush_settings_changed(self) -> None:
-        for box, value in (
-            (self.size_box, self.canvas.brush.radius),
-            (self.feather_box, self.canvas.brush.feather),
-        ):
-            box.blockSignals(True)
-            box.setValue(value * 100)
-            box.blockSignals(False)
+        self.tool_bar.show_brush(self.canvas.brush.radius, self.canvas.brush.feather)
 
     def _size_edited(self, percent: float) -> None:
         self.canvas.brush.radius = percent / 100
