@@ -87,6 +87,20 @@ def test_a_full_disk_mid_take_fails_in_one_line_and_publishes_nothing(tmp_path, 
     assert leftovers(out) == []
 
 
+def test_a_database_that_cannot_be_written_leaves_no_take(tmp_path, monkeypatch):
+    import sqlite3
+
+    from studio.takes.db import TakesDB as DB
+
+    def full(self: DB, take: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(DB, "record", full)
+    with pytest.raises(NodeError, match=r"^cannot record the take in .*takes.sqlite: database or"):
+        run_node(SAVE_VIDEO, FakeRunContext(tmp_path, "{}"), {"video": clip()})
+    assert not (tmp_path / "shot").exists() and leftovers(tmp_path) == []
+
+
 def test_an_unwritable_output_folder_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

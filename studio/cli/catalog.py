@@ -7,7 +7,14 @@ import json
 import sys
 from typing import Any
 
-from studio.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_workflow, registry_or_default
+from studio.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    load_workflow,
+    printable,
+    registry_or_default,
+)
 from studio.graph.registry import NodeRegistry
 
 
@@ -20,11 +27,11 @@ def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int
         graph = load_workflow(args.workflow, registry_or_default(registry), keep_errors=True)
     except WorkflowFileError as exc:  # every structural problem, one a line
         for problem in exc.problems:
-            print(f"studio: error: {problem}", file=sys.stderr)
+            print(f"studio: error: {printable(str(problem))}", file=sys.stderr)
         return EXIT_USAGE
     problems = validate(graph, models=default_models() if registry is None else None)
     for problem in problems:
-        print(f"{problem.severity}: {problem}")
+        print(f"{problem.severity}: {printable(str(problem))}")  # titles may hold escapes
     failed = any(p.severity == "error" for p in problems)
     if not failed:
         print(f"{args.workflow}: valid ({len(graph.nodes)} nodes)")

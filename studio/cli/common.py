@@ -74,5 +74,5 @@ def load_workflow(path: str, registry: NodeRegistry, *, keep_errors: bool = Fals
             raise
         raise UsageError(str(exc)) from None
     for warning in loaded.warnings:
-        print(f"studio: warning: {warning}", file=sys.stderr)
+        print(f"studio: warning: {printable(warning)}", file=sys.stderr)
     return loaded.graph

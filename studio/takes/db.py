@@ -204,10 +204,11 @@ class TakesDB:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self.transaction() as db:

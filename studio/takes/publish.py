@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -131,6 +132,18 @@ class TakeWriter:
         main = next((s for s in self._suffixes if s in MAIN_SUFFIXES), None)
         if main is None:
             raise ValueError("nothing to publish: stage an .mp4 or .png first")
+        self._published: list[tuple[Path, Path]] = []
+        try:
+            return self._number_and_record(take, texts, db, main)
+        except BaseException as error:
+            _unpublish(self._published)  # a failed commit (a full disk) must not leave files
+            if isinstance(error, sqlite3.Error):
+                raise WriteError(f"cannot record the take in {db.path}: {error}") from None
+            raise
+
+    def _number_and_record(
+        self, take: Take, texts: Callable[[Take], dict[str, str]] | None, db: TakesDB, main: str
+    ) -> Take:
         with db.transaction():
             _sweep_half_published(self.folder, self.shot, _numbers_in(self.folder, self.shot), db)
             on_disk = _numbers_in(self.folder, self.shot)
@@ -150,12 +163,14 @@ class TakeWriter:
                     continue  # another writer (not using this database) took the number
                 except OSError as error:
                     raise WriteError(describe_os_error(error, self.folder)) from None
+                self._published = published
                 names = [target.name for _source, target in published]
                 take.files = [f"{self.shot}/{n}" for n in names[-1:] + names[:-1]]
                 try:
                     db.record(take)
                 except TakesError:
                     _unpublish(published)
+                    self._published = []
                     continue
                 return take
         raise WriteError(f"cannot find a free take number for {self.shot} in {self.folder}")
