@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import QMainWindow, QWidget
 
 from studio.engine.events import RunEventKind, RunStatus
@@ -100,7 +106,7 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self.session, autosave_ms, self)
         self.setAcceptDrops(True)
         self.resize(1600, 960)
-        self.workspace.apply()
+        self._laid_out = False
         self.files.update_title()
         update_history_actions(self)
 
@@ -147,7 +153,7 @@ class MainWindow(QMainWindow):
                 for painter in list(self.painter_windows.values()):  # nodes of the old graph
                     painter.close()
                 self.viewer.show_node(None)
-                self.view.frame_all()
+                QTimer.singleShot(0, self.view, self.view.frame_all)  # once docks are sized
                 self._refresh_states()
             case SessionEventKind.HISTORY_CHANGED:
                 update_history_actions(self)
@@ -190,6 +196,12 @@ class MainWindow(QMainWindow):
             self.say(f"Render failed: {message}" if message else "Render failed", 10000)
         elif status is RunStatus.CANCELLED:
             self.say("Render cancelled", 10000)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if not self._laid_out:  # sized for the window as first shown
+            self._laid_out = True
+            self.workspace.apply()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
         if not self.files.maybe_save():

@@ -102,7 +102,14 @@ def build_actions(w: MainWindow) -> None:
         [w.act_add, w.act_backdrop, w.act_note, w.act_reroute, w.act_bypass, w.act_tidy]
     )
 
-    w.act_frame_all = a(w, "Frame &All", view.frame_all, "Home", local_to=view)
+    w.act_frame_all = a(
+        w,
+        "Frame &All",
+        view.frame_all_or_everything,
+        "Home",
+        local_to=view,
+        tip="Readable zoom from the graph's start; press again to see all of it",
+    )
     w.act_frame_sel = a(w, "Frame &Selected", view.frame_selected, "F", local_to=view)
     menu = bar.addMenu("&View")
     menu.addActions([w.act_frame_all, w.act_frame_sel])

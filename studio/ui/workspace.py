@@ -86,13 +86,14 @@ class Workspace:
             for dock in self.extra:
                 w.tabifyDockWidget(self.run, dock)
             self._show_all()
-            viewer_share = 0.82 if preset is Preset.REVIEW else 0.62
+            viewer_share = 0.82 if preset is Preset.REVIEW else 0.66
             w.resizeDocks(
                 [self.viewer, self.graph],
                 [int(height * viewer_share), int(height * (1 - viewer_share))],
                 Vertical,
             )
-            w.resizeDocks([self.inspector], [min(400, int(width * 0.25))], Horizontal)
+            side = min(420, int(width * 0.26))
+            w.resizeDocks([self.viewer, self.inspector], [width - side, side], Horizontal)
         self.inspector.raise_()
 
     def _show_all(self) -> None:

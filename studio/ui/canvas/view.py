@@ -12,6 +12,7 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFontInfo,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -25,10 +26,19 @@ from studio.graph.commands import AddNode
 from studio.ui import theme
 from studio.ui.canvas import drops
 from studio.ui.canvas.arrange import place_clear, tidy_command
+from studio.ui.canvas.node_item import TITLE_FONT
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.search_popup import SearchPopup
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+READABLE_TITLE_PX = 11.0  # Frame All keeps node titles at least this tall on screen
+
+
+def readable_zoom() -> float:
+    """The zoom at which a node's title is READABLE_TITLE_PX tall on this screen."""
+    return min(1.0, READABLE_TITLE_PX / QFontInfo(TITLE_FONT).pixelSize())
+
+
 ZOOM_SETTLE_MS = 160  # after the last zoom step, thumbnails are redrawn smoothly
 MIN_GRID_PX = 10.0  # grid lines closer than this on screen are noise, and cost a frame
 
@@ -64,6 +74,7 @@ class NodeView(QGraphicsView):
         self._settle.setSingleShot(True)
         self._settle.setInterval(ZOOM_SETTLE_MS)
         self._settle.timeout.connect(self._zoom_settled)
+        self._framed_readable = False
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -107,7 +118,30 @@ class NodeView(QGraphicsView):
             self.centerOn(rect.center())
 
     def frame_all(self) -> None:
-        self.frame(self.node_scene.items_bounds())
+        """Frame the graph at a zoom where node titles stay readable (≥ 11 px): a big graph
+        shows its start (the sources, on the left) and the rest is a scroll away."""
+        bounds = self.node_scene.items_bounds()
+        if bounds.isNull() or bounds.isEmpty():
+            return
+        self.frame(bounds)
+        readable = readable_zoom()
+        self._framed_readable = self.zoom() < readable
+        if self._framed_readable:
+            self.zoom_by(readable / self.zoom())
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+            x = bounds.left() - 40 + visible.width() / 2
+            y = bounds.center().y()
+            if visible.height() < bounds.height():
+                y = bounds.top() - 40 + visible.height() / 2
+            self.centerOn(QPointF(x, y))
+
+    def frame_all_or_everything(self) -> None:
+        """Home: frame all readably; pressed again right after, show the whole graph."""
+        if self._framed_readable and abs(self.zoom() - readable_zoom()) < 1e-3:
+            self._framed_readable = False
+            self.frame(self.node_scene.items_bounds())
+        else:
+            self.frame_all()
 
     def frame_selected(self) -> None:
         selected = self.node_scene.selected_node_ids()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -171,6 +172,7 @@ class ViewerPanel(QWidget):
         )
         self.mode_box.addItems(MODES)
         self.mode_box.currentTextChanged.connect(self.set_mode)
+        self.mode_box.hide()  # only while comparing two nodes
         fit = QToolButton(text="Fit", toolTip="Fit the frame in the view (F)")
         one = QToolButton(text="1:1", toolTip="One image pixel per screen pixel (1)")
         header = QHBoxLayout()
@@ -193,8 +195,16 @@ class ViewerPanel(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setContentsMargins(24, 0, 24, 0)
-        self.message.linkActivated.connect(self.error_requested.emit)
         self.message.setProperty("muted", True)
+        # Below the centred text: offered only when the node on screen failed.
+        self.error_button = QPushButton("Show the Error")
+        self.error_button.setToolTip("Select the failed node and its error in the run log")
+        self.error_button.clicked.connect(lambda: self.error_requested.emit(self._ids[0] or ""))
+        self.error_button.hide()
+        over = QVBoxLayout(self.message)
+        over.addStretch(3)
+        over.addWidget(self.error_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        over.addStretch(2)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.message)
         self.stack.addWidget(self.picture)
@@ -215,12 +225,15 @@ class ViewerPanel(QWidget):
         top_layout.setSpacing(0)
         top_layout.addWidget(self.stack, 1)
         top_layout.addWidget(self.timeline)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        # Plots beside the picture when the panel is wide (a 16:9 frame leaves room at its
+        # side, and the picture keeps its height), below it when the panel is tall.
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(top)
         self.splitter.addWidget(self.plots)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([600, 400])
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self._split_set = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -283,6 +296,7 @@ class ViewerPanel(QWidget):
         if self.loading:
             titles = " and ".join(self.title_of(i) for i in self._ids if i)
             self.message.setText(f"Loading {titles}…")
+            self.error_button.hide()
             self.stack.setCurrentWidget(self.message)
 
     def _finish_loading(self) -> None:
@@ -322,6 +336,7 @@ class ViewerPanel(QWidget):
         self.plots.setVisible(path is not None)
         if self.a.source is None:
             self.message.setText(self._empty_text(a_id))
+            self.error_button.setVisible(a_id is not None and bool(self.failure_of(a_id)))
             self.stack.setCurrentWidget(self.message)
             self.picture.set_frame(None)
         else:
@@ -339,10 +354,7 @@ class ViewerPanel(QWidget):
         title = escape(self.title_of(node_id))
         reason = self.failure_of(node_id)
         if reason:
-            return (
-                f"<b>{title} failed</b><br>{escape(reason)}<br><br>"
-                f'<a href="{node_id}">Show the error in the run log</a>'
-            )
+            return f"<b>{title} failed</b><br>{escape(reason)}"
         return f"{title} has no output to show yet: run the graph."
 
     def refresh_failure(self, node_ids: tuple[str, ...]) -> None:
@@ -350,6 +362,7 @@ class ViewerPanel(QWidget):
         a_id = self._ids[0]
         if a_id in node_ids and self.a.source is None and not self.loading:
             self.message.setText(self._empty_text(a_id))
+            self.error_button.setVisible(bool(self.failure_of(a_id)))
 
     def _update_compare_button(self) -> None:
         a_id, b_id = self._ids
@@ -452,6 +465,16 @@ class ViewerPanel(QWidget):
         self.status.setText("   ".join(s for s in (size, zoom, self._pixel_text, dropped) if s))
 
     # -- keys ---------------------------------------------------------------------------------
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        wide = event.size().width() > 1.6 * event.size().height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation or not self._split_set:
+            self._split_set = True
+            self.splitter.setOrientation(orientation)
+            side = event.size().width() if wide else event.size().height()
+            self.splitter.setSizes([side - side * 3 // 10, side * 3 // 10])
 
     def _key(self, key: int) -> bool:
         return not self.loading and self.timeline.handle_key(key)

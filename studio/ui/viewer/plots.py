@@ -1,11 +1,16 @@
-"""Stabilize's plots: raw vs smoothed camera path, brightness before/after, and a playhead."""
+"""Stabilize's plots: raw vs smoothed camera path, brightness before/after, and a playhead.
+
+One plot at a time, in tabs, so each gets the pane's full height and its own readable axes
+(five stacked plots were ~60 px each at the default window size: flat lines, labels on top of
+each other). The playhead is shared: moving it on any plot seeks the timeline.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from studio.graph.types import CameraPath
 from studio.ui.viewer import theme
@@ -17,45 +22,56 @@ SMOOTH_PEN = pg.mkPen(theme.ACCENT, width=2)
 AFTER_PEN = pg.mkPen("#51cf66", width=2)
 CUT_PEN = pg.mkPen(theme.WARN, width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
 CHANNELS = (("x (px)", 0), ("y (px)", 1), ("rotation (°)", 2), ("zoom", 3))
+TABS = {
+    "x (px)": "X",
+    "y (px)": "Y",
+    "rotation (°)": "Rotate",
+    "zoom": "Zoom",
+    "brightness": "Luma",
+}
+MIN_PLOT_HEIGHT = 140
 
 
 class PathPlots(QWidget):
-    """Five stacked plots sharing one frame axis; dragging a playhead line seeks the timeline."""
+    """Five plots in tabs sharing one frame axis; dragging a playhead line seeks the timeline."""
 
     seek_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(theme.BACKGROUND)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMinimumHeight(MIN_PLOT_HEIGHT + 30)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.addWidget(self.tabs)
         self.plots: dict[str, pg.PlotItem] = {}
+        self.widgets: dict[str, pg.PlotWidget] = {}
         self.playheads: list[pg.InfiniteLine] = []
         self._cut_lines: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         names = [name for name, _ in CHANNELS] + ["brightness"]
-        for row, name in enumerate(names):
-            plot = self.graphics.addPlot(row=row, col=0)
+        for name in names:
+            widget = pg.PlotWidget(background=theme.BACKGROUND)
+            widget.setMinimumHeight(MIN_PLOT_HEIGHT)
+            plot = widget.getPlotItem()
             plot.setLabel("left", name, color=theme.MUTED)
+            plot.setLabel("bottom", "frame", color=theme.MUTED)
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setMenuEnabled(False)
-            plot.getAxis("left").setWidth(48)
-            plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" crowds the small labels
+            plot.getAxis("left").setWidth(56)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" crowds the labels
             plot.setMouseEnabled(x=True, y=False)
-            if row < len(names) - 1:
-                plot.getAxis("bottom").setStyle(showValues=False)
-            else:
-                plot.setLabel("bottom", "frame", color=theme.MUTED)
             if self.plots:
                 plot.setXLink(self.plots[names[0]])
+            self.tabs.addTab(widget, TABS.get(name, name.capitalize()))
+            self.widgets[name] = widget
             line = pg.InfiniteLine(0, angle=90, movable=True, pen=pg.mkPen(theme.ACCENT, width=1))
             line.sigPositionChanged.connect(self._line_moved)
             plot.addItem(line)
             self.playheads.append(line)
             self.plots[name] = plot
-        self.plots[names[0]].addLegend(offset=(-6, 2), labelTextColor=theme.TEXT)
-        self.plots["brightness"].addLegend(offset=(6, 2), labelTextColor=theme.TEXT)
+        for name in names:
+            self.plots[name].addLegend(offset=(-6, 4), labelTextColor=theme.TEXT)
         self._curves: dict[str, list[pg.PlotDataItem]] = {name: [] for name in names}
         self.playhead = 0
 
