@@ -406,3 +406,17 @@ def test_a_worker_beats_while_a_slow_node_reports_nothing(tmp_path, log):
         thread.join(30)
         (job,) = store.jobs()
         assert job.state is JobState.DONE and claimed is not None
+
+
+def test_a_job_cleared_the_moment_it_finishes_does_not_stop_the_worker(registry_, tmp_path, log):
+    class Store(JobStore):
+        def finish(self, job_id: str, *args: Any, **kwargs: Any) -> JobState:
+            final = super().finish(job_id, *args, **kwargs)
+            self.remove_finished()  # the artist pressed "Clear" right then
+            return final
+
+    with Store(tmp_path / "q.sqlite") as store:
+        store.add([simple_job(registry_, tmp_path, v) for v in (1, 2)])
+        ran = QueueWorker(store, engine_for(registry_, tmp_path)).drain()
+        assert [j.state for j in ran] == [JobState.DONE, JobState.DONE]
+        assert store.jobs() == []

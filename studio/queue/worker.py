@@ -21,7 +21,7 @@ from studio.engine.cancel import CancelToken
 from studio.engine.events import RunEvent, ignore_event
 from studio.engine.scheduler import Engine, RunResult
 from studio.queue.jobs import Job, JobState
-from studio.queue.store import HEARTBEAT_SECONDS, JobStore, new_worker_id
+from studio.queue.store import HEARTBEAT_SECONDS, JobNotFound, JobStore, new_worker_id
 
 log = logging.getLogger(__name__)
 
@@ -164,13 +164,16 @@ class QueueWorker:
         )
         beat.start()
         try:
-            self._render(job, token)
+            job.state = self._render(job, token)
         finally:
             done.set()
             beat.join()
             with self._lock:
                 self.current, self._token = None, None
-        return self.store.get(job.id)
+        try:
+            return self.store.get(job.id)
+        except JobNotFound:  # forgotten ("Clear finished") the moment it ended
+            return job
 
     def _beat(self, job_id: str, done: threading.Event) -> None:
         while not done.wait(self.heartbeat_interval):
@@ -226,7 +229,7 @@ class QueueWorker:
 
     # -- one job ------------------------------------------------------------------------------
 
-    def _render(self, job: Job, token: CancelToken) -> None:
+    def _render(self, job: Job, token: CancelToken) -> JobState:
         self._emit(JobEvent(QueueEventKind.JOB_STARTED, job.id, JobState.RUNNING))
         progress = _Progress()
         last_report = [time.monotonic()]
@@ -258,11 +261,12 @@ class QueueWorker:
         state, message = outcome.state, outcome.message
         if state is JobState.CANCELLED and self._interrupting:
             state, message = JobState.QUEUED, "interrupted; restarts from the cache"
-        self._end(job, state, outcome.result, message)
+        return self._end(job, state, outcome.result, message)
 
-    def _end(self, job: Job, state: JobState, result: dict[str, Any], message: str) -> None:
+    def _end(self, job: Job, state: JobState, result: dict[str, Any], message: str) -> JobState:
         final = self.store.finish(job.id, self.worker_id, state, result=result, message=message)
         self._emit(JobEvent(QueueEventKind.JOB_FINISHED, job.id, final, message=message))
+        return final
 
     def _emit(self, event: JobEvent) -> None:
         try:
