@@ -208,3 +208,22 @@ def test_reroute_dot_moves_by_its_centre_and_wires_from_its_rim_or_with_alt(wind
     mouse(view, "release", target, modifiers=alt)
     assert graph.edge_into(other.id, "image").src_node == dot.id
     assert graph.node(dot.id).position == (480.0, 260.0)
+
+
+def test_search_finds_a_node_by_the_name_of_a_local_model(real_canvas, qtbot, monkeypatch):
+    from studio.ui.inspector import widgets
+
+    def fake(kind: str) -> tuple[tuple[str, str], ...]:
+        found = {"image-to-video": (("Wan2.1-I2V-14B-480P", "/models/wan21"),)}
+        return found.get(kind, ())
+
+    monkeypatch.setattr(widgets, "discover_models", fake)
+    view = real_canvas.view
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Tab)
+    QTest.keyClicks(view.popup.field, "14b-480")
+    popup = view.popup
+    offered = [popup.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(popup.list.count())]
+    assert "ImageToVideo" in offered  # and only nodes that can load that model
+    registry = real_canvas.graph.registry
+    assert all(any(p.model_kind for p in registry[t].params) for t in offered)

@@ -43,6 +43,11 @@ def warm_up_imports(modules: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread
                 importlib.import_module(name)
             except Exception:  # a missing optional library only means no warm-up for it
                 continue
+        if modules is WARM_IMPORTS:  # the local models too: the node search lists their names
+            from studio.ui.inspector.widgets import discover_models
+
+            for kind in ("image-to-video", "text-to-image", "upscale-model"):
+                discover_models(kind)
 
     thread = threading.Thread(target=work, name="studio-warm-imports", daemon=True)
     thread.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPainter
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from studio.graph.spec import NodeSpec
+from studio.graph.spec import NodeSpec, ParamKind
 from studio.ui import theme
 
 CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -46,15 +46,19 @@ def fuzzy_score(query: str, text: str) -> float | None:
 PACKAGE_FILTER = "package:"
 
 
-def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
+def rank(
+    query: str, specs: Iterable[NodeSpec], models: Mapping[str, Sequence[str]] | None = None
+) -> list[NodeSpec]:
     """Specs matching ``query`` best first: fuzzily by title, type id or category; by substring
-    on aliases ("img2vid"), tags, the choices of their params ("wan", "realesrgan") and the
-    node package they come from. ``package:NAME`` (first word) keeps only that package's."""
+    on aliases ("img2vid"), tags, the choices of their params ("wan", "realesrgan"), the names
+    of the local models they can load (``models``: type id -> names) and the node package they
+    come from. ``package:NAME`` (first word) keeps only that package's."""
     words = query.split()
     if words and words[0].lower().startswith(PACKAGE_FILTER):
         wanted = words[0][len(PACKAGE_FILTER) :].lower()
         specs = [s for s in specs if wanted in s.package.lower()]
         query = " ".join(words[1:])
+    local = models or {}
     scored: list[tuple[float, str, NodeSpec]] = []
     for spec in specs:
         scores = [
@@ -64,6 +68,7 @@ def rank(query: str, specs: Iterable[NodeSpec]) -> list[NodeSpec]:
             *(_minus(substring_score(query, a), 5.0) for a in spec.aliases),
             *(_minus(substring_score(query, t), 15.0) for t in spec.tags),
             *(_minus(substring_score(query, c), 25.0) for c in _choices(spec)),
+            *(_minus(substring_score(query, m), 20.0) for m in local.get(spec.type_id, ())),
             _minus(substring_score(query, _origin(spec)), 20.0) if _origin(spec) else None,
         ]
         best = max((s for s in scores if s is not None), default=None)
@@ -89,6 +94,21 @@ def _origin(spec: NodeSpec) -> str:
 
 def _choices(spec: NodeSpec) -> list[str]:
     return [c for p in spec.params for c in p.choices]
+
+
+def model_names(specs: Iterable[NodeSpec]) -> dict[str, list[str]]:
+    """Type id -> names of the local models its model params can load (scanned once per
+    session, as the inspector's model menus are)."""
+    from studio.ui.inspector.widgets import discover_models
+
+    names: dict[str, list[str]] = {}
+    for spec in specs:
+        for param in spec.params:
+            if param.kind is ParamKind.MODEL:
+                names.setdefault(spec.type_id, []).extend(
+                    name for name, _path in discover_models(param.model_kind)
+                )
+    return names
 
 
 def _minus(score: float | None, amount: float) -> float | None:
@@ -119,10 +139,17 @@ class SearchPopup(QFrame):
 
     chosen = Signal(str)
 
-    def __init__(self, specs: Iterable[NodeSpec], parent=None, title: str = "Add node") -> None:
+    def __init__(
+        self,
+        specs: Iterable[NodeSpec],
+        parent=None,
+        title: str = "Add node",
+        models: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("SearchPopup")
         self._specs = list(specs)
+        self._models = models or {}
         layout = QVBoxLayout(self)
         layout.setSpacing(4)
         layout.setContentsMargins(8, 6, 8, 8)
@@ -144,7 +171,7 @@ class SearchPopup(QFrame):
 
     def _filter(self, text: str) -> None:
         self.list.clear()
-        for spec in rank(text, self._specs):
+        for spec in rank(text, self._specs, self._models):
             item = QListWidgetItem(spec.title)
             item.setData(Qt.ItemDataRole.UserRole, spec.type_id)
             origin = _origin(spec)

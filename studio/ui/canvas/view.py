@@ -28,7 +28,7 @@ from studio.ui.canvas import drops
 from studio.ui.canvas.arrange import place_clear, tidy_command
 from studio.ui.canvas.node_item import TITLE_FONT
 from studio.ui.canvas.scene import NodeScene
-from studio.ui.canvas.search_popup import SearchPopup
+from studio.ui.canvas.search_popup import SearchPopup, model_names
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
 READABLE_TITLE_PX = 11.0  # Frame All keeps node titles at least this tall on screen
@@ -248,7 +248,7 @@ class NodeView(QGraphicsView):
             allowed = set(editing.compatible_types(graph, anchor))
             specs = [s for s in specs if s.type_id in allowed]
             title = "Add a node that fits this wire"
-        popup = SearchPopup(specs, self, title=title)
+        popup = SearchPopup(specs, self, title=title, models=model_names(specs))
         popup.chosen.connect(lambda type_id: self.create_node(type_id, scene_pos, anchor))
         self.popup = popup
         popup.popup(self.viewport().mapToGlobal(self.mapFromScene(scene_pos)))
