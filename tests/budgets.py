@@ -65,6 +65,7 @@ FAMILIES = (
             "test_contact",
             "test_kill",
             "test_safe_writes",
+            "test_credentials",
         ),
         "CLI, queue, farm, takes, safe writes and kills, the example shot end to end",
     ),

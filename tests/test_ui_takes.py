@@ -92,5 +92,6 @@ def test_takes_panel(qtbot, window, tmp_path):
     panel.refresh()
     assert "MISSING" in panel.model.data(panel.model.index(0))
     panel.select("shot_v001")
+    assert "Content credentials: none" in panel.details.text()
     window.takes.dock.raise_()
     window.grab().save(str(tmp_path / "takes_panel.png"))

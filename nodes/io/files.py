@@ -34,6 +34,36 @@ STRIP_PATHS_HELP = (
 )
 
 
+CREDENTIALS_HELP = (
+    "Sign the file with a C2PA manifest saying it is AI-generated (which models, the "
+    "workflow's hash), with your own certificate and key from the settings file "
+    "('content_credentials'). Off by default."
+)
+CREDENTIALS_LABEL = "Content credentials (C2PA)"
+
+
+def signing_key(params: Mapping[str, Any]) -> Any:
+    """The user's signing key when the Save node's ``content_credentials`` is on, else None."""
+    if not params.get("content_credentials"):
+        return None
+    from studio.takes.credentials import CredentialsError, signing_key_from_settings
+
+    try:
+        return signing_key_from_settings()
+    except CredentialsError as error:
+        raise NodeError(str(error)) from None
+
+
+def sign(path: Path, key: Any, title: str, workflow: dict[str, Any] | None) -> None:
+    """Embed content credentials in a staged file (``key`` from :func:`signing_key`)."""
+    from studio.takes.credentials import CredentialsError, sign_file
+
+    try:
+        sign_file(path, key, title, workflow)
+    except CredentialsError as error:
+        raise NodeError(str(error)) from None
+
+
 def shot_name(filename: str, suffix: str) -> str:
     """The shot a Save node writes: its ``filename`` param made safe (no folders, no
     control characters, no leading '-' that a tool could read as an option)."""

@@ -13,11 +13,15 @@ import cv2
 import numpy as np
 
 from nodes.io.files import (
+    CREDENTIALS_HELP,
+    CREDENTIALS_LABEL,
     STRIP_PATHS_HELP,
     embedded_workflow,
     filename_check,
     recall_take,
     shot_name,
+    sign,
+    signing_key,
     strip_paths_wanted,
     take_identity,
     take_still_valid,
@@ -241,9 +245,12 @@ def run_save_image(
     key = take_identity(ctx, image.tobytes(), image.shape, dict(params), ctx.workflow_json)
     base = Path(ctx.output_dir) / shot
     workflow = embedded_workflow(ctx, shot, key, base, strip=strip_paths_wanted(params))
+    credentials = signing_key(params)
 
     def stage(writer: TakeWriter) -> None:
         _write_png(writer.staged(".png"), image, json.dumps(workflow) if workflow else "")
+        if credentials is not None:
+            sign(writer.staged(".png"), credentials, f"{shot}.png", workflow)
 
     result = write_take(ctx, shot, key, workflow, "SaveImage", stage)
     ctx.info(f"saved take {result['take']}: {result['files'][0]}")
@@ -280,6 +287,13 @@ SAVE_IMAGE = NodeSpec(
             help="The name: takes go to <out>/<name>/<name>_v001.png, _v002, ...",
         ),
         Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
+        Param(
+            "content_credentials",
+            ParamKind.BOOL,
+            False,
+            label=CREDENTIALS_LABEL,
+            help=CREDENTIALS_HELP,
+        ),
     ),
     output_node=True,
     still_valid=take_still_valid,

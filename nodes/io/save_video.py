@@ -18,11 +18,15 @@ from typing import Any
 
 from nodes.io.encode import check_encodable, encode_mp4
 from nodes.io.files import (
+    CREDENTIALS_HELP,
+    CREDENTIALS_LABEL,
     STRIP_PATHS_HELP,
     embedded_workflow,
     filename_check,
     recall_take,
     shot_name,
+    sign,
+    signing_key,
     strip_paths_wanted,
     take_identity,
     take_still_valid,
@@ -56,6 +60,7 @@ def run_save_video(
     strip = strip_paths_wanted(params)
     base = Path(ctx.output_dir) / shot  # embedded paths are relative to the take's folder
     workflow = embedded_workflow(ctx, shot, key, base, strip=strip)
+    credentials = signing_key(params)  # before the encode: a missing certificate fails at once
 
     def stage(writer: TakeWriter) -> None:
         tags = {"comment": json.dumps(workflow) if workflow is not None else ""}
@@ -71,6 +76,8 @@ def run_save_video(
             progress=ctx.progress,
             label=f"a new take of {shot}",
         )
+        if credentials is not None:
+            sign(writer.staged(".mp4"), credentials, f"{shot}.mp4", workflow)
         _write_png(writer.staged("_poster.png"), video.frames[len(video) // 2])
         if params["also_png_sequence"]:
             _write_png_sequence(ctx, video, writer.staged("_frames"))
@@ -165,6 +172,13 @@ SAVE_VIDEO = NodeSpec(
             help="Also write every frame as a PNG into '<shot>_v001_frames/' for compositing.",
         ),
         Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
+        Param(
+            "content_credentials",
+            ParamKind.BOOL,
+            False,
+            label=CREDENTIALS_LABEL,
+            help=CREDENTIALS_HELP,
+        ),
     ),
     output_node=True,
     still_valid=take_still_valid,

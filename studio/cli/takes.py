@@ -25,6 +25,7 @@ from typing import Any
 from studio.cli.common import EXIT_FAILED, EXIT_OK, UsageError, printable, registry_or_default
 from studio.graph.registry import NodeRegistry
 from studio.takes import Rating, Take, TakesDB, TakesError
+from studio.takes.credentials import read_credentials
 from studio.takes.db import DB_NAME
 
 RATINGS = {"circle": Rating.CIRCLE, "reject": Rating.REJECT, "none": Rating.NONE}
@@ -148,6 +149,7 @@ def cmd_takes_show(args: argparse.Namespace, registry: NodeRegistry | None) -> i
         "device": take.device,
         "versions": take.versions,
         "nodes": take.nodes,
+        "credentials": read_credentials(take.paths()[0]) if not take.missing else None,
     }
     if args.json:
         print(json.dumps(data, indent=2))

@@ -188,6 +188,18 @@ def describe(take: Take) -> str:
     return f"{first}\n{second}" if second else first
 
 
+def credentials_line(take: Take) -> str:
+    """What the take's content credentials (C2PA) say, or that it has none."""
+    from studio.takes.credentials import read_credentials
+
+    found = read_credentials(take.paths()[0]) if not take.missing else None
+    if found is None:
+        return "Content credentials: none"
+    made = "AI-generated" if found["ai_generated"] else "not marked AI-generated"
+    models = ", ".join(found["models"]) or "no models named"
+    return f"Content credentials: signed by {found['signer'] or 'unknown'} · {made} · {models}"
+
+
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= 16 else text[:13] + "…"
@@ -409,7 +421,7 @@ class TakesPanel(QWidget):
         lines = [f"{take.paths()[0]}" + ("  (missing)" if take.missing else "")]
         if seeds:
             lines.append(f"seeds: {seeds}")
-        lines.append("Content credentials: none (C2PA signing is not set up)")
+        lines.append(credentials_line(take))
         return "\n".join(lines)
 
     def _before(self, take: Take) -> Take | None:
