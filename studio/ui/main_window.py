@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import (
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QShowEvent,
@@ -29,6 +28,7 @@ from studio.graph.registry import NodeRegistry
 from studio.session import NodeStatus, Session, SessionEvent, SessionEventKind, Timings
 from studio.session.files import RecentFiles, discard_recovery
 from studio.settings import Settings, cache_dir
+from studio.ui import desktop
 from studio.ui.bridge import SessionBridge
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.view import NodeView
@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
             lambda text, error: self.run_panel.add_log(text, error=error),
         )
         self.edit = CanvasCommands(self, self.session, self.scene, self.view, self.say)
+        self._last_files: dict[str, list[Path]] = {}  # Save node -> what it wrote last
         self.painter_windows: dict[str, QWidget] = {}  # node id -> its open painter window
         self._pending_thumbs: set[str] = set()
         self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.view.context_menu.connect(self._context_menu)
         self.view.open_file.connect(lambda path: self.files.drop([path]))
         self.inspector.open_painter.connect(self.open_painter)
+        self.inspector.output_requested.connect(self.open_render)
         self.run_panel.node_activated.connect(self.edit.select_node)
         self.viewer.panel.error_requested.connect(self.show_error)
         self.controller.running_changed.connect(self._running_changed)
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
     def _on_session_event(self, event: SessionEvent) -> None:
         match event.kind:
             case SessionEventKind.GRAPH_REPLACED:
+                self._last_files.clear()
                 for painter in list(self.painter_windows.values()):  # nodes of the old graph
                     painter.close()
                 self.viewer.show_node(None)
@@ -186,6 +189,9 @@ class MainWindow(QMainWindow):
         # run_finished is the engine's last event: the worker returns its result right after.
         result = job.wait(timeout=5) if job is not None else None
         if result is not None:
+            for node_id, out in result.outputs.items():
+                if out.get("files"):
+                    self._last_files[node_id] = [Path(p) for p in out["files"]]
             files = [p for out in result.outputs.values() for p in out.get("files", [])]
             self.run_panel.add_files([Path(p) for p in files])
         if status is RunStatus.OK:
@@ -308,7 +314,21 @@ class MainWindow(QMainWindow):
     def reveal_outputs(self) -> None:
         folder = self.session.output_dir
         folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        desktop.reveal(folder)
+
+    def rendered_files(self, node_id: str) -> list[Path]:
+        """The files a Save node wrote last: this session's render, else what the cache has."""
+        files = self._last_files.get(node_id)
+        if files is None:
+            files = [Path(p) for p in (self._cached_output(node_id) or {}).get("files", [])]
+        return [p for p in files if p.exists()]
+
+    def open_render(self, node_id: str, reveal: bool = False) -> bool:
+        files = self.rendered_files(node_id)
+        if not files:
+            self.say("Nothing rendered here yet: run the graph first")
+            return False
+        return (desktop.reveal if reveal else desktop.open_file)(files[0])
 
     def show_shortcuts(self) -> None:
         from studio.ui.shortcut_sheet import ShortcutSheet

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.engine.events import RunEvent, RunEventKind, RunStatus
 from studio.session import Job, JobNodeState, Session, SessionEvent, SessionEventKind
-from studio.ui import theme
+from studio.ui import desktop, theme
 from studio.ui.bridge import SessionBridge
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -46,15 +46,6 @@ def seconds_text(value: float) -> str:
     if value < 60:
         return f"{value:.1f} s"
     return f"{int(value // 60)} min {int(value % 60):02d} s"
-
-
-def reveal(path: Path) -> bool:
-    """Show ``path``'s folder in the file manager."""
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
-
-
-def open_file(path: Path) -> bool:
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 class RunPanel(QWidget):
@@ -97,10 +88,10 @@ class RunPanel(QWidget):
         self.log.currentItemChanged.connect(lambda *_: self._update_file_buttons())
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected render in its default application")
-        self.open_button.clicked.connect(lambda: self._with_file(open_file))
+        self.open_button.clicked.connect(lambda: self._with_file(desktop.open_file))
         self.reveal_button = QPushButton("Reveal")
         self.reveal_button.setToolTip("Show the selected render in its folder")
-        self.reveal_button.clicked.connect(lambda: self._with_file(reveal))
+        self.reveal_button.clicked.connect(lambda: self._with_file(desktop.reveal))
         self._update_file_buttons()
         top = QHBoxLayout()
         top.addWidget(self.headline, 1)

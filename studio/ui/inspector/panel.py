@@ -14,8 +14,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -34,6 +36,7 @@ class Inspector(QScrollArea):
     """Shows and edits one node. ``open_painter`` asks the window to open the painter."""
 
     open_painter = Signal(str)
+    output_requested = Signal(str, bool)  # node id, reveal (True) or open (False) its render
     status_message = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -126,6 +129,8 @@ class Inspector(QScrollArea):
         self.bypass_box.setChecked(node.bypass)
         self.bypass_box.toggled.connect(self._set_bypass)
         layout.addWidget(self.bypass_box)
+        if spec.output_node:
+            layout.addLayout(self._output_buttons(self.node_id))
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -149,11 +154,34 @@ class Inspector(QScrollArea):
         layout.addStretch(1)
         self.setWidget(page)
 
+    def _output_buttons(self, node_id: str) -> QHBoxLayout:
+        """Open / Reveal the file this Save node rendered last."""
+        row = QHBoxLayout()
+        self.open_output_button = QPushButton("Open Render")
+        self.open_output_button.setToolTip("Open the file this node wrote last")
+        self.open_output_button.clicked.connect(
+            lambda: self.output_requested.emit(node_id, False)
+        )
+        self.reveal_output_button = QPushButton("Reveal")
+        self.reveal_output_button.setToolTip("Show the file this node wrote last in its folder")
+        self.reveal_output_button.clicked.connect(
+            lambda: self.output_requested.emit(node_id, True)
+        )
+        row.addWidget(self.open_output_button)
+        row.addWidget(self.reveal_output_button)
+        row.addStretch(1)
+        return row
+
     # -- view -> model ------------------------------------------------------------------
 
     def _param_setter(self, name: str) -> Callable[[Any, str | None], None]:
         def set_value(value: Any, merge_key: str | None) -> None:
             if self.node_id is None:
+                return
+            node = self.graph.node(self.node_id)
+            if name in node.params_view() and node.param(name) == value:
+                # Enter, then focus leaving the field, both finish the same edit: the second
+                # changes nothing and must not become an undo step that undoes nothing.
                 return
             key = f"{self.node_id}:{merge_key}" if merge_key else None
             self._push(
