@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from nodes.audio import track
-from nodes.image_to_video import BUILT_IN, IMAGE_TO_VIDEO
+from nodes.image_to_video import BUILT_IN, IMAGE_TO_VIDEO, draft_video_params
 from nodes.interpolate.flow import FlowEstimator
 from nodes.timing import clip_input
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
@@ -151,6 +151,8 @@ _SHARED = {p.name: p for p in IMAGE_TO_VIDEO.params if p.name not in ("width", "
 
 EXTEND = NodeSpec(
     type_id="Extend",
+    draft=lambda params, settings: draft_video_params(params, settings, BUILT_IN),
+    draft_help="every 2nd frame (the clip's rate is halved upstream), a quarter of the steps",
     title="Extend",
     category="Video",
     version=1,

@@ -82,6 +82,12 @@ def _accepted(pipe: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 GENERATE_KEYFRAME = NodeSpec(
     type_id="GenerateKeyframe",
+    draft=lambda params, settings: {
+        "width": settings.size(int(params["width"])),
+        "height": settings.size(int(params["height"])),
+        "steps": settings.steps(int(params["steps"])),
+    },
+    draft_help="half the size, a quarter of the steps",
     accelerator=lambda params: True,
     title="Generate Keyframe",
     category="Image",

@@ -130,6 +130,10 @@ def check_region_mask(params: Mapping[str, Any], env: CheckEnv) -> list[str]:
 
 REGION_MASK = NodeSpec(
     type_id="RegionMask",
+    draft=lambda params, settings: {
+        "grabcut_iterations": min(int(params["grabcut_iterations"]), 2)
+    },
+    draft_help="at most 2 GrabCut iterations",
     title="Region Mask",
     category="Masks",
     aliases=("mask", "matte", "roto"),

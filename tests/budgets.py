@@ -49,6 +49,7 @@ FAMILIES = (
             "test_seeds",
             "test_variadic",
             "test_session",
+            "test_draft",
         ),
         "graph model, session, file format, engine, cache, validation (stub nodes)",
     ),

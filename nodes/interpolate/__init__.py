@@ -111,6 +111,12 @@ def run_interpolate(
 
 INTERPOLATE = NodeSpec(
     type_id="Interpolate",
+    draft=lambda params, settings: {
+        "quality": "fast",
+        # A target rate, divided like every clip's in draft: the same duration, fewer frames.
+        "fps": float(params["fps"]) / settings.frame_step,
+    },
+    draft_help="fast optical flow; a target frame rate divided by the draft's frame step",
     title="Interpolate",
     category="Timing",
     version=1,

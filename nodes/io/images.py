@@ -27,6 +27,7 @@ from nodes.io.files import (
     take_still_valid,
     write_take,
 )
+from studio.graph.draft import draft_filename
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
 from studio.takes import TakeWriter
@@ -134,11 +135,36 @@ def read_image(path_text: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+SCALE_HELP = (
+    "Resize on load: 1 keeps the picture as it is, 0.5 halves each side (draft mode "
+    "halves it for you)."
+)
+
+
+def scale_param() -> Param:
+    return Param("scale", ParamKind.FLOAT, 1.0, min=0.05, max=1.0, step=0.05, help=SCALE_HELP)
+
+
+def scaled(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` resized by ``scale`` (area-averaged: no aliasing); 1 returns it as it is."""
+    if not 0.05 <= float(scale) <= 1.0:
+        raise NodeError(f"scale {scale} must be between 0.05 and 1")
+    if scale == 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def draft_scale(params: Mapping[str, Any], settings: Any) -> dict[str, Any]:
+    return {"scale": round(float(params["scale"]) * settings.scale, 4)}
+
+
 def run_load_image(
     ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     ctx.progress(0, 1)
-    image = read_image(params["path"])
+    image = scaled(read_image(params["path"]), params["scale"])
     ctx.info(f"{image.shape[1]}x{image.shape[0]} px")
     ctx.progress(1, 1)
     return {"image": image}
@@ -150,7 +176,9 @@ LOAD_IMAGE = NodeSpec(
     category="Input",
     aliases=("open image", "read image", "png", "jpg"),
     tags=("file", "keyframe", "input"),
-    version=1,
+    version=2,  # 2: scale
+    draft=draft_scale,
+    draft_help="half the resolution",
     help="Reads a picture file (PNG, JPEG, WebP, BMP, TIFF) as the keyframe or a reference.",
     run=run_load_image,
     check=lambda params, env: list(filter(None, [image_file_problem(params["path"])])),
@@ -164,6 +192,7 @@ LOAD_IMAGE = NodeSpec(
             reads_file=True,
             help="The image file to read. Re-runs when the file changes.",
         ),
+        scale_param(),
     ),
 )
 
@@ -201,7 +230,7 @@ def run_sample_image(
     ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, Any]:
     ctx.progress(0, 1)
-    image = sample_photo(params["photo"])
+    image = scaled(sample_photo(params["photo"]), params["scale"])
     ctx.progress(1, 1)
     return {"image": image}
 
@@ -212,7 +241,9 @@ SAMPLE_IMAGE = NodeSpec(
     category="Input",
     aliases=("example image", "test image"),
     tags=("skimage", "photo"),
-    version=1,
+    version=2,  # 2: scale
+    draft=draft_scale,
+    draft_help="half the resolution",
     help="A sample photograph that ships with Studio's dependencies: a keyframe to try things on.",
     run=run_sample_image,
     outputs=(Port("image", PortType.IMAGE, "The photograph, 8-bit RGB."),),
@@ -224,6 +255,7 @@ SAMPLE_IMAGE = NodeSpec(
             choices=PHOTOS,
             help="Which photograph (from scikit-image's bundled test images).",
         ),
+        scale_param(),
     ),
 )
 
@@ -269,6 +301,8 @@ def _write_png(path: Path, image: np.ndarray, workflow_json: str) -> None:
 
 SAVE_IMAGE = NodeSpec(
     type_id="SaveImage",
+    draft=draft_filename,
+    draft_help="writes <name>_draft takes",
     title="Save Image",
     category="Output",
     aliases=("write image", "export image", "png"),

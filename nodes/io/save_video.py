@@ -32,6 +32,7 @@ from nodes.io.files import (
     take_still_valid,
     write_take,
 )
+from studio.graph.draft import draft_filename
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 from studio.takes import TakeWriter
@@ -135,6 +136,8 @@ def _looks_like_workflow(text: str) -> bool:
 
 SAVE_VIDEO = NodeSpec(
     type_id="SaveVideo",
+    draft=draft_filename,
+    draft_help="writes <name>_draft takes",
     title="Save Video",
     category="Output",
     aliases=("write video", "export", "render", "mp4"),

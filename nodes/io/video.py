@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nodes.io.images import read_image
+from nodes.io.images import draft_scale, read_image, scale_param, scaled
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 
@@ -65,6 +65,10 @@ def run_load_video(
         frames, fps = _read_movie(ctx, path, start, limit, params["on_decode_error"])
     if len(frames) == 1:
         ctx.info(f"{path.name} gave a single frame: the clip is a still")
+    step = int(params["frame_step"])
+    if step > 1:  # every n-th frame, at 1/n the rate: the clip keeps its duration
+        frames, fps = frames[::step], fps / step
+    frames = [scaled(frame, params["scale"]) for frame in frames]
     video = Video(np.stack(frames), fps)
     ctx.info(f"{len(video)} frames, {video.width}x{video.height} px, {fps:g} fps")
     return {"video": video}
@@ -177,7 +181,12 @@ LOAD_VIDEO = NodeSpec(
     category="Input",
     aliases=("open video", "read video", "mp4", "clip"),
     tags=("file", "footage", "fps", "frames"),
-    version=1,
+    version=2,  # 2: scale, frame_step
+    draft=lambda params, settings: {
+        **draft_scale(params, settings),
+        "frame_step": int(params["frame_step"]) * settings.frame_step,
+    },
+    draft_help="half the resolution, every 2nd frame",
     help="Reads a clip (mp4, mov, mkv, webm, avi) or a folder of numbered PNG frames, keeping "
     "its frame rate.",
     run=run_load_video,
@@ -228,5 +237,16 @@ LOAD_VIDEO = NodeSpec(
             help="A damaged movie file (frames that fail to decode): fail, or warn and keep "
             "the frames as the decoder concealed them. Either way it says how many.",
         ),
+        Param(
+            "frame_step",
+            ParamKind.INT,
+            1,
+            min=1,
+            max=64,
+            step=1,
+            help="Keep every n-th frame (at 1/n of the frame rate, so the clip keeps its "
+            "duration); draft mode doubles it.",
+        ),
+        scale_param(),
     ),
 )

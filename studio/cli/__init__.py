@@ -37,7 +37,7 @@ from studio.cli.common import (
 )
 from studio.cli.farm import add_ray_option
 from studio.cli.node import cmd_node
-from studio.cli.queue import add_queue_parser, add_vary_option
+from studio.cli.queue import add_draft_option, add_queue_parser, add_vary_option
 from studio.cli.render import cmd_render
 from studio.cli.system import cmd_cache, cmd_models, cmd_open
 from studio.cli.takes import add_takes_parser
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_vary_option(render)
     add_ray_option(render)
+    add_draft_option(render)
     render.add_argument(
         "--strip-paths",
         action="store_true",

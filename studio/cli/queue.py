@@ -100,7 +100,17 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--target", metavar="NODE", **many, help="render only up to NODE")
     parser.add_argument("--set", metavar="NODE.PARAM=VALUE", **many, help="override a parameter")
+    add_draft_option(parser)
     add_vary_option(parser)
+
+
+def add_draft_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help="render the draft: each node's declared cheaper settings (half size, every 2nd "
+        "frame, fewer steps, the fast upscaler); takes are named <shot>_draft",
+    )
 
 
 def add_vary_option(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +146,10 @@ def prepare(
         variations = [parse_vary(text, graph) for text in args.vary]
     except (GraphError, VariationError) as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "draft", False):
+        from studio.graph.draft import draft_graph
+
+        graph, _ = draft_graph(graph)
     return graph, targets, overrides, variations
 
 

@@ -72,9 +72,17 @@ def cmd_render(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     out = session.output_dir
     titles = {n.id: printable(n.title) for n in graph.nodes}
     printer = JsonlPrinter() if args.events == "jsonl" else ProgressPrinter(titles)
+    snapshot = session.snapshot()
+    if args.draft:
+        from studio.graph.draft import draft_graph
+
+        snapshot, report = draft_graph(snapshot)
+        if args.events != "jsonl":
+            changed = ", ".join(printable(graph.node(n).title) for n in report.changes)
+            print(f"studio: draft ({changed or 'no node has a draft'})", file=sys.stderr)
     job = RenderJob(
         default_engine(session.registry),
-        session.snapshot(),
+        snapshot,
         targets,
         output_dir=out,
         on_event=printer,

@@ -262,6 +262,11 @@ class NodeSpec:
     # key (an update of a package invalidates what its nodes made).
     package: str = "studio"
     package_version: str = ""
+    # What this node does in draft mode (studio.graph.draft): params -> the params it runs
+    # with in draft, given the DraftSettings. None: it runs as in final. ``draft_help`` says
+    # what the draft changes, for the inspector.
+    draft: Callable[[Mapping[str, Any], Any], Mapping[str, Any]] | None = None
+    draft_help: str = ""
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

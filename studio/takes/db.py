@@ -144,6 +144,18 @@ class Take:
         return [root / f for f in self.files]
 
     @property
+    def draft(self) -> bool:
+        """True for a take rendered in draft mode (its workflow says so): never to be mistaken
+        for a final."""
+        if not self.workflow:
+            return False
+        try:
+            metadata = json.loads(self.workflow).get("metadata")
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(metadata, dict) and "draft" in metadata
+
+    @property
     def missing(self) -> bool:
         """True when the take's main file (its mp4 or PNG) is gone from disk."""
         paths = self.paths()
