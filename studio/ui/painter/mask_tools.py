@@ -164,6 +164,16 @@ def tint(
     """
     if not masks:
         return np.zeros((height, width, 4), np.uint8)
+    if len(masks) == 1:  # a Region Mask's overlay: one colour, the mask as alpha
+        mask, colour = masks[0]
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)
+        strength = 255.0 if highlight in (None, 0) else 255.0 * 0.55
+        # Masks are 0..1: convertScaleAbs saturates above, and is several times faster than
+        # numpy writes into an interleaved buffer.
+        alpha = cv2.convertScaleAbs(mask, alpha=strength)
+        planes = [np.full((height, width), int(colour[i : i + 2], 16), np.uint8) for i in (1, 3, 5)]
+        return cv2.merge([*planes, alpha])
     # Planar float32 channels, updated in place: interleaved (H, W, 3) broadcasting was most
     # of the cost.
     planes = [np.zeros((height, width), np.float32) for _ in range(3)]
