@@ -108,10 +108,25 @@ def test_tidy_lays_out_the_graph_as_one_undo_step(window, qtbot):
 
 
 def test_added_and_pasted_nodes_land_clear_of_others(window, qtbot):
+    from ui_helpers import mouse
+
     scene, view = window.scene, window.view
-    first = view.create_node("Blur", QPointF(0, 0))
-    second = view.create_node("Blur", QPointF(20, 20))  # where the first one already is
-    assert first and second and _no_overlaps(scene)
+    spot = view.mapToScene(view.viewport().rect().center())
+    popups = []
+    # Double-click an empty spot, pick Blur; then again just left of the new node, where a
+    # second node would cover it.
+    for where in (spot, spot - QPointF(40, -10)):
+        assert scene.node_at(where) is None
+        mouse(view, "press", where)
+        mouse(view, "release", where)
+        mouse(view, "double", where)
+        assert view.popup not in popups and view.popup.isVisible()
+        popups.append(view.popup)
+        QTest.keyClicks(view.popup.field, "blur")
+        QTest.keyClick(view.popup.field, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not view.popup.isVisible())
+    first, second = [n.id for n in window.graph.nodes]
+    assert _no_overlaps(scene)  # the second one did not land on the first
     scene.select([first, second])
     window.view.setFocus()
     QTest.keyClick(window.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
