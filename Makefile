@@ -30,6 +30,7 @@ test: setup
 
 demo: setup
 	$(BIN)/studio render resources/workflows/example.json --out out
+	$(BIN)/studio render resources/workflows/two_shots.json --out out
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -1,4 +1,5 @@
-"""Sound: Load Audio reads a file, Set Audio lays a track under a clip.
+"""Sound: Load Audio reads a file, Sample Audio generates a score, Set Audio lays a track
+under a clip.
 
 A clip's track rides on its :class:`~studio.graph.types.Video` (``video.audio``), so every node
 after Set Audio carries it: the timing nodes cut and retime it, Sequence joins it across cuts,
@@ -14,6 +15,7 @@ from typing import Any
 
 from nodes.audio import track
 from nodes.audio.files import AUDIO_FILTER, read_audio
+from nodes.audio.sample import SAMPLE_AUDIO
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import Audio, PortType, Video
 
@@ -177,4 +179,4 @@ SET_AUDIO = NodeSpec(
 )
 
 
-SPECS = (LOAD_AUDIO, SET_AUDIO)
+SPECS = (LOAD_AUDIO, SAMPLE_AUDIO, SET_AUDIO)
