@@ -61,9 +61,7 @@ def run_image_to_video(
     return {"video": clip.video}
 
 
-def draft_video_params(
-    params: Mapping[str, Any], settings: Any, built_in: str
-) -> dict[str, Any]:
+def draft_video_params(params: Mapping[str, Any], settings: Any, built_in: str) -> dict[str, Any]:
     """The draft of a video generator (Image to Video, Extend): fewer pixels, frames and steps.
     Diffusion models keep their 4n+1 frame rule; sizes stay multiples of 16."""
     model = params["model"]

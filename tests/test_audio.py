@@ -126,3 +126,17 @@ def test_save_video_muxes_aac_in_sync(tmp_path: Path) -> None:
     decoded = Video(clip.frames, clip.fps, audio)
     assert sync_error_frames(decoded) <= 1.0
     assert not [p for p in (tmp_path / "sync").iterdir() if p.name.startswith(".")]  # no temps
+
+
+def test_load_video_reads_the_sound_under_the_frames_it_reads(tmp_path: Path) -> None:
+    from nodes.io.video import LOAD_VIDEO
+
+    clip = flash_clip(frames=24, fps=12.0, at=12, size=(64, 48), rate=44100)
+    ctx = FakeRunContext(tmp_path)
+    mp4 = run_node(SAVE_VIDEO, ctx, {"video": clip}, filename="round")["files"][0]
+    loaded = run_node(LOAD_VIDEO, FakeRunContext(), path=mp4, start_frame=6)["video"]
+    assert len(loaded) == 18 and loaded.audio is not None
+    assert abs(loaded.audio.duration_s - loaded.duration_s) < 0.05
+    assert sync_error_frames(loaded) <= 1.0  # the flash is at frame 6 now, and so is the tone
+    silent = run_node(LOAD_VIDEO, FakeRunContext(), path=mp4, sound=False)["video"]
+    assert silent.audio is None

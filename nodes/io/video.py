@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from nodes.audio.files import read_audio
 from nodes.io.images import draft_scale, read_image, scale_param, scaled
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
-from studio.graph.types import PortType, Video
+from studio.graph.types import Audio, PortType, Video
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi);;PNG sequence folder (*)"
 MAX_BYTES = 4 * 1024**3  # decoded frames held in memory; beyond this ask for max_frames
@@ -65,13 +66,28 @@ def run_load_video(
         frames, fps = _read_movie(ctx, path, start, limit, params["on_decode_error"])
     if len(frames) == 1:
         ctx.info(f"{path.name} gave a single frame: the clip is a still")
+    # The sound under exactly the frames read (before frame_step, which keeps the duration).
+    sound = None
+    if params["sound"] and path.is_file():
+        sound = _read_sound(ctx, path, start / fps, len(frames) / fps)
     step = int(params["frame_step"])
     if step > 1:  # every n-th frame, at 1/n the rate: the clip keeps its duration
         frames, fps = frames[::step], fps / step
     frames = [scaled(frame, params["scale"]) for frame in frames]
-    video = Video(np.stack(frames), fps)
+    video = Video(np.stack(frames), fps, sound)
     ctx.info(f"{len(video)} frames, {video.width}x{video.height} px, {fps:g} fps")
     return {"video": video}
+
+
+def _read_sound(ctx: RunContext, path: Path, start_s: float, seconds: float) -> Audio | None:
+    """The movie's sound from ``start_s`` for ``seconds``, or None when it has none; a sound
+    track that cannot be decoded is reported and left out (the picture still loads)."""
+    try:
+        return read_audio(path, start_s, seconds)
+    except NodeError as error:
+        if "has no sound" not in str(error):
+            ctx.info(f"the sound was left out: {error}")
+        return None
 
 
 def _read_movie(
@@ -181,7 +197,7 @@ LOAD_VIDEO = NodeSpec(
     category="Input",
     aliases=("open video", "read video", "mp4", "clip"),
     tags=("file", "footage", "fps", "frames"),
-    version=2,  # 2: scale, frame_step
+    version=3,  # 2: scale, frame_step; 3: the movie's sound
     draft=lambda params, settings: {
         **draft_scale(params, settings),
         "frame_step": int(params["frame_step"]) * settings.frame_step,
@@ -248,5 +264,12 @@ LOAD_VIDEO = NodeSpec(
             "duration); draft mode doubles it.",
         ),
         scale_param(),
+        Param(
+            "sound",
+            ParamKind.BOOL,
+            True,
+            help="Read the movie's sound too: the clip carries it through every node and Save "
+            "Video writes it.",
+        ),
     ),
 )

@@ -40,7 +40,10 @@ def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int
 
 def describe_spec(spec: Any) -> dict[str, Any]:
     def port(p: Any) -> dict[str, Any]:
-        return {"name": p.name, "type": p.type.value, "optional": p.optional, "help": p.help}
+        entry = {"name": p.name, "type": p.type.value, "optional": p.optional, "help": p.help}
+        if p.variadic:  # slots name_0, name_1, ... on each node
+            entry["variadic"] = True
+        return entry
 
     params = []
     for p in spec.params:
