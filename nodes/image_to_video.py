@@ -19,6 +19,7 @@ from nodes.diffusion.params import (
     memory_param,
     steps_param,
 )
+from nodes.diffusion.precision import precision_param
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import Motion, PortType
 
@@ -190,6 +191,7 @@ IMAGE_TO_VIDEO = NodeSpec(
             "cut-and-drag guidance clip (SDEdit). 1.0 ignores it.",
         ),
         memory_param(),
+        precision_param(),
         lora_param(),
         fuse_param(),
         fast_draft_param(),

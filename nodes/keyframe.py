@@ -13,6 +13,7 @@ from typing import Any
 from nodes.diffusion.checks import diffusion_check
 from nodes.diffusion.loras import fast_draft_param, fuse_param, lora_param
 from nodes.diffusion.params import guidance_param, memory_param, seed_param, steps_param
+from nodes.diffusion.precision import precision_param
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
 
@@ -24,6 +25,7 @@ def run_generate_keyframe(
     from nodes.diffusion import pipelines as P
     from nodes.diffusion.callbacks import free_hooks_on_error, step_callback
     from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
+    from nodes.diffusion.precision import measured_peak, resolve_precision
     from nodes.diffusion.size_rules import size_rule
     from nodes.io.images import check_image
 
@@ -49,10 +51,13 @@ def run_generate_keyframe(
 
     # 2. Load (or reuse) the pipeline and run, retrying once with less memory on OOM.
     dtype = ctx.models.dtype(ctx.device)
+    precision = resolve_precision(
+        ctx, model, params.get("precision", "auto"), dtype, width=width, height=height
+    )
     auto = "AutoPipelineForImage2Image" if reference is not None else "AutoPipelineForText2Image"
 
     def attempt(policy: str) -> Any:
-        pipe = P.load(ctx, model, dtype, policy, auto=auto)
+        pipe = P.load(ctx, model, dtype, policy, auto=auto, precision=precision)
         apply_loras(pipe, loras, ctx, fuse=params.get("fuse_loras", False))
         kwargs: dict[str, Any] = dict(
             prompt=params["prompt"],
@@ -70,7 +75,8 @@ def run_generate_keyframe(
         with free_hooks_on_error(pipe):
             return pipe(**_accepted(pipe, kwargs)).images[0]
 
-    image = P.run_on_model(ctx, model, params["memory"], attempt)
+    with measured_peak(ctx):
+        image = P.run_on_model(ctx, model, params["memory"], attempt)
     return {"image": P.to_uint8(image, "keyframe")}
 
 
@@ -152,6 +158,7 @@ GENERATE_KEYFRAME = NodeSpec(
             help="With a reference: how far to depart from it (1.0 ignores it).",
         ),
         memory_param(),
+        precision_param(),
         lora_param(),
         fuse_param(),
         fast_draft_param(),

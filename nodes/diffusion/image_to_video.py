@@ -31,6 +31,7 @@ from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import StepCallback, free_hooks_on_error, step_callback
 from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
+from nodes.diffusion.precision import measured_peak, resolve_precision
 from nodes.diffusion.preview import LatentPreview
 from nodes.diffusion.size_rules import SizeRule, size_rule
 from nodes.io.images import check_image
@@ -106,11 +107,22 @@ def generate_video(
 
     # 3. Load (or reuse) the pipeline and run; on OOM retry once with a stricter policy.
     dtype = ctx.models.dtype(ctx.device)
+    precision = resolve_precision(
+        ctx,
+        model,
+        params.get("precision", "auto"),
+        dtype,
+        width=width,
+        height=height,
+        frames=frames,
+    )
     target = _target(fam, steered, model)
     fp32 = ("vae", "image_encoder") if fam in ("wan", "vace") else ()
 
     def attempt(policy: str) -> np.ndarray:
-        pipe = P.load(ctx, model, dtype, policy, target=target, fp32_components=fp32)
+        pipe = P.load(
+            ctx, model, dtype, policy, target=target, fp32_components=fp32, precision=precision
+        )
         apply_loras(pipe, loras, ctx, fuse=params.get("fuse_loras", False))
         P.configure_speedups(
             pipe, ctx, params["step_cache"], params["compile"], params.get("attention", "default")
@@ -141,7 +153,8 @@ def generate_video(
             return _RUNNERS[fam](pipe, job)
 
     preview = LatentPreview(ctx, model.folder, fam, rule.frame_step)
-    clip = P.run_on_model(ctx, model, params["memory"], attempt)
+    with measured_peak(ctx):
+        clip = P.run_on_model(ctx, model, params["memory"], attempt)
     frames = P.to_uint8(clip[0], "clip")
     preview.learn(frames)
     return Video(frames, float(params["fps"]))

@@ -52,6 +52,7 @@ def lora_param() -> Param:
         ParamKind.JSON,
         [],
         reads_file=True,  # each file's content enters the cache key
+        label="LoRAs",
         help="LoRAs, each {file, strength, enabled} (strength -4..4; Wan 2.2: optional "
         "expert 'high'/'low', else taken from a 'high_noise'/'low_noise' file name, else both).",
     )
@@ -72,6 +73,7 @@ def fuse_param() -> Param:
         "fuse_loras",
         ParamKind.BOOL,
         False,
+        label="Fuse LoRAs",
         help="Merge the LoRAs into the weights: no per-step cost, but changing a strength "
         "re-merges (not possible with GGUF weights, which then keep them as adapters).",
     )

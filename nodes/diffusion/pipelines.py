@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from nodes.diffusion.params import ATTENTION_BACKENDS, STEP_CACHES
+from nodes.diffusion.precision import apply_precision
 from nodes.diffusion.single_file import load_replaced_components
 from studio.engine.devices import memory_info
 from studio.engine.memory import choose_policy, is_out_of_memory, run_with_oom_retry
@@ -27,6 +28,7 @@ def build_pipeline(
     target: str = "",
     auto: str = "",
     fp32_components: tuple[str, ...] = (),
+    precision: str = "bf16",
 ) -> Any:
     """Read ``model`` from disk (never from a hub) as diffusers class ``target`` on the CPU.
 
@@ -59,6 +61,8 @@ def build_pipeline(
             f"could not load model {model.name!r} from {model.path}: {error}"
         ) from error
     pipe.set_progress_bar_config(disable=True)
+    compute = dtype.get("default", torch.float32) if isinstance(dtype, dict) else dtype
+    apply_precision(pipe, precision, compute, lambda _m: None)
     return pipe
 
 
@@ -80,17 +84,19 @@ def load(
     auto: str = "",
     vae_tiling: bool = False,
     fp32_components: tuple[str, ...] = (),
+    precision: str = "bf16",
 ) -> Any:
-    """The pipeline for ``model`` under ``policy``, reused by the model manager when loaded."""
+    """The pipeline for ``model`` under ``policy`` and ``precision``, reused by the model
+    manager when loaded."""
     return ctx.models.load(
         model,
-        lambda: build_pipeline(model, dtype, target, auto, fp32_components),
+        lambda: build_pipeline(model, dtype, target, auto, fp32_components, precision),
         device=ctx.device,
         dtype=dtype,
         policy=policy,
         info=ctx.info,
         vae_tiling=vae_tiling,
-        variant=target or auto,
+        variant=f"{target or auto}|{precision}",
     )
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.engine.memory_estimate import describe_node
 from studio.graph.commands import SetNodeAttribute, SetParam
 from studio.graph.graph import GraphError, GraphEvent, GraphEventKind
 from studio.graph.seeds import SeedControl, SetSeedControl
@@ -79,6 +80,7 @@ class Inspector(QScrollArea):
         self.editors = {}
         self.title_field = None
         self.bypass_box = None
+        self.memory_label: QLabel | None = None
         page = QWidget()
         page.setObjectName("InspectorPage")
         layout = QVBoxLayout(page)
@@ -151,6 +153,14 @@ class Inspector(QScrollArea):
             form.addRow(label, editor)
             self.editors[param.name] = editor
         layout.addLayout(form)
+
+        if spec.param("precision") is not None and spec.param("model") is not None:
+            # Estimated peak memory of the chosen model, precision and size (never measured).
+            self.memory_label = QLabel()
+            self.memory_label.setWordWrap(True)
+            self.memory_label.setObjectName("Help")
+            layout.addWidget(self.memory_label)
+            self._show_memory_estimate()
         layout.addStretch(1)
         self.setWidget(page)
 
@@ -159,18 +169,23 @@ class Inspector(QScrollArea):
         row = QHBoxLayout()
         self.open_output_button = QPushButton("Open Render")
         self.open_output_button.setToolTip("Open the file this node wrote last")
-        self.open_output_button.clicked.connect(
-            lambda: self.output_requested.emit(node_id, False)
-        )
+        self.open_output_button.clicked.connect(lambda: self.output_requested.emit(node_id, False))
         self.reveal_output_button = QPushButton("Reveal")
         self.reveal_output_button.setToolTip("Show the file this node wrote last in its folder")
-        self.reveal_output_button.clicked.connect(
-            lambda: self.output_requested.emit(node_id, True)
-        )
+        self.reveal_output_button.clicked.connect(lambda: self.output_requested.emit(node_id, True))
         row.addWidget(self.open_output_button)
         row.addWidget(self.reveal_output_button)
         row.addStretch(1)
         return row
+
+    def _show_memory_estimate(self) -> None:
+        if self.memory_label is None or self.node_id is None:
+            return
+        node = self.graph.node(self.node_id)
+        model = node.spec.param("model") if node.spec is not None else None
+        text = describe_node(dict(node.params), model.model_kind if model else "")
+        self.memory_label.setText(text)
+        self.memory_label.setVisible(bool(text))
 
     # -- view -> model ------------------------------------------------------------------
 
@@ -236,6 +251,8 @@ class Inspector(QScrollArea):
         node = self.graph.node(self.node_id)
         if event.field == "params" and event.param in self.editors:
             self.editors[event.param].set_value(node.param(event.param))
+            if event.param in ("model", "precision", "width", "height", "frames"):
+                self._show_memory_estimate()
         elif event.field == "seed_control":
             for name, editor in self.editors.items():
                 if isinstance(editor, SeedEditor):
