@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tiny_models import build_wan_i2v, one_torch_thread
 
-from nodes.diffusion.preview import FIT_FILE
+from nodes.diffusion.preview import fit_path
 from nodes.image_to_video import IMAGE_TO_VIDEO
 from studio.engine.events import RunEventKind
 from studio.engine.models import ModelManager
@@ -67,11 +67,14 @@ def test_preview_every_step_fitted_once_and_like_the_decoded_frame(tmp_path: Pat
         for i, k in enumerate(kinds)
         if k is RunEventKind.NODE_PREVIEW
     )
-    assert (folder / FIT_FILE).is_file() and first.said("fitted this model's latent colours")
+    assert fit_path(folder).is_file()  # fitted once, from this run's own decode
+    assert not (folder / ".studio").exists()  # the model folder (and its fingerprint) untouched
 
+    stamp = fit_path(folder).stat().st_mtime_ns
     frames, second = render(folder, manager, seed=2)  # another take: the fit is not its own
+    assert fit_path(folder).stat().st_mtime_ns == stamp  # fitted once, then reused
     shown = previews(second)
-    assert len(shown) == STEPS and not second.said("fitted")
+    assert len(shown) == STEPS
     last = shown[-1]
     assert last.dtype == np.uint8 and last.shape == (8, 8, 3)
     middle = frames[(3 // 2) * 4]  # latent frame 1 of 3 covers video frame 4

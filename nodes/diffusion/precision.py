@@ -67,8 +67,9 @@ def resolve_precision(
             f"int8 weights need CUDA (torchao or optimum-quanto); unavailable on this "
             f"{ctx.device}: choose fp8 for less memory"
         )
-    guess = estimate(model, requested, compute_name(dtype), **size)
-    ctx.info(f"precision {requested}: {guess.describe()}")
+    if requested != "bf16" or is_accelerator(ctx.device):  # on a CPU, plain runs stay quiet
+        guess = estimate(model, requested, compute_name(dtype), **size)
+        ctx.info(f"precision {requested}: {guess.describe()}")
     return requested
 
 

@@ -5,8 +5,9 @@ keeps one, as UniPC does; for flow-matching Euler, x0 = x_t - sigma_t * v with v
 two steps; else the noisy latent) is projected to RGB with a (channels x 3) matrix and a bias:
 
 * fitted for this model, once, by least squares from one decode (the first finished run's own
-  output: no extra decode), kept beside the model (``<folder>/.studio/latent_rgb.json``, or in
-  Studio's cache folder where the model folder is read-only);
+  output: no extra decode), kept in Studio's cache folder under the model folder's path
+  (``latent_rgb/<hash>.json``) -- not inside the model folder, whose content fingerprint is
+  part of every cache key: writing there would invalidate the results just rendered;
 * else published factors for the family's latent space (ComfyUI's, for the Wan 2.1 VAE);
 * else no preview.
 
@@ -25,7 +26,6 @@ import numpy as np
 from studio.graph.fileformat import write_text_atomic
 from studio.graph.spec import RunContext
 
-FIT_FILE = Path(".studio") / "latent_rgb.json"
 # Published factors (ComfyUI's latent_formats.Wan21) for the Wan 2.1 VAE's normalised latents.
 WAN21_FACTORS = (
     (-0.1299, -0.1692, 0.2932),
@@ -85,11 +85,16 @@ def fit(latents: np.ndarray, frames: np.ndarray, temporal: int) -> Projection:
     return Projection(solution[:c], solution[c], "fitted")
 
 
-def _store_paths(folder: Path) -> list[Path]:
+def fit_path(folder: Path) -> Path:
+    """Where the fitted projection of the model in ``folder`` is kept."""
     from studio.settings import cache_dir
 
     digest = hashlib.blake2b(str(folder.resolve()).encode(), digest_size=8).hexdigest()
-    return [folder / FIT_FILE, cache_dir() / "latent_rgb" / f"{digest}.json"]
+    return cache_dir() / "latent_rgb" / f"{digest}.json"
+
+
+def _store_paths(folder: Path) -> list[Path]:
+    return [fit_path(folder)]
 
 
 def load_projection(folder: Path, channels: int, family: str) -> Projection | None:
@@ -108,7 +113,7 @@ def load_projection(folder: Path, channels: int, family: str) -> Projection | No
 
 
 def save_projection(folder: Path, projection: Projection) -> Path | None:
-    """Keep a fitted projection beside the model, or in Studio's cache if that is read-only."""
+    """Keep a fitted projection for the model in ``folder`` (None when it cannot be written)."""
     text = json.dumps(
         {
             "matrix": projection.matrix.tolist(),
@@ -177,6 +182,4 @@ class LatentPreview:
             return
         if self.projection is not None and self.projection.source == "fitted":
             return
-        projection = fit(self.last_latents, frames, self.temporal)
-        if save_projection(self.folder, projection) is not None:
-            self.ctx.info("live preview: fitted this model's latent colours (kept beside it)")
+        save_projection(self.folder, fit(self.last_latents, frames, self.temporal))
