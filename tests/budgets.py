@@ -61,6 +61,7 @@ FAMILIES = (
             "test_queue",
             "test_takes",
             "test_example",
+            "test_two_shots",
             "test_farm",
             "test_plugins",
             "test_contact",
