@@ -48,6 +48,14 @@ def render(workflow: Path, out: Path, cache: Path, *extra: str) -> subprocess.Po
     )
 
 
+def render_here(workflow: Path, out: Path, cache: Path, monkeypatch, capsys, *extra: str):  # noqa: ANN001, ANN201
+    """``studio render`` in this process (no interpreter start-up): (stdout, stderr)."""
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(cache))
+    capsys.readouterr()
+    assert main(["render", str(workflow), "--out", str(out), *extra]) == 0
+    return capsys.readouterr()
+
+
 def finish(process: subprocess.Popen[str]) -> tuple[str, str]:
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
@@ -77,9 +85,11 @@ def test_two_concurrent_renders_into_one_folder_get_their_own_takes(tmp_path):
     assert not [p for p in (out / "tiny").iterdir() if p.name.startswith(".")]
 
 
-def test_restore_round_trips_through_a_fresh_process_and_an_empty_cache(tmp_path, capsys):
+def test_restore_round_trips_through_a_fresh_process_and_an_empty_cache(
+    tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "out"
-    finish(render(tiny_workflow(tmp_path / "wf.json"), out, tmp_path / "cache"))
+    render_here(tiny_workflow(tmp_path / "wf.json"), out, tmp_path / "cache", monkeypatch, capsys)
     restored = tmp_path / "restored.json"
     assert main(["takes", "restore", "tiny_v001", "--dir", str(out), "--out", str(restored)]) == 0
     assert "take" not in json.loads(restored.read_text()).get("metadata", {})
@@ -91,11 +101,11 @@ def test_restore_round_trips_through_a_fresh_process_and_an_empty_cache(tmp_path
     )
 
 
-def test_takes_commands(tmp_path, capsys):
+def test_takes_commands(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    _, stderr = finish(render(tiny_workflow(tmp_path / "wf.json"), out, tmp_path / "cache"))
+    render_here(tiny_workflow(tmp_path / "wf.json"), out, tmp_path / "cache", monkeypatch, capsys)
     # Rendering the same graph again writes nothing and says which take it is.
-    _, stderr = finish(render(tmp_path / "wf.json", out, tmp_path / "cache"))
+    _, stderr = render_here(tmp_path / "wf.json", out, tmp_path / "cache2", monkeypatch, capsys)
     assert "Save Video: cached (take tiny_v001)" in stderr
     assert sorted(p.name for p in (out / "tiny").iterdir()) == [
         "tiny_v001.json",
@@ -123,7 +133,7 @@ def test_takes_commands(tmp_path, capsys):
     assert "no takes in" in capsys.readouterr().err
 
 
-def test_strip_paths_keeps_local_folders_out_of_the_outputs(tmp_path):
+def test_strip_paths_keeps_local_folders_out_of_the_outputs(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
     pictures = tmp_path / "home" / "ana" / "Pictures"
@@ -135,12 +145,12 @@ def test_strip_paths_keeps_local_folders_out_of_the_outputs(tmp_path):
     graph.connect("img", "image", "save", "image")
     save(graph, tmp_path / "wf.json")
     out = tmp_path / "out"
-    finish(render(tmp_path / "wf.json", out, tmp_path / "cache", "--strip-paths"))
+    render_here(tmp_path / "wf.json", out, tmp_path / "cache", monkeypatch, capsys, "--strip-paths")
     written = b"".join(p.read_bytes() for p in (out / "still").iterdir())
-    written += (out / "takes.sqlite").read_bytes()
+    written += b"".join(p.read_bytes() for p in out.glob("takes.sqlite*"))
     assert b"client_photo.png" in written and b"Pictures" not in written
     # Without the flag the path is stored relative to the take's folder (shared prefix gone).
-    finish(render(tmp_path / "wf.json", out, tmp_path / "cache"))
+    render_here(tmp_path / "wf.json", out, tmp_path / "cache", monkeypatch, capsys)
     sidecar = json.loads((out / "still" / "still_v002.json").read_text())
     assert sidecar["nodes"]["img"]["params"]["path"] == "../../home/ana/Pictures/client_photo.png"
     assert str(tmp_path) not in (out / "still" / "still_v002.json").read_text()
