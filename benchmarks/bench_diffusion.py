@@ -12,7 +12,8 @@ folder (about 45 GB for Wan: the disk needs room) and loaded from there by both 
 Each contender loads once and runs twice; the figures are from the second (warm) run. With no
 GPU and no ``--tiny`` it prints that it needs one and exits 0. At full size a Wan step with
 classifier-free guidance takes tens of seconds on an H100, so one policy costs about ten
-minutes; pick policies with ``--policies``.
+minutes; pick policies with ``--policies``. Precision (bf16 / fp8 layerwise / GGUF Q8) and the
+per-step cost of LoRAs on the same Wan 14B architecture: ``benchmarks.bench_precision``.
 """
 
 from __future__ import annotations
