@@ -134,6 +134,33 @@ def test_the_database_records_the_take(tmp_path):
         assert db.get("shot").name == "shot_v002"  # a bare shot name is its newest take
 
 
+def test_node_packages_are_recorded_and_old_snapshots_restore_through_the_migrations(tmp_path):
+    from dataclasses import replace
+
+    from studio.takes.restore import restore_workflow
+
+    plugin = replace(ZOOM, package="acme-nodes", package_version="1.2.0")
+    registry = NodeRegistry([plugin, SAVE_VIDEO])
+    graph = Graph(registry)
+    graph.add("Zoom", node_id="zoom")
+    graph.add("SaveVideo", node_id="save")
+    graph.connect("zoom", "video", "save", "video")
+    Engine(registry, Cache(disk=False), device="cpu").run(graph, output_dir=tmp_path)
+    with TakesDB(tmp_path) as db:
+        take = db.get("shot_v001")
+        assert take.versions["node_packages"] == {"acme-nodes": "1.2.0"}
+        # A take made by an early Studio: its snapshot is in file format 1.
+        take.workflow = json.dumps(
+            {
+                "format_version": 1,
+                "nodes": [{"id": "zoom", "type": "Zoom", "pos": [0, 0], "params": {"zoom": 2.0}}],
+                "edges": [],
+            }
+        )
+    restored = restore_workflow(take, registry).graph
+    assert restored.node("zoom").param("zoom") == 2.0
+
+
 def test_reindex_rebuilds_the_database_from_the_files(tmp_path):
     out = tmp_path / "out"
     eng = engine(tmp_path)

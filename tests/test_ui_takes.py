@@ -45,6 +45,10 @@ def test_takes_panel(qtbot, window, tmp_path):
     window.graph.node(src).set_param("level", 200)
     render(qtbot, window)
     assert [t.name for t in panel.model.takes] == ["shot_v002", "shot_v001"]  # newest first
+    render(qtbot, window)  # unchanged: nothing written, and the run log says which take
+    log = window.run_panel.log
+    assert "Save shot: cached, take shot_v002" in [log.item(i).text() for i in range(log.count())]
+    assert panel.model.rowCount() == 2
     assert "Source.level 10→200" in panel.model.data(panel.model.index(0))
 
     # Rate with keys on the list; the database has it.

@@ -140,6 +140,7 @@ def write_take(
         with TakeWriter(Path(ctx.output_dir), shot) as writer:
             stage(writer)
             previous = _previous_workflow(writer.out_dir, shot)
+            facts = _facts(ctx)
             take = Take(
                 shot=shot,
                 number=0,
@@ -149,8 +150,8 @@ def write_take(
                 workflow=json.dumps(workflow) if workflow is not None else "",
                 changed=changed_params(previous, workflow) if previous is not None else {},
                 seeds=seeds(workflow),
-                nodes=_facts(ctx),
-                versions=versions(workflow),
+                nodes=facts,
+                versions=versions(workflow, facts),
                 device=_device(ctx),
             )
             main = next(s for s in (".mp4", ".png") if writer.staged_exists(s))

@@ -525,6 +525,8 @@ class _Run:
                 "key": self.keys.get(node_id, ""),
                 "seconds": round(self.seconds[node_id], 4) if node_id in self.seconds else None,
                 "cached": action == "cached",
+                "package": node.spec.package if node.spec is not None else "",
+                "package_version": node.spec.package_version if node.spec is not None else "",
             }
         return facts
 

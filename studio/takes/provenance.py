@@ -25,9 +25,12 @@ PATH_KINDS = ("file", "folder")  # ParamKind values whose params hold local path
 PACKAGES = ("studio", "torch", "diffusers", "transformers", "numpy", "av", "opencv-python-headless")
 
 
-def versions(workflow: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Studio's, Python's and the main packages' versions, and every node type's version.
-    Read from package metadata: importing torch only to ask its version costs seconds."""
+def versions(
+    workflow: Mapping[str, Any] | None = None, facts: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Studio's, Python's and the main packages' versions, every node type's version, and the
+    node packages (plugins) whose nodes ran, from the run's ``facts``. Read from package
+    metadata: importing torch only to ask its version costs seconds."""
     found: dict[str, Any] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -46,6 +49,13 @@ def versions(workflow: Mapping[str, Any] | None = None) -> dict[str, Any]:
         nodes[str(record.get("type"))] = record.get("version", 1)
     if nodes:
         found["nodes"] = dict(sorted(nodes.items()))
+    packages = {
+        str(fact.get("package")): str(fact.get("package_version") or "")
+        for fact in (facts or {}).values()
+        if isinstance(fact, Mapping) and fact.get("package") not in (None, "", "studio")
+    }
+    if packages:
+        found["node_packages"] = dict(sorted(packages.items()))
     return found
 
 

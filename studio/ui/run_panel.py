@@ -174,6 +174,8 @@ class RunPanel(QWidget):
                 )
             case RunEventKind.NODE_INFO:
                 self.add_log(f"{title}: {event.message}", node_id)
+            case RunEventKind.NODE_CACHED if event.message:  # "take shot_v003": nothing written
+                self.add_log(f"{title}: cached, {event.message}", node_id)
             case RunEventKind.NODE_FAILED:
                 self.add_log(f"{title} failed: {event.message}", node_id, error=True)
             case RunEventKind.NODE_SKIPPED | RunEventKind.NODE_CANCELLED if event.message:
