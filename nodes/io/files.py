@@ -191,7 +191,7 @@ def sidecar_text(take: Take, workflow: dict[str, Any] | None, identity: list[int
 
 
 def take_result(take: Take) -> dict[str, Any]:
-    paths = take.paths()
+    paths = [p.absolute() for p in take.paths()]  # a cached result must not depend on the cwd
     stat = paths[0].stat()
     return {
         "files": [str(p) for p in paths],
