@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QFontInfo
 from PySide6.QtWidgets import QTabBar
 from ui_helpers import STUB_SPECS, chain, close_window, make_window
@@ -67,15 +67,19 @@ def wait_loaded(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not panel.loading, timeout=10_000)
 
 
+def in_window(window, widget) -> QRect:
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
 def test_default_layout_is_viewer_first(window):
     ws, viewer = window.workspace, window.viewer
     picture = viewer.panel.stack
     assert picture.height() >= 0.45 * HEIGHT
-    graph = ws.graph.geometry()
-    assert graph.top() > viewer.geometry().bottom()  # the graph below the viewer
-    assert ws.inspector.geometry().left() > viewer.geometry().right()  # inspector at the side
+    graph, seen = in_window(window, window.view), in_window(window, viewer)
+    assert graph.top() > seen.bottom()  # the graph below the viewer
+    assert in_window(window, ws.inspector).left() > seen.right()  # inspector at the side
     assert ws.run in window.tabifiedDockWidgets(ws.inspector)  # the run log is a tab
-    assert ws.graph.widget() is window.view
+    assert ws.graph is window.view
 
 
 def test_presets_and_reset_layout_by_keys_and_menu(window, qtbot):
@@ -86,8 +90,9 @@ def test_presets_and_reset_layout_by_keys_and_menu(window, qtbot):
     assert ws.preset is Preset.REVIEW and window.viewer.height() > viewer_before
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)  # Paint
     assert ws.preset is Preset.PAINT
-    assert window.dockWidgetArea(ws.graph) == Qt.DockWidgetArea.LeftDockWidgetArea
-    assert ws.inspector.geometry().left() > window.viewer.geometry().left()
+    graph, seen = in_window(window, window.view), in_window(window, window.viewer)
+    assert graph.right() < seen.left()  # the graph beside the viewer
+    assert in_window(window, ws.inspector).left() > seen.right()
     # The artist closes the inspector; View → Reset Layout puts everything back.
     ws.inspector.close()
     assert not ws.inspector.isVisible()
@@ -96,7 +101,7 @@ def test_presets_and_reset_layout_by_keys_and_menu(window, qtbot):
     window.act_reset_layout.trigger()
     assert ws.inspector.isVisible() and ws.preset is Preset.PAINT
     qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)  # Compose
-    assert window.dockWidgetArea(ws.graph) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert in_window(window, window.view).top() > in_window(window, window.viewer).bottom()
     qtbot.waitUntil(lambda: window.viewer.panel.stack.height() >= 0.45 * HEIGHT, timeout=3000)
 
 
@@ -140,8 +145,10 @@ def test_viewer_on_a_failed_node_says_why_and_shows_the_error(window, qtbot):
     assert "run the graph" not in panel.message.text()
     assert panel.error_button.isVisible()
     window.workspace.inspector.raise_()
+    qtbot.waitUntil(lambda: window.run_panel.visibleRegion().isEmpty(), timeout=3000)
     qtbot.mouseClick(panel.error_button, Qt.MouseButton.LeftButton)
-    assert window.workspace.run.isVisible()  # the run log's tab came to the front
+    # The run log's tab came to the front.
+    qtbot.waitUntil(lambda: not window.run_panel.visibleRegion().isEmpty(), timeout=3000)
     item = window.run_panel.log.currentItem()
     assert item is not None and "too large" in item.text()
     assert window.scene.selected_node_ids() == [blur]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -83,6 +84,7 @@ class RunPanel(QWidget):
         self.nodes.itemClicked.connect(self._row_clicked)
         self.log = QListWidget()
         self.log.setWordWrap(True)
+        self.log.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         self.log.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.log.itemClicked.connect(self._log_clicked)
         self.log.currentItemChanged.connect(lambda *_: self._update_file_buttons())
@@ -121,6 +123,10 @@ class RunPanel(QWidget):
         self._tick.timeout.connect(self._update_progress)
         self._bridge = SessionBridge(session, self)
         self._bridge.event.connect(self._on_session_event)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        # Long log lines wrap: they must not widen the dock (and shrink the viewer) as they come.
+        return QSize(380, 520)
 
     def _title(self, node_id: str | None) -> str:
         if node_id and node_id in self.session.graph:

@@ -135,6 +135,7 @@ def build_actions(w: MainWindow) -> None:
     menu.addSeparator()
     for dock in w.workspace.docks():
         menu.addAction(dock.toggleViewAction())
+    w.view_menu = menu  # other panels add their toggles here
 
     w.act_run = a(w, "&Run", w.run_all, ["Ctrl+Return", "Ctrl+Enter"], tip="Render every output")
     w.act_run_sel = a(

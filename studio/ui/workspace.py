@@ -1,10 +1,10 @@
-"""The editor's panels as docks, arranged viewer-first, with named workspace presets.
+"""The editor's panels, arranged viewer-first, with named workspace presets.
 
-Every panel is a dock (the window has no central widget), so a preset can put any of them
-anywhere. "Compose" (the default): a large viewer on top, the node graph below, the inspector
-at the right with the run log as a tab beside it. "Review": the viewer takes the window, the
-graph shrinks to a strip. "Paint": the viewer and a wide inspector side by side, the graph
-beside them.
+The viewer and the node graph share the window's centre in a splitter (the centre takes the
+window's slack, so side panels never squeeze the picture as their text grows); the inspector,
+the run log and other panels are docks at the side, tabbed together. "Compose" (the default):
+a large viewer on top, the graph below. "Review": the viewer takes nearly all the height.
+"Paint": the graph beside the viewer, and a wider inspector for brush settings.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QSplitter, QWidget
 
 Area = Qt.DockWidgetArea
 Horizontal, Vertical = Qt.Orientation.Horizontal, Qt.Orientation.Vertical
@@ -25,7 +25,7 @@ class Preset(StrEnum):
 
 
 class Workspace:
-    """Owns the docks of ``window`` and lays them out by preset."""
+    """Owns the centre splitter and the side docks of ``window``; lays them out by preset."""
 
     def __init__(
         self,
@@ -39,13 +39,18 @@ class Workspace:
         self.viewer = viewer
         viewer.setObjectName("viewer")
         viewer.setWindowTitle("Viewer")
-        self.graph = self._dock("Node Graph", graph, "graph")
+        # In the centre, not docked: it cannot float or close away (presets bring it back).
+        viewer.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.graph = graph
+        self.centre = QSplitter(Vertical)
+        self.centre.setObjectName("centre")
+        self.centre.setChildrenCollapsible(False)
+        self.centre.addWidget(viewer)
+        self.centre.addWidget(graph)
+        window.setCentralWidget(self.centre)
         self.inspector = self._dock("Inspector", inspector, "inspector")
         self.run = self._dock("Run", run, "run")
         self.extra: list[QDockWidget] = []  # docks added later (the queue): tabbed with Run
-        window.setDockNestingEnabled(True)
-        window.setCorner(Qt.Corner.TopRightCorner, Area.RightDockWidgetArea)
-        window.setCorner(Qt.Corner.BottomRightCorner, Area.RightDockWidgetArea)
         self.preset = Preset.COMPOSE
 
     def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
@@ -55,47 +60,35 @@ class Workspace:
         return dock
 
     def docks(self) -> list[QDockWidget]:
-        return [self.viewer, self.graph, self.inspector, self.run]
+        """The side docks this workspace places (other panels may tab onto them)."""
+        return [self.inspector, self.run]
 
     def apply(self, preset: Preset | str = Preset.COMPOSE) -> None:
-        """Put every dock where ``preset`` wants it, sized for the window's current size."""
+        """Arrange the panels as ``preset`` wants, sized for the window's current size."""
         preset = Preset(preset)
         self.preset = preset
         w = self.window
+        width, height = max(w.width(), 800), max(w.height(), 600)
         for dock in self.docks() + self.extra:
             w.removeDockWidget(dock)
-        width, height = max(w.width(), 800), max(w.height(), 600)
-        if preset is Preset.PAINT:
-            w.addDockWidget(Area.LeftDockWidgetArea, self.graph)
-            w.addDockWidget(Area.RightDockWidgetArea, self.viewer)
-            w.splitDockWidget(self.viewer, self.inspector, Horizontal)
-            w.tabifyDockWidget(self.inspector, self.run)
-            for dock in self.extra:
-                w.tabifyDockWidget(self.run, dock)
-            self._show_all()
-            w.resizeDocks(
-                [self.graph, self.viewer, self.inspector],
-                [int(width * 0.22), int(width * 0.5), int(width * 0.28)],
-                Horizontal,
-            )
-        else:
-            w.addDockWidget(Area.TopDockWidgetArea, self.viewer)
-            w.addDockWidget(Area.BottomDockWidgetArea, self.graph)
-            w.addDockWidget(Area.RightDockWidgetArea, self.inspector)
-            w.tabifyDockWidget(self.inspector, self.run)
-            for dock in self.extra:
-                w.tabifyDockWidget(self.run, dock)
-            self._show_all()
-            viewer_share = 0.82 if preset is Preset.REVIEW else 0.66
-            w.resizeDocks(
-                [self.viewer, self.graph],
-                [int(height * viewer_share), int(height * (1 - viewer_share))],
-                Vertical,
-            )
-            side = min(420, int(width * 0.26))
-            w.resizeDocks([self.viewer, self.inspector], [width - side, side], Horizontal)
-        self.inspector.raise_()
-
-    def _show_all(self) -> None:
+        w.addDockWidget(Area.RightDockWidgetArea, self.inspector)
+        w.tabifyDockWidget(self.inspector, self.run)
+        for dock in self.extra:
+            w.tabifyDockWidget(self.run, dock)
         for dock in self.docks() + self.extra:
             dock.show()
+        self.viewer.show()
+        self.graph.show()
+        side = min(460 if preset is Preset.PAINT else 420, int(width * 0.28))
+        w.resizeDocks([self.inspector], [side], Horizontal)
+        centre = width - side
+        if preset is Preset.PAINT:
+            self.centre.setOrientation(Horizontal)
+            self.centre.insertWidget(0, self.graph)  # the graph at the left, then the viewer
+            self.centre.setSizes([int(centre * 0.36), centre - int(centre * 0.36)])
+        else:
+            self.centre.setOrientation(Vertical)
+            self.centre.insertWidget(0, self.viewer)
+            share = 0.84 if preset is Preset.REVIEW else 0.66
+            self.centre.setSizes([int(height * share), int(height * (1 - share))])
+        self.inspector.raise_()
