@@ -1,7 +1,7 @@
 """Extend: continue a clip past its end with its own prompt, brushes and camera move.
 
-The next segment starts from the clip's last frame (Wan VACE also sees the few frames before
-it, so it continues their motion). Three things keep the seam invisible:
+The next segment starts from the clip's last frame (Wan VACE and LTX also see the frames
+before it, so they continue their motion). Three things keep the seam invisible:
 
 * the new segment's frame 0 *is* the last frame, so it is dropped, not shown twice;
 * ``carry motion``: the camera's drift measured over the clip's last frames continues into the
@@ -130,7 +130,9 @@ def _continue_with_model(
 
     model = ctx.models.resolve(params["model"], kind="image-to-video")
     rule = size_rule(model.folder, model.pipeline_class)
-    lead = min(len(video), params["context"]) if family(model) == "vace" else 1
+    fam, wanted = family(model), min(len(video), params["context"])
+    # VACE keeps any number of leading frames; LTX's conditions keep 8k+1 (its latent step).
+    lead = {"vace": wanted, "ltx": (wanted - 1) // 8 * 8 + 1}.get(fam, 1)
     count = params["frames"]
     # The model's frame rule (4k+1, 8k+1) counts the context too: round up, then keep ``count``.
     total = lead + count
@@ -160,7 +162,7 @@ EXTEND = NodeSpec(
     "own prompt, motion brushes and camera move, and the seam is blended (motion carried, "
     "colour matched). Chain Extends for a long shot. Works with the built-in animator and "
     "with the diffusion models Image to Video drives (Wan VACE also sees the frames before "
-    "the last one).",
+    "the last one; LTX 8k+1 of them).",
     run=run_extend,
     inputs=(
         Port("video", PortType.VIDEO, "The clip to continue."),
@@ -195,8 +197,8 @@ EXTEND = NodeSpec(
             min=1,
             max=MAX_CONTEXT,
             step=1,
-            help="How many of the clip's last frames Wan VACE keeps as the start of its clip "
-            "(the others start from the last frame alone).",
+            help="How many of the clip's last frames the model continues from: Wan VACE keeps "
+            "them all, LTX 1, 9 or 17 (8k+1); the others start from the last frame alone.",
         ),
         Param(
             "seam",

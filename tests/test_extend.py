@@ -16,9 +16,9 @@ from nodes.interpolate.flow import FlowEstimator
 from studio.engine.cache import Cache
 from studio.engine.scheduler import Engine
 from studio.graph.graph import Graph
-from studio.graph.registry import default_registry
 from studio.graph.spec import NodeError
 from studio.graph.types import Audio, CameraMove, Motion, Video
+from studio.session import default_registry
 
 PAN = Motion(camera=CameraMove(pan=0.25, ease="linear"))
 
@@ -140,11 +140,15 @@ def test_editing_segment_three_reruns_only_segments_three_on(tmp_path: Path) -> 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    from tiny_models import build_wan_i2v, build_wan_vace, one_torch_thread
+    from tiny_models import build_ltx_i2v, build_wan_i2v, build_wan_vace, one_torch_thread
 
     root = tmp_path_factory.mktemp("extend-models")
     with one_torch_thread():
-        yield {"wan": build_wan_i2v(root / "wan"), "vace": build_wan_vace(root / "vace")}
+        yield {
+            "wan": build_wan_i2v(root / "wan"),
+            "vace": build_wan_vace(root / "vace"),
+            "ltx": build_ltx_i2v(root / "ltx"),
+        }
 
 
 def _spy_context():
@@ -180,3 +184,18 @@ def test_wan_i2v_extension_starts_from_the_last_frame(tiny) -> None:
     assert len(out) == 8
     call = spy.calls[0]
     assert call["num_frames"] == 5 and np.array_equal(np.asarray(call["image"]), frames[-1])
+
+
+def test_ltx_extension_conditions_on_the_last_nine_frames(tiny) -> None:
+    ctx, spy, _ = _spy_context()
+    frames = np.random.default_rng(3).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    params = {"model": str(tiny["ltx"]), "frames": 8, "context": 12, "steps": 2}
+    params.update(carry_motion=False)
+    out = run_node(EXTEND, ctx, {"video": Video(frames, 8.0)}, **params)["video"]
+    assert len(out) == 18
+    call = spy.calls[0]
+    assert call["num_frames"] == 17  # 9 context + 8 new, on LTX's 8k+1 rule
+    (condition,) = call["conditions"]
+    assert condition.strength == 1.0 and condition.frame_index == 0
+    kept = np.stack([np.asarray(f) for f in condition.video])
+    assert np.array_equal(kept, frames[-9:])

@@ -116,7 +116,8 @@ def generate_video(
         height=height,
         frames=frames,
     )
-    target = _target(fam, steered, model)
+    # LTX takes a context through its condition pipeline, as it takes brushes.
+    target = _target(fam, steered or (context is not None and len(context) > 1), model)
     fp32 = ("vae", "image_encoder") if fam in ("wan", "vace") else ()
 
     def attempt(policy: str) -> np.ndarray:
@@ -293,6 +294,8 @@ def _run_wan(pipe: Any, job: Job) -> np.ndarray:
 def _run_ltx(pipe: Any, job: Job) -> np.ndarray:
     callback = job.callback(job.steps)
     frame_rate = int(round(job.fps))
+    if job.context is not None and len(job.context) > 1:
+        return _run_ltx_extension(pipe, job, frame_rate, callback)
     if job.guidance is None:
         return pipe(
             image=P.pil(job.keyframe),
@@ -310,6 +313,26 @@ def _run_ltx(pipe: Any, job: Job) -> np.ndarray:
             strength=1.0 - job.strength,
         ),
     ]
+    return pipe(
+        conditions=conditions, frame_rate=frame_rate, callback_on_step_end=callback, **job.common
+    ).frames
+
+
+def _run_ltx_extension(pipe: Any, job: Job, frame_rate: int, callback: Any) -> np.ndarray:
+    """Extend with LTX: the clip's last frames are a hard video condition at frame 0 (LTX keeps
+    8k+1 of them), the brushes' clip from the keyframe on a soft one after them."""
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+    assert job.context is not None
+    context = [P.pil(f) for f in job.context]
+    conditions = [LTXVideoCondition(video=context, frame_index=0, strength=1.0)]
+    if job.guidance is not None:
+        lead = context[:-1]
+        frames = job.common["num_frames"]
+        steered = lead + [P.pil(f) for f in job.guidance.video.frames][: frames - len(lead)]
+        conditions.append(
+            LTXVideoCondition(video=steered, frame_index=0, strength=1.0 - job.strength)
+        )
     return pipe(
         conditions=conditions, frame_rate=frame_rate, callback_on_step_end=callback, **job.common
     ).frames
