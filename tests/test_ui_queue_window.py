@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import queue_stubs
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from ui_helpers import STUB_SPECS, chain, close_window, make_window
 
@@ -15,6 +16,7 @@ from studio.graph.graph import Edge
 from studio.graph.registry import NodeRegistry
 from studio.graph.seeds import SeedControl
 from studio.queue import JobState, QueueEventKind
+from studio.ui.takes_integration import TAKE_PREFIX
 from studio.ui.vary_dialog import VaryDialog
 
 
@@ -96,6 +98,11 @@ def test_vary_queues_a_batch_and_opens_its_contact_sheet(qtbot, window, monkeypa
     assert sheet is not None
     qtbot.waitUntil(lambda: len(sheet.tiles) == 3, timeout=30_000)
     assert [t.item.label for t in sheet.tiles] == ["level=2", "level=3", "level=4"]
+    qtbot.mouseClick(sheet.tiles[1], Qt.MouseButton.LeftButton)  # full size, in the viewer
+    panel_ = window.viewer.panel
+    assert panel_.pinned and panel_._follow == TAKE_PREFIX + str(sheet.tiles[1].item.path)
+    qtbot.waitUntil(lambda: panel_.current_frame() is not None, timeout=10_000)
+    assert panel_.current_frame().shape[:2] == (48, 64)  # the variant file itself, full size
     sheet.close()
 
 

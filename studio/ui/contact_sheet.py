@@ -9,7 +9,7 @@ the export are the Qt-free :mod:`studio.queue.contact_sheet`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +121,17 @@ class ContactSheet(QWidget):
     open_requested = Signal(int)  # a tile was clicked
     _delivered = Signal(int, object)  # load token, list of items or an error message
 
-    def __init__(self, parent: QWidget | None = None, *, title: str = "Contact sheet") -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        title: str = "Contact sheet",
+        open_item: Callable[[SheetItem], None] | None = None,
+    ) -> None:
+        """``open_item`` shows a clicked variant full size (the editor: in its viewer);
+        without it a window of its own plays the variant at 1:1."""
         super().__init__(parent)
+        self.open_item = open_item
         self.setWindowTitle(title)
         self.items: list[SheetItem] = []
         self.tiles: list[Tile] = []
@@ -246,9 +255,13 @@ class ContactSheet(QWidget):
 
     # -- full size and export ------------------------------------------------------------------
 
-    def open_full_size(self, index: int) -> FullSizePlayer:
-        """Variant ``index`` at its own size in a window of its own, playing from this frame."""
+    def open_full_size(self, index: int) -> FullSizePlayer | None:
+        """Variant ``index`` at its own size: through ``open_item``, else in a window of its
+        own, playing from this frame."""
         item = self.items[index]
+        if self.open_item is not None:
+            self.open_item(item)
+            return None
         if item.path is not None:
             try:
                 item = read_item(item.path, item.label)  # the tiles hold a reduced copy

@@ -17,9 +17,11 @@ from PySide6.QtWidgets import QDialog, QDockWidget
 from studio.engine.scheduler import Engine
 from studio.graph.seeds import advance_seeds
 from studio.queue import JobStore, QueueError, QueueEventKind, variation_jobs
+from studio.queue.contact_sheet import SheetItem
 from studio.ui.actions import make_action
 from studio.ui.contact_sheet import ContactSheet
 from studio.ui.queue_panel import QueuePanel
+from studio.ui.takes_integration import TAKE_PREFIX
 from studio.ui.vary_dialog import VaryDialog
 
 if TYPE_CHECKING:
@@ -167,7 +169,9 @@ class QueueIntegration:
         return self.show_sheet(entries)
 
     def show_sheet(self, entries: list[Any]) -> ContactSheet:
-        sheet = ContactSheet(self.window, title=f"Contact sheet — {self._name()}")
+        sheet = ContactSheet(
+            self.window, title=f"Contact sheet — {self._name()}", open_item=self.open_in_viewer
+        )
         sheet.setWindowFlag(Qt.WindowType.Window, True)
         sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         sheet.destroyed.connect(lambda _=None, s=sheet: self._forget(s))
@@ -177,6 +181,20 @@ class QueueIntegration:
         sheet.show()
         self.sheets.append(sheet)
         return sheet
+
+    def open_in_viewer(self, item: SheetItem) -> None:
+        """A variant clicked on a contact sheet, full size in the viewer (pinned there, so
+        selecting nodes does not replace it; unpin to follow the selection again)."""
+        if item.path is None:
+            return
+        panel = self.window.viewer.panel
+        panel.pin_button.blockSignals(True)  # unpinning would first reload the selection
+        panel.pin_button.setChecked(False)
+        panel.pin_button.blockSignals(False)
+        panel.show_node(TAKE_PREFIX + str(item.path))
+        panel.pin_button.setChecked(True)
+        self.window.viewer.raise_()
+        self.window.say(f"Viewer: {item.label}")
 
     def _forget(self, sheet: ContactSheet) -> None:
         if sheet in self.sheets:
