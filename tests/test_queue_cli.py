@@ -286,3 +286,18 @@ def test_ctrl_c_on_render_vary_cancels_the_variants_not_rendered(tmp_path):
     with JobStore() as store:
         jobs = sorted(store.jobs(), key=lambda j: j.variant)
     assert [j.state for j in jobs] == [JobState.DONE, JobState.CANCELLED, JobState.CANCELLED]
+
+
+def test_queue_run_for_people_says_what_each_job_did(flow, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STUDIO_TEST_LOG", str(tmp_path / "calls.log"))
+    registry = queue_stubs.registry()
+    assert main(["queue", "run"], registry=registry) == 0
+    assert "nothing is queued" in capsys.readouterr().err
+    add = ["queue", "add", str(flow), "--out", str(tmp_path), "--vary", "Scale.k=1,2"]
+    assert main(add, registry=registry) == 0
+    ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert main(["queue", "run"], registry=registry) == 0
+    err = capsys.readouterr().err
+    for job_id in ids:
+        assert f"job {job_id}: shot [k=" in err and f"job {job_id} done" in err
+    assert "Scale: done in" in err  # the render's own per-node lines

@@ -312,6 +312,8 @@ def drain(store: Any, engine: Any, *, jsonl: bool, only: list[str] | None = None
             worker.stop(interrupt=True)
     if interrupted:
         return EXIT_CANCELLED
+    if not ran and not jsonl:
+        print("studio: nothing is queued", file=sys.stderr)
     return EXIT_FAILED if any(job.state is JobState.FAILED for job in ran) else EXIT_OK
 
 
