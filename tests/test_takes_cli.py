@@ -133,6 +133,19 @@ def test_takes_commands(tmp_path, capsys, monkeypatch):
     assert "no takes in" in capsys.readouterr().err
 
 
+def test_takes_are_found_beside_the_workflow_by_default(tmp_path, capsys, monkeypatch):
+    workflow = tiny_workflow(tmp_path / "wf.json")
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["render", str(workflow)]) == 0  # into renders/ beside the workflow
+    assert (tmp_path / "renders" / "tiny" / "tiny_v001.mp4").is_file()
+    capsys.readouterr()
+    assert main(["takes", "list", "--dir", str(workflow)]) == 0  # the workflow names its takes
+    assert "tiny_v001" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert main(["takes", "show", "tiny"]) == 0  # ./renders by default
+    assert "tiny_v001" in capsys.readouterr().out
+
+
 def test_strip_paths_keeps_local_folders_out_of_the_outputs(tmp_path, capsys, monkeypatch):
     from PIL import Image
 

@@ -37,7 +37,11 @@ def add_takes_parser(sub: Any) -> None:
 
     def with_dir(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser.add_argument(
-            "--dir", type=Path, default=Path("out"), help="the output folder (./out)"
+            "--dir",
+            type=Path,
+            default=None,
+            help="the render's output folder, or its workflow file (whose renders/ it means); "
+            "default: ./renders, else ./out",
         )
         return parser
 
@@ -78,7 +82,21 @@ def add_takes_parser(sub: Any) -> None:
     purge.set_defaults(handler=cmd_takes_purge)
 
 
-def _open(folder: Path) -> TakesDB:
+def takes_folder(given: Path | None) -> Path:
+    """Where the takes are: ``--dir`` (a workflow file means the renders folder beside it),
+    else ./renders (studio render's default beside a workflow here), else ./out."""
+    from studio.session.session import RENDERS_FOLDER
+
+    if given is None:
+        here = Path(RENDERS_FOLDER)
+        return here if (here / DB_NAME).is_file() else Path("out")
+    if given.is_file():
+        return given.resolve().parent / RENDERS_FOLDER
+    return given
+
+
+def _open(folder: Path | None) -> TakesDB:
+    folder = takes_folder(folder)
     if not (folder / DB_NAME).is_file():
         raise UsageError(
             f"no takes in {folder} (no {DB_NAME}); pass the render's output folder with --dir, "
