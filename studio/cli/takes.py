@@ -9,7 +9,8 @@
     studio takes purge --rejected [--dry-run] [--dir OUT]
 
 TAKE is ``shot_v007`` (or a shot name: its newest take). ``--dir`` is the render's output
-folder (``./out``, as for ``studio render``).
+folder, or the workflow file whose ``renders/`` folder holds them (where ``studio render`` puts
+them by default); without it, ``./renders``, else ``./out``.
 """
 
 from __future__ import annotations
