@@ -142,3 +142,37 @@ def load_transformer(folder: Path) -> Any:
     from diffusers import WanTransformer3DModel
 
     return WanTransformer3DModel.from_pretrained(folder / "transformer").eval()
+
+
+def build_skyreels_df(folder: Path) -> Path:
+    """A tiny SkyReels-V2 diffusion forcing image-to-video pipeline (Wan's VAE and UMT5)."""
+    from diffusers import (
+        SkyReelsV2DiffusionForcingImageToVideoPipeline,
+        SkyReelsV2Transformer3DModel,
+        UniPCMultistepScheduler,
+    )
+
+    _seed()
+    transformer = SkyReelsV2Transformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        rope_max_seq_len=32,
+    ).eval()
+    pipe = SkyReelsV2DiffusionForcingImageToVideoPipeline(
+        tokenizer=t5_tokenizer(),
+        text_encoder=t5_encoder(umt5=True),
+        transformer=transformer,
+        vae=_wan_vae(),
+        scheduler=UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=8.0
+        ),
+    )
+    pipe.save_pretrained(folder)
+    return folder

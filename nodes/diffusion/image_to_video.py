@@ -34,6 +34,7 @@ from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
 from nodes.diffusion.precision import measured_peak, resolve_precision
 from nodes.diffusion.preview import LatentPreview
 from nodes.diffusion.size_rules import SizeRule, size_rule
+from nodes.diffusion.skyreels import check_steering, run_skyreels_df
 from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
@@ -44,10 +45,12 @@ if TYPE_CHECKING:
 
 
 def family(model: ModelInfo) -> str:
-    """ "vace", "wan", "ltx" or "cogvideox" for the models ImageToVideo can drive."""
+    """ "vace", "wan", "ltx", "cogvideox" or "skyreels-df" for the models ImageToVideo drives."""
     name = model.pipeline_class
     if model.kind == "vace":
         return "vace"
+    if name.startswith("SkyReelsV2DiffusionForcing"):
+        return "skyreels-df"
     for prefix, fam in (("Wan", "wan"), ("LTX", "ltx"), ("CogVideoX", "cogvideox")):
         if name.startswith(prefix):
             return fam
@@ -97,6 +100,8 @@ def generate_video(
     if context is not None:
         context = np.stack([cover_crop(np.asarray(f), width, height) for f in context])
     steered = bool(motion.brushes) or not motion.camera.is_identity
+    if fam == "skyreels-df":
+        check_steering(steered)
     if steered and fam in ("wan", "cogvideox") and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
 
@@ -118,7 +123,7 @@ def generate_video(
     )
     # LTX takes a context through its condition pipeline, as it takes brushes.
     target = _target(fam, steered or (context is not None and len(context) > 1), model)
-    fp32 = ("vae", "image_encoder") if fam in ("wan", "vace") else ()
+    fp32 = ("vae", "image_encoder") if fam in ("wan", "vace", "skyreels-df") else ()
 
     def attempt(policy: str) -> np.ndarray:
         pipe = P.load(
@@ -362,6 +367,7 @@ _RUNNERS: dict[str, Runner] = {
     "wan": _run_wan,
     "ltx": _run_ltx,
     "cogvideox": _run_cogvideox,
+    "skyreels-df": run_skyreels_df,
 }
 
 

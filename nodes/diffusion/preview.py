@@ -107,7 +107,7 @@ def load_projection(folder: Path, channels: int, family: str) -> Projection | No
             continue
         if projection.channels == channels:
             return projection
-    if family in ("wan", "vace") and channels == 16:
+    if family in ("wan", "vace", "skyreels-df") and channels == 16:
         return Projection(np.array(WAN21_FACTORS), np.array(WAN21_BIAS), "published")
     return None
 

@@ -67,7 +67,7 @@ def size_rule(folder: Path, pipeline_class: str) -> SizeRule:
     """The :class:`SizeRule` of the diffusers model in ``folder``."""
     vae = _config(folder, "vae")
     transformer = _config(folder, "transformer")
-    if pipeline_class.startswith("Wan"):
+    if pipeline_class.startswith(("Wan", "SkyReelsV2")):  # SkyReels-V2: Wan's VAE
         downsample = vae.get("temperal_downsample", [False, True, True])
         spatial = int(vae.get("scale_factor_spatial") or 2 ** len(downsample))
         temporal = int(vae.get("scale_factor_temporal") or 2 ** sum(downsample))
