@@ -1,8 +1,9 @@
 """The painter window: paint a RegionMask's shapes or a MotionBrush's brushes over the keyframe.
 
 What is painted lives in the node's params as vector shapes. The window writes them only via
-``push(SetParam(...))`` -- one command per stroke, box, path or point edit -- so the editor's undo
-stack owns every change, and it redraws only from graph events, so an undo shows at once.
+``session.push(SetParam(...))`` -- one command per stroke, box, path or point edit -- so the
+session's history owns every change, and it redraws only from graph events, so an undo shows
+at once.
 
 Everything it shows that a node makes -- the keyframe, the node's own mask (GrabCut included),
 the mask wired into a Motion Brush, the preview's motion -- is rendered by the engine on a
