@@ -93,9 +93,13 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         {"body.0.weight": torch.zeros(8, 3, 3, 3)},
         str(models / "upscale_models" / "x2.safetensors"),
     )
+    # The VAE as a single file in models/vae (diffusers layout, as diffusers' own repos ship it).
+    vae = models / "vae" / "wan_2.1_vae.safetensors"
+    (folder / "vae" / "diffusion_pytorch_model.safetensors").rename(vae)
     for weights in (folder / "transformer").glob("*.safetensors"):
         weights.unlink()  # the single files must stand in for these
     return dict(
+        vae=vae,
         folder=folder,
         settings=settings,
         reference=reference,
@@ -159,7 +163,7 @@ def test_single_file_and_gguf_transformers_are_completed_by_the_matching_folder(
     for name, storage in (("wan_tiny.safetensors", "fp32"), ("wan_tiny-Q8_0.gguf", "Q8_0")):
         model = found[name]
         assert model.base == library["folder"] and model.folder == library["folder"]
-        assert model.replaces == (("transformer", model.path),)
+        assert model.replaces == (("transformer", model.path), ("vae", library["vae"]))
         assert (model.storage, model.pipeline_class, model.problem) == (
             storage,
             "WanImageToVideoPipeline",
@@ -221,3 +225,23 @@ def test_upscale_models_folder_feeds_the_upscale_nodes_choices(library: dict[str
     assert param.reads_file and param.model_kind == "upscale-model"
     choices = {m.name: m.path for m in discover(param.model_kind, library["settings"])}
     assert choices == {"x2.safetensors": library["models"] / "upscale_models" / "x2.safetensors"}
+
+
+def test_a_folder_without_vae_weights_takes_the_vae_file_or_says_it_is_missing(
+    library: dict[str, Any], tmp_path: Path
+) -> None:
+    vae = inspect_file(library["vae"], "vae")
+    assert (vae.role, vae.family, vae.variant, vae.details["z_dim"]) == (
+        "vae",
+        "wan",
+        "Wan 2.1 VAE",
+        16,
+    )
+    tree = tmp_path / "other" / "models" / "diffusion_models"
+    tree.mkdir(parents=True)
+    (tree / "wan_tiny.safetensors").symlink_to(library["single"])
+    settings = DictSettings(
+        model_folders=[str(library["root"] / "diffusers"), str(tmp_path / "other")]
+    )
+    with pytest.raises(NodeError, match="no VAE weights .* wan_2.1_vae.safetensors"):
+        resolve_model(str(tree / "wan_tiny.safetensors"), "image-to-video", settings)

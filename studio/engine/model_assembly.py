@@ -102,6 +102,29 @@ def partner_file(file: FileInfo, files: list[FileInfo]) -> FileInfo | None:
     return None
 
 
+def has_weights(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*.safetensors"))
+
+
+def missing_vae(base: Path, files: list[FileInfo]) -> tuple[list[tuple[str, Path]], str]:
+    """A Wan VAE file from ``models/vae`` where ``base`` has the VAE's config but no weights
+    (an artist who keeps the big files in ComfyUI's tree and only the small parts of the
+    diffusers folder); or the message saying what is missing."""
+    if has_weights(base / "vae") or not (base / "vae" / "config.json").is_file():
+        return [], ""
+    z_dim = read_json(base / "vae" / "config.json").get("z_dim")
+    for file in files:
+        if file.role == "vae" and file.family == "wan" and not file.problem:
+            if file.details.get("z_dim") == z_dim:
+                return [("vae", file.path)], ""
+    return [], (
+        f"{base.name} has no VAE weights (vae/ holds only its config) and no Wan VAE with "
+        f"{z_dim} latent channels was found in a models/vae folder: put "
+        + ("wan2.2_vae.safetensors" if z_dim == 48 else "wan_2.1_vae.safetensors")
+        + " there, or the VAE weights in the folder"
+    )
+
+
 def find_base(file: FileInfo, folders: list[Path]) -> tuple[Path | None, str]:
     """The first diffusers folder that completes ``file``, or None and why none does."""
     classes = TRANSFORMER_CLASSES.get(file.family)

@@ -19,7 +19,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from studio.engine.model_assembly import (
     expert_slot,
     find_base,
     guess_kind,
+    missing_vae,
     partner_file,
     read_json,
 )
@@ -247,6 +248,14 @@ def _file_model(
     partner = partner_file(file, files)
     if "transformer_2" in index and partner is not None and not partner.problem:
         replaces.append((expert_slot(partner, index), partner.path))
+    vae, missing = missing_vae(base, files)
+    if missing:
+        return replace(
+            ModelInfo(file.path.name, file.path, info.kind, info.pipeline_class),
+            storage=file.storage,
+            problem=missing,
+        )
+    replaces += vae
     sizes = dict(info.component_bytes)
     for component, path in replaces:
         sizes[component] = path.stat().st_size if path.exists() else 0
