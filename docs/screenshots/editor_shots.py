@@ -35,11 +35,13 @@ def settle(app, window, rounds: int = 3) -> None:  # noqa: ANN001
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs" / "screenshots")
-    scratch = Path(tempfile.mkdtemp(prefix="studio-shot-"))
+    # STUDIO_SHOT_SCRATCH: a folder kept between takes (its renders and takes are reused).
+    scratch = Path(os.environ.get("STUDIO_SHOT_SCRATCH") or tempfile.mkdtemp(prefix="studio-"))
     os.environ.setdefault("STUDIO_CACHE_DIR", str(scratch / "cache"))
     os.environ["STUDIO_CONFIG_DIR"] = str(scratch / "config")
     workflow = scratch / "example.json"
-    shutil.copy(ROOT / "resources" / "workflows" / "example.json", workflow)
+    if not workflow.exists():
+        shutil.copy(ROOT / "resources" / "workflows" / "example.json", workflow)
 
     from studio.ui.app import application, wait_for_run
     from studio.ui.main_window import MainWindow

@@ -61,8 +61,6 @@ class PathPlots(QWidget):
             plot.getAxis("left").setWidth(56)
             plot.getAxis("left").enableAutoSIPrefix(False)  # "(x0.001)" crowds the labels
             plot.setMouseEnabled(x=True, y=False)
-            if self.plots:
-                plot.setXLink(self.plots[names[0]])
             self.tabs.addTab(widget, TABS.get(name, name.capitalize()))
             self.widgets[name] = widget
             line = pg.InfiniteLine(0, angle=90, movable=True, pen=pg.mkPen(theme.ACCENT, width=1))
