@@ -211,3 +211,21 @@ def test_lora_files_and_strengths_enter_the_cache_key(
     write_lora(lora, seed=99)  # same name, new weights
     assert key(1.0) != first
     assert IMAGE_TO_VIDEO.files_read({"loras": [{"file": str(lora), "strength": 1.0}]}) == [lora]
+
+
+def test_a_lora_for_another_family_is_a_clear_error(setup: dict[str, Any], tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    flux = tmp_path / "flux_style.safetensors"
+    save_file(
+        {
+            "transformer.single_transformer_blocks.0.attn.to_q.lora_A.weight": torch.ones(2, 8),
+            "transformer.single_transformer_blocks.0.attn.to_q.lora_B.weight": torch.ones(8, 2),
+        },
+        str(flux),
+    )
+    pipe = load_pipe(setup["folder"])
+    with pytest.raises(NodeError, match="flux_style.safetensors"):
+        apply_loras(pipe, check_loras([{"file": str(flux), "strength": 1}]), FakeRunContext())
+    assert not getattr(pipe.transformer, "peft_config", None)  # nothing half-loaded is left
