@@ -17,7 +17,6 @@ from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunCo
 from studio.graph.types import Audio, PortType, Video
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi);;PNG sequence folder (*)"
-MAX_BYTES = 4 * 1024**3  # decoded frames held in memory; beyond this ask for max_frames
 DEFAULT_SEQUENCE_FPS = 24.0
 
 
@@ -60,22 +59,21 @@ def run_load_video(
         raise NodeError(problem)
     path = Path(params["path"]).expanduser()
     start, limit = params["start_frame"], params["max_frames"]
+    clip = ClipBuffer(ctx, path.name, int(params["frame_step"]), float(params["scale"]))
     if path.is_dir():
-        frames, fps = _read_sequence(ctx, path, start, limit, params["sequence_fps"])
+        fps = _read_sequence(ctx, clip, path, start, limit, params["sequence_fps"])
     else:
-        frames, fps = _read_movie(ctx, path, start, limit, params["on_decode_error"])
+        fps = _read_movie(ctx, clip, path, start, limit, params["on_decode_error"])
+    frames = clip.finish()
     if len(frames) == 1:
         ctx.info(f"{path.name} gave a single frame: the clip is a still")
     # The sound under exactly the frames read (before frame_step, which keeps the duration).
     sound = None
     if params["sound"] and path.is_file():
-        sound = _read_sound(ctx, path, start / fps, len(frames) / fps)
-    step = int(params["frame_step"])
-    if step > 1:  # every n-th frame, at 1/n the rate: the clip keeps its duration
-        frames, fps = frames[::step], fps / step
-    frames = [scaled(frame, params["scale"]) for frame in frames]
-    video = Video(np.stack(frames), fps, sound)
-    ctx.info(f"{len(video)} frames, {video.width}x{video.height} px, {fps:g} fps")
+        sound = _read_sound(ctx, path, start / fps, clip.offered / fps)
+    # Every n-th frame at 1/n of the rate: the clip keeps its duration.
+    video = Video(frames, fps / clip.step, sound)
+    ctx.info(f"{len(video)} frames, {video.width}x{video.height} px, {video.fps:g} fps")
     return {"video": video}
 
 
@@ -90,12 +88,66 @@ def _read_sound(ctx: RunContext, path: Path, start_s: float, seconds: float) -> 
         return None
 
 
+class ClipBuffer:
+    """Decoded frames gathered straight into the clip's buffer (``ctx.new_frames``: a mapped
+    scratch file when the clip is long), keeping every ``step``-th frame, resized by ``scale``:
+    a long clip never exists as a list of frames in memory."""
+
+    def __init__(self, ctx: RunContext, name: str, step: int, scale: float) -> None:
+        if step < 1:
+            raise NodeError(f"frame_step {step} must be 1 or more")
+        self.ctx, self.name, self.step, self.scale = ctx, name, step, scale
+        self.offered = 0  # frames seen (before the step)
+        self.count = 0  # frames kept
+        self.source_shape: tuple[int, ...] | None = None
+        self.buffer: np.ndarray | None = None
+        self.expected = 0  # frames the source says it holds, when it says
+
+    def add(self, frame: np.ndarray) -> None:
+        if self.source_shape is None:
+            self.source_shape = frame.shape
+        elif frame.shape != self.source_shape:
+            raise NodeError(
+                f"{self.name} is {frame.shape[1]}x{frame.shape[0]} px but the sequence started "
+                f"at {self.source_shape[1]}x{self.source_shape[0]}: every frame must be the same "
+                "size"
+            )
+        self.offered += 1
+        if (self.offered - 1) % self.step:
+            return
+        frame = scaled(frame, self.scale)
+        if self.buffer is None or self.count == len(self.buffer):
+            self._grow(frame.shape)
+        assert self.buffer is not None
+        self.buffer[self.count] = frame
+        self.count += 1
+
+    def _grow(self, shape: tuple[int, ...]) -> None:
+        wanted = -(-self.expected // self.step) if self.expected else 64
+        size = max(wanted, 2 * self.count, 1)
+        try:
+            bigger = self.ctx.new_frames((size, *shape))
+        except (OSError, MemoryError) as exc:
+            raise NodeError(f"{self.name}: no room for {size} frames ({exc})") from None
+        if self.buffer is not None:
+            bigger[: self.count] = self.buffer[: self.count]
+        self.buffer = bigger
+
+    def __len__(self) -> int:
+        return self.count
+
+    def finish(self) -> np.ndarray:
+        if self.buffer is None:
+            raise NodeError(f"{self.name} holds no video frames")
+        return self.ctx.shrink_frames(self.buffer, self.count)
+
+
 def _read_movie(
-    ctx: RunContext, path: Path, start: int, limit: int, on_error: str = "fail"
-) -> tuple[list[np.ndarray], float]:
+    ctx: RunContext, frames: ClipBuffer, path: Path, start: int, limit: int, on_error: str = "fail"
+) -> float:
+    """Decode ``path`` into ``frames``; returns its frame rate."""
     import av  # PyAV: imported here, it is only needed when a clip is read
 
-    frames: list[np.ndarray] = []
     damaged = 0  # frames the decoder flagged corrupt (concealed), and packets it gave up on
     try:
         with av.open(str(path)) as container:
@@ -107,6 +159,7 @@ def _read_movie(
             fps = float(rate) if rate else 0.0
             total = stream.frames or 0
             wanted = _wanted(total - start if total else 0, limit)
+            frames.expected = wanted
             index = -1
             for frame in _decode(av, container, stream):
                 if frame is None:  # a packet that did not decode at all
@@ -116,10 +169,9 @@ def _read_movie(
                 if index < start:
                     continue
                 damaged += bool(frame.is_corrupt)
-                frames.append(frame.to_ndarray(format="rgb24"))
-                _check_budget(frames, path)
-                ctx.progress(len(frames), wanted or len(frames) + 1)
-                if limit and len(frames) >= limit:
+                frames.add(frame.to_ndarray(format="rgb24"))
+                ctx.progress(frames.offered, wanted or frames.offered + 1)
+                if limit and frames.offered >= limit:
                     break
     except av.error.FFmpegError as error:
         raise NodeError(f"cannot read {path.name} as a video: {error}") from None
@@ -128,14 +180,14 @@ def _read_movie(
         if on_error == "fail":
             raise NodeError(f"{message}; set 'on_decode_error' to warn to use it anyway")
         ctx.info(f"{message}; they were kept as the decoder concealed them")
-    if not frames:
+    if not frames.offered:
         if start:
             raise NodeError(f"start frame {start} is past the end of {path.name}")
         raise NodeError(f"{path.name} holds no video frames")
     if not 0 < fps <= 1000:
         ctx.info(f"{path.name} does not say its frame rate; assuming {DEFAULT_SEQUENCE_FPS:g} fps")
         fps = DEFAULT_SEQUENCE_FPS
-    return frames, fps
+    return fps
 
 
 def _decode(av: Any, container: Any, stream: Any) -> Any:
@@ -153,22 +205,15 @@ def _wanted(available: int, limit: int) -> int:
     return limit or max(available, 0)
 
 
-def _check_budget(frames: list[np.ndarray], path: Path) -> None:
-    if len(frames) * frames[0].nbytes > MAX_BYTES:
-        raise NodeError(
-            f"{path.name} is too long to hold in memory at this size (over {len(frames)} "
-            f"frames); set 'max_frames' to read part of it"
-        )
-
-
 def _frame_number(path: Path) -> tuple[int, str]:
     digits = re.findall(r"\d+", path.stem)
     return (int(digits[-1]) if digits else -1, path.name)
 
 
 def _read_sequence(
-    ctx: RunContext, folder: Path, start: int, limit: int, fps: float
-) -> tuple[list[np.ndarray], float]:
+    ctx: RunContext, frames: ClipBuffer, folder: Path, start: int, limit: int, fps: float
+) -> float:
+    """Read a folder of numbered PNGs into ``frames``; returns ``fps``."""
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() == ".png"), key=_frame_number)
     if not files:
         raise NodeError(f"the folder {folder} holds no PNG frames")
@@ -177,18 +222,12 @@ def _read_sequence(
     files = files[start:]
     if limit:
         files = files[:limit]
-    frames: list[np.ndarray] = []
+    frames.expected = len(files)
     for index, file in enumerate(files):
-        frame = read_image(str(file))
-        if frames and frame.shape != frames[0].shape:
-            raise NodeError(
-                f"{file.name} is {frame.shape[1]}x{frame.shape[0]} px but the sequence started at "
-                f"{frames[0].shape[1]}x{frames[0].shape[0]}: every frame must be the same size"
-            )
-        frames.append(frame)
-        _check_budget(frames, folder)
+        frames.name = file.name
+        frames.add(read_image(str(file)))
         ctx.progress(index + 1, len(files))
-    return frames, float(fps)
+    return float(fps)
 
 
 LOAD_VIDEO = NodeSpec(

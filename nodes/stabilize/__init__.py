@@ -100,7 +100,7 @@ def run_stabilize(
     zooms = _shot_zooms(ctx, corrections, cuts, (width, height), p["max_zoom"])
 
     # 4. Warp every frame once; measure its luma on the way.
-    out = np.empty(frames.shape, dtype=np.uint8)  # frames may be a read-only memory map
+    out = ctx.new_frames(frames.shape)  # frames may be a read-only memory map
     centre = np.array([[1, 0, (width - 1) / 2], [0, 1, (height - 1) / 2], [0, 0, 1.0]])
     flags = INTERPOLATIONS[p["interpolation"]] | cv2.WARP_INVERSE_MAP
     luma_before = np.empty(length)

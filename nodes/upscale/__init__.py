@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nodes.upscale import upscalers
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
@@ -100,7 +98,7 @@ def run_upscale(
 
     # 3. Upscale frame by frame; progress per frame is also where a cancel lands.
     try:
-        frames = np.empty((total, video.height * scale, video.width * scale, 3), np.uint8)
+        frames = ctx.new_frames((total, video.height * scale, video.width * scale, 3))
     except MemoryError as exc:
         raise NodeError(f"not enough memory for {total} frames at x{scale}") from exc
     ctx.progress(0, total)

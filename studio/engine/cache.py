@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from studio.engine import frames
 from studio.engine.codecs import UnsupportedValue, freeze
 from studio.engine.disk_cache import DEFAULT_DISK_BUDGET, CorruptEntry, DiskCache
 from studio.engine.memory_cache import DEFAULT_MEMORY_BUDGET, MemoryCache
@@ -63,6 +64,20 @@ class Cache:
         )
         self._pending: queue.Queue[tuple[str, dict[str, Any], Report]] | None = None
         self._writer_lock = threading.Lock()
+        self._scratch: Path | None = None
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where nodes' big clip buffers live while they run (:mod:`studio.engine.frames`):
+        inside the cache folder, so the disk cache can adopt them by a rename. Files left by
+        killed processes are swept the first time it is asked for."""
+        if self._scratch is None:
+            self._scratch = (
+                self.disk.root / frames.SCRATCH_DIR if self.disk is not None
+                else frames.default_scratch_dir()
+            )  # fmt: skip
+            frames.sweep(self._scratch)
+        return self._scratch
 
     def get(self, key: str, report: Report = _ignore) -> dict[str, Any] | None:
         """A stored result: memory first, then disk (promoted to memory). A damaged disk

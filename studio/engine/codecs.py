@@ -125,10 +125,10 @@ def decode(tree: Any, read_blob: BlobReader) -> Any:
 def estimate_nbytes(value: Any) -> int:
     """Roughly how much memory ``value`` holds: array bytes plus a little per object."""
     if isinstance(value, np.ndarray):
-        return int(value.nbytes) + 112
+        return _array_bytes(value) + 112
     if isinstance(value, Video):
         sound = value.audio.samples.nbytes if value.audio is not None else 0
-        return int(value.frames.nbytes) + int(sound) + 200
+        return _array_bytes(value.frames) + int(sound) + 200
     if isinstance(value, dict):
         return 232 + sum(estimate_nbytes(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -136,6 +136,17 @@ def estimate_nbytes(value: Any) -> int:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return 64 + sum(estimate_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
     return 64
+
+
+def _array_bytes(array: np.ndarray) -> int:
+    """What an array costs the memory tier: a mapped file's pages are the page cache's, which
+    the kernel drops as it needs, so a mapped clip counts for a sliver of its size."""
+    from studio.engine.frames import is_mapped
+
+    return int(array.nbytes) // MAPPED_SHARE if is_mapped(array) else int(array.nbytes)
+
+
+MAPPED_SHARE = 64
 
 
 def freeze(value: Any) -> None:

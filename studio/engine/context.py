@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from studio.engine.cancel import CancelToken
 from studio.engine.events import EventCallback, RunEvent, RunEventKind
+from studio.engine.frames import FrameAllocator
 from studio.graph.spec import Cancelled
 
 
@@ -31,6 +34,7 @@ class NodeContext:
         models: Any = None,
         cache_key: str = "",
         run_facts: Callable[[], dict[str, dict[str, Any]]] | None = None,
+        frames: FrameAllocator | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -42,6 +46,16 @@ class NodeContext:
         self._models = models
         self.cache_key = cache_key
         self._run_facts = run_facts
+        self.frames = frames if frames is not None else FrameAllocator()
+
+    def new_frames(self, shape: Sequence[int], dtype: Any = np.uint8) -> np.ndarray:
+        """A buffer for a clip this node makes: RAM when small, a mapped scratch file when big
+        (so long clips stay in bounded memory); see :mod:`studio.engine.frames`."""
+        return self.frames.new_frames(shape, dtype)
+
+    def shrink_frames(self, buffer: np.ndarray, length: int) -> np.ndarray:
+        """``buffer`` (from :meth:`new_frames`) cut to its first ``length`` frames."""
+        return self.frames.shrink(buffer, length)
 
     @property
     def device(self) -> str:

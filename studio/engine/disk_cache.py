@@ -25,7 +25,7 @@ from uuid import uuid4
 
 import numpy as np
 
-from studio.engine import codecs
+from studio.engine import codecs, frames
 
 DEFAULT_DISK_BUDGET = 20 * 1024**3
 MANIFEST = "manifest.json"
@@ -102,6 +102,10 @@ class DiskCache:
             files: dict[str, list[Any]] = {}
 
             def write_blob(name: str, array: np.ndarray) -> None:
+                adopted = frames.adopt(array, tmp / name, CHECKSUM_CHUNK)
+                if adopted is not None:  # a node's scratch buffer: moved, not copied
+                    files[name] = [adopted[0], adopted[1]]
+                    return
                 with open(tmp / name, "wb") as handle:
                     writer = _CrcWriter(handle)
                     np.lib.format.write_array(writer, np.asarray(array), allow_pickle=False)

@@ -29,6 +29,7 @@ from studio.engine.cancel import CancelToken
 from studio.engine.context import NodeContext, detect_device
 from studio.engine.events import EventCallback, RunEvent, ignore_event
 from studio.engine.fingerprint import Fingerprints
+from studio.engine.frames import FrameAllocator
 from studio.engine.keys import compute_keys, edges_by_target
 from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
@@ -464,6 +465,7 @@ class _Run:
             models=self.engine.models,
             cache_key=key,
             run_facts=self.facts,
+            frames=FrameAllocator(self.engine.cache.scratch_dir),
         )
         self.emit("node_started", node_id)
         self.executed.append(node_id)
@@ -473,11 +475,14 @@ class _Run:
             if self.cancel.cancelled:
                 raise Cancelled()
         except Cancelled:
+            ctx.frames.discard()  # a cancelled node leaves no scratch files
             self.emit("node_cancelled", node_id, message="cancelled")
             return None
         except NodeError as exc:
+            ctx.frames.discard()
             return self.fail(node_id, str(exc) or type(exc).__name__)
         except Exception as exc:
+            ctx.frames.discard()
             return self.fail(node_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         elapsed = time.perf_counter() - start
         self.seconds[node_id] = elapsed

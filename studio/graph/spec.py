@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -203,6 +203,13 @@ class RunContext(Protocol):
 
     def info(self, message: str) -> None:
         """Tell the artist something about this node (which path it took, a clamp it applied)."""
+
+    def new_frames(self, shape: Sequence[int], dtype: Any = ...) -> Any:
+        """A buffer for a clip the node makes (uint8 by default): an array when small, a
+        mapped scratch file when big, so long clips stay in bounded memory."""
+
+    def shrink_frames(self, buffer: Any, length: int) -> Any:
+        """``buffer`` from :meth:`new_frames` cut to its first ``length`` frames."""
 
     @property
     def models(self) -> Any:

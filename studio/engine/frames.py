@@ -1,0 +1,217 @@
+"""Clip buffers in bounded memory: big ones live in scratch files, mapped, not in RAM.
+
+A node that makes a clip asks its context for the buffer (``ctx.new_frames(shape)``) instead
+of ``np.empty``. Up to :data:`DEFAULT_SPILL_BYTES` it gets an ordinary array; above that, a
+memory map of a scratch ``.npy`` file in the cache folder. Pages of a mapped file belong to the
+page cache, which the kernel writes back and drops as it needs, so a 2,400-frame clip costs
+disk, not anonymous memory. When the node finishes, the disk cache *adopts* the scratch file
+as the entry's blob by renaming it (no second copy); a cancelled or failed node's scratch
+files are deleted, and so is an unadopted one once nothing maps it any more. Files left by a
+killed process are swept when their process is gone.
+
+Scratch files are created exclusively (``O_EXCL | O_NOFOLLOW``), never through a link.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import weakref
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import numpy as np
+
+DEFAULT_SPILL_BYTES = 256 * 1024**2
+SPILL_ENV = "STUDIO_SPILL_BYTES"  # tests and benchmarks move the threshold
+SCRATCH_DIR = "scratch"
+HEADER_BYTES = 128  # a fixed .npy header, so a buffer can be shortened in place
+_NAME = re.compile(r"^(\d+)-[0-9a-f]{32}\.npy$")
+
+
+def spill_bytes() -> int:
+    value = os.environ.get(SPILL_ENV)
+    return int(value) if value and value.isdigit() else DEFAULT_SPILL_BYTES
+
+
+def default_scratch_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"studio-scratch-{os.getuid()}"
+
+
+class FrameAllocator:
+    """Buffers for one node's run; remembers the scratch files it made so a failed or
+    cancelled run can delete them (:meth:`discard`)."""
+
+    def __init__(self, scratch_dir: Path | None = None, threshold: int | None = None) -> None:
+        self.scratch_dir = scratch_dir or default_scratch_dir()
+        self.threshold = spill_bytes() if threshold is None else threshold
+        self.made: list[Path] = []
+
+    def new_frames(self, shape: Sequence[int], dtype: Any = np.uint8) -> np.ndarray:
+        """A writable buffer of ``shape`` (uninitialised, like ``np.empty``)."""
+        shape = tuple(int(s) for s in shape)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if nbytes <= self.threshold or nbytes == 0:
+            return np.empty(shape, dtype)
+        path = self._create(shape, np.dtype(dtype), nbytes)
+        self.made.append(path)
+        return _map(path, shape, np.dtype(dtype))
+
+    def shrink(self, buffer: np.ndarray, length: int) -> np.ndarray:
+        """``buffer`` cut to its first ``length`` items along axis 0; a scratch file is cut
+        in place (header rewritten, file truncated), so it stays adoptable."""
+        if length == buffer.shape[0]:
+            return buffer
+        path = scratch_file(buffer)
+        if path is None:
+            return np.array(buffer[:length])
+        shape = (length, *buffer.shape[1:])
+        buffer.flush()
+        with open(path, "r+b") as handle:
+            handle.write(_header(shape, buffer.dtype))
+            handle.truncate(HEADER_BYTES + int(np.prod(shape, dtype=np.int64)) * buffer.itemsize)
+        return _map(path, shape, buffer.dtype)
+
+    def discard(self) -> None:
+        """Delete every scratch file this allocator made (the node failed or was cancelled)."""
+        for path in self.made:
+            _unlink(path)
+        self.made.clear()
+
+    def _create(self, shape: tuple[int, ...], dtype: np.dtype, nbytes: int) -> Path:
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        path = self.scratch_dir / f"{os.getpid()}-{uuid4().hex}.npy"
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o600)
+        try:
+            os.write(fd, _header(shape, dtype))
+            os.ftruncate(fd, HEADER_BYTES + nbytes)  # sparse until written
+        except OSError as exc:
+            os.close(fd)
+            _unlink(path)
+            raise OSError(exc.errno, f"cannot make a scratch file in {self.scratch_dir}: "
+                          f"{exc.strerror}") from None  # fmt: skip
+        os.close(fd)
+        return path
+
+
+_finalizers: dict[Path, weakref.finalize] = {}
+
+
+def _map(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
+    old = _finalizers.pop(path, None)
+    if old is not None:
+        old.detach()  # a shortened buffer: the new mapping owns the file now
+    array = np.memmap(path, dtype=dtype, mode="r+", offset=HEADER_BYTES, shape=shape)
+    # Deleted once nothing maps it, unless the disk cache took it (renamed) meanwhile.
+    _finalizers[path] = weakref.finalize(array, _forget, path)
+    return array
+
+
+def _forget(path: Path) -> None:
+    _finalizers.pop(path, None)
+    _unlink(path)
+
+
+def _header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    """A .npy (version 1.0) header padded to exactly :data:`HEADER_BYTES`."""
+    described = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                 "shape": shape}  # fmt: skip
+    text = repr(described).encode("latin1")
+    room = HEADER_BYTES - 10 - 1
+    if len(text) > room:
+        raise ValueError(f"shape {shape} does not fit a scratch header")
+    body = text + b" " * (room - len(text)) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # adopted by the cache (renamed), or already gone
+
+
+def scratch_file(array: Any) -> Path | None:
+    """The scratch file ``array`` maps as a whole (so it can be adopted), else None."""
+    if not isinstance(array, np.memmap) or array.filename is None:
+        return None
+    path = Path(array.filename)
+    if path.parent.name != SCRATCH_DIR and not path.parent.name.startswith("studio-scratch-"):
+        return None
+    if not _NAME.match(path.name) or array.offset != HEADER_BYTES:
+        return None
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if size != HEADER_BYTES + array.nbytes or not array.flags.c_contiguous:
+        return None
+    return path
+
+
+def adopt(array: np.ndarray, target: Path, chunk: int) -> tuple[int, list[int]] | None:
+    """Move ``array``'s scratch file to ``target`` (a blob of a cache entry being written);
+    returns (size, CRC-32 per ``chunk`` bytes) as the disk cache records them, or None when
+    ``array`` is no whole scratch file. The mapping stays valid: it follows the file."""
+    path = scratch_file(array)
+    if path is None:
+        return None
+    array.flush()
+    crcs = [0]
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(min(chunk, 16 * 1024**2)):
+            view = memoryview(block)
+            while len(view):
+                room = chunk - size % chunk
+                part, view = view[:room], view[room:]
+                crcs[-1] = zlib.crc32(part, crcs[-1])
+                size += len(part)
+                if size % chunk == 0:
+                    crcs.append(0)
+    if size and size % chunk == 0:
+        crcs.pop()
+    os.replace(path, target)
+    return size, crcs
+
+
+def sweep(scratch_dir: Path) -> int:
+    """Delete scratch files whose process is gone (killed mid-run); returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(scratch_dir)
+    except OSError:
+        return 0
+    for name in names:
+        match = _NAME.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        _unlink(scratch_dir / name)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_mapped(array: Any) -> bool:
+    """Whether ``array`` (or what it views) is a file mapping: its pages are the page cache's."""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap):
+            return True
+        array = array.base
+    return False
