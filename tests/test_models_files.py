@@ -96,9 +96,13 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # The VAE as a single file in models/vae (diffusers layout, as diffusers' own repos ship it).
     vae = models / "vae" / "wan_2.1_vae.safetensors"
     (folder / "vae" / "diffusion_pytorch_model.safetensors").rename(vae)
+    # And the text encoder as ComfyUI keeps it (Hugging Face names, one file).
+    encoder = models / "text_encoders" / "umt5_tiny_bf16.safetensors"
+    (folder / "text_encoder" / "model.safetensors").rename(encoder)
     for weights in (folder / "transformer").glob("*.safetensors"):
         weights.unlink()  # the single files must stand in for these
     return dict(
+        encoder=encoder,
         vae=vae,
         folder=folder,
         settings=settings,
@@ -163,7 +167,11 @@ def test_single_file_and_gguf_transformers_are_completed_by_the_matching_folder(
     for name, storage in (("wan_tiny.safetensors", "fp32"), ("wan_tiny-Q8_0.gguf", "Q8_0")):
         model = found[name]
         assert model.base == library["folder"] and model.folder == library["folder"]
-        assert model.replaces == (("transformer", model.path), ("vae", library["vae"]))
+        assert model.replaces == (
+            ("text_encoder", library["encoder"]),
+            ("transformer", model.path),
+            ("vae", library["vae"]),
+        )
         assert (model.storage, model.pipeline_class, model.problem) == (
             storage,
             "WanImageToVideoPipeline",

@@ -8,6 +8,7 @@ file's key layout is converted by diffusers, and a GGUF file keeps its quantized
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from studio.engine.model_assembly import read_json
@@ -29,8 +30,15 @@ def load_replaced_components(model: ModelInfo, dtype: Any) -> dict[str, Any]:
         declared = index.get(component)
         if not (isinstance(declared, list) and len(declared) == 2):
             raise NodeError(f"{model.base} has no {component!r} to replace with {path.name}")
-        cls = getattr(diffusers, declared[1])
         compute = dtype.get("default", torch.float32) if isinstance(dtype, dict) else dtype
+        if isinstance(dtype, dict):
+            compute = dtype.get(component, compute)
+        if declared[0] == "transformers":
+            components[component] = _transformers_model(
+                model.base, component, declared[1], path, compute
+            )
+            continue
+        cls = getattr(diffusers, declared[1])
         kwargs: dict[str, Any] = dict(
             config=str(model.base),
             subfolder=component,
@@ -46,3 +54,24 @@ def load_replaced_components(model: ModelInfo, dtype: Any) -> dict[str, Any]:
                 f"could not load {path.name} as the {component} of {model.base.name}: {error}"
             ) from error
     return components
+
+
+def _transformers_model(base: Path, component: str, class_name: str, path: Path, dtype: Any) -> Any:
+    """A transformers encoder (UMT5/T5) from one safetensors file (ComfyUI's text_encoders keep
+    Hugging Face's names) and the config in the base folder; every weight must be in the file."""
+    import torch
+    import transformers
+    from safetensors.torch import load_file
+
+    config = transformers.AutoConfig.from_pretrained(base / component, local_files_only=True)
+    with torch.device("meta"):
+        encoder = getattr(transformers, class_name)(config)
+    state = {k: v.to(dtype) for k, v in load_file(str(path)).items()}
+    encoder.load_state_dict(state, strict=False, assign=True)
+    encoder.tie_weights()  # the token embedding is saved once, as ``shared``
+    left = [n for n, t in [*encoder.named_parameters(), *encoder.named_buffers()] if t.is_meta]
+    if left:
+        raise NodeError(
+            f"{path.name} lacks {len(left)} weights of the {component} ({', '.join(left[:3])}...)"
+        )
+    return encoder.eval()

@@ -106,6 +106,37 @@ def has_weights(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("*.safetensors"))
 
 
+def missing_parts(base: Path, files: list[FileInfo]) -> tuple[list[tuple[str, Path]], str]:
+    """Files from ``models/vae`` and ``models/text_encoders`` for the parts ``base`` holds only
+    the configs of; or the message naming the first part that is missing."""
+    found, message = missing_vae(base, files)
+    if message:
+        return [], message
+    text, message = missing_text_encoder(base, files)
+    return ([], message) if message else (found + text, "")
+
+
+def missing_text_encoder(base: Path, files: list[FileInfo]) -> tuple[list[tuple[str, Path]], str]:
+    """A UMT5/T5 file from ``models/text_encoders`` where ``base/text_encoder`` has no weights."""
+    folder = base / "text_encoder"
+    if has_weights(folder) or not (folder / "config.json").is_file():
+        return [], ""
+    config = read_json(folder / "config.json")
+    umt5 = config.get("model_type") == "umt5"
+    # Full precision before fp8 where an artist keeps both.
+    for file in sorted(files, key=lambda f: f.storage.startswith("fp8")):
+        if file.role == "text-encoder" and file.family == "t5" and not file.problem:
+            d = file.details
+            if d.get("umt5") == umt5 and d.get("d_model") == config.get("d_model"):
+                return [("text_encoder", file.path)], ""
+    kind = "UMT5" if umt5 else "T5"
+    return [], (
+        f"{base.name} has no text encoder weights (text_encoder/ holds only its config) and no "
+        f"{kind} encoder {config.get('d_model')} wide was found in a models/text_encoders folder "
+        f"(for Wan: umt5_xxl in bf16 or fp16; scaled-fp8 files cannot be read)"
+    )
+
+
 def missing_vae(base: Path, files: list[FileInfo]) -> tuple[list[tuple[str, Path]], str]:
     """A Wan VAE file from ``models/vae`` where ``base`` has the VAE's config but no weights
     (an artist who keeps the big files in ComfyUI's tree and only the small parts of the

@@ -251,7 +251,8 @@ def classify_tensors(
     if "encoder.block.0.layer.0.SelfAttention.q.weight" in keys:
         umt5 = "encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight" in keys
         width = shapes.get("shared.weight", (0, 0))[1]
-        return "text-encoder", "t5", ("UMT5" if umt5 else "T5") + f" ({width} wide)", {}
+        variant = ("UMT5" if umt5 else "T5") + f" ({width} wide)"
+        return "text-encoder", "t5", variant, {"d_model": width, "umt5": umt5}
     if any(k.startswith("text_model.encoder.layers.") for k in keys):
         return "text-encoder", "clip", "CLIP text", {}
     if any(k.startswith("vision_model.encoder.layers.") for k in keys):

@@ -36,7 +36,7 @@ from studio.engine.model_assembly import (
     expert_slot,
     find_base,
     guess_kind,
-    missing_vae,
+    missing_parts,
     partner_file,
     read_json,
 )
@@ -248,14 +248,14 @@ def _file_model(
     partner = partner_file(file, files)
     if "transformer_2" in index and partner is not None and not partner.problem:
         replaces.append((expert_slot(partner, index), partner.path))
-    vae, missing = missing_vae(base, files)
+    parts, missing = missing_parts(base, files)
     if missing:
         return replace(
             ModelInfo(file.path.name, file.path, info.kind, info.pipeline_class),
             storage=file.storage,
             problem=missing,
         )
-    replaces += vae
+    replaces += parts
     sizes = dict(info.component_bytes)
     for component, path in replaces:
         sizes[component] = path.stat().st_size if path.exists() else 0
