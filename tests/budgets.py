@@ -50,6 +50,7 @@ FAMILIES = (
             "test_variadic",
             "test_session",
             "test_draft",
+            "test_live_draft",
             "test_stream",
         ),
         "graph model, session, file format, engine, cache, validation (stub nodes)",

@@ -119,6 +119,7 @@ def run_upscale(
 UPSCALE = NodeSpec(
     type_id="Upscale",
     draft=lambda params, settings: {"method": "lanczos"} if settings.fast_upscale else {},
+    framewise=True,
     draft_help="Lanczos instead of a learned upscaler",
     accelerator=lambda params: params.get("method") != "lanczos",
     title="Upscale",

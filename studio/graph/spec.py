@@ -274,6 +274,9 @@ class NodeSpec:
     # what the draft changes, for the inspector.
     draft: Callable[[Mapping[str, Any], Any], Mapping[str, Any]] | None = None
     draft_help: str = ""
+    # Frame n of its output depends only on frame n of its inputs (Upscale): live feedback
+    # can ask it for the frame under the playhead first (studio.engine.live).
+    framewise: bool = False
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -73,6 +73,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     current: str | None = None  # the node now running
     node_started: dict[str, float] = field(default_factory=dict)  # monotonic, by node
+    draft: bool = False  # rendered the draft of the graph (its pictures are drafts)
 
     @property
     def running(self) -> bool:

@@ -23,6 +23,7 @@ from uuid import uuid4
 from studio.engine.events import RunEvent, RunEventKind
 from studio.graph import fileformat
 from studio.graph.commands import Command
+from studio.graph.draft import DraftSettings, draft_graph
 from studio.graph.graph import Graph, GraphEvent, GraphEventKind
 from studio.graph.registry import NodeRegistry
 from studio.session.history import History
@@ -42,6 +43,7 @@ class SessionEventKind(StrEnum):
     STATUS_CHANGED = "status_changed"  # ``node_ids``' badges or progress
     JOB_CHANGED = "job_changed"  # a job was added, finished, or is now the one viewed
     RUN_EVENT = "run_event"  # ``run_event`` of ``job_id``, after the session took it in
+    DRAFT_CHANGED = "draft_changed"  # Draft/Final switched (``session.draft``)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Session:
         self._was_dirty = False
         self._autosaved_at = -1  # the history index last written to the recovery file
         self._unsubscribe = self.graph.subscribe(self._graph_changed)
+        self._draft: DraftSettings | None = None  # None: Final
 
     # -- observers ----------------------------------------------------------------------------
 
@@ -139,6 +142,29 @@ class Session:
     def snapshot(self) -> Graph:
         """A copy of the graph for a worker thread; the artist goes on editing this one."""
         return self.graph.copy()
+
+    # -- draft / final ------------------------------------------------------------------------
+
+    @property
+    def draft(self) -> DraftSettings | None:
+        """The draft settings renders use now; None in Final."""
+        return self._draft
+
+    def set_draft(self, settings: DraftSettings | None) -> None:
+        """Switch Draft (``settings``) or Final (None). Results of both stay cached side by
+        side, so switching never throws work away."""
+        if settings == self._draft:
+            return
+        self._draft = settings
+        self._state_token += 1  # cache-state answers were for the other mode's keys
+        self._base.clear()
+        self._emit(SessionEvent(SessionEventKind.DRAFT_CHANGED))
+        self._emit(SessionEvent(SessionEventKind.STATUS_CHANGED, tuple(self._revisions)))
+
+    def render_snapshot(self) -> Graph:
+        """What a render now runs: the snapshot, drafted while in Draft."""
+        snapshot = self.snapshot()
+        return draft_graph(snapshot, self._draft)[0] if self._draft is not None else snapshot
 
     # -- files --------------------------------------------------------------------------------
 
@@ -310,16 +336,18 @@ class Session:
     # -- jobs ---------------------------------------------------------------------------------
 
     def start_job(self, targets: Sequence[str] | None = None, label: str = "") -> tuple[Job, Graph]:
-        """A new job and the snapshot it renders (taken now, on the session's thread)."""
+        """A new job and the snapshot it renders (taken now, on the session's thread; drafted
+        while in Draft)."""
         job = Job(
             uuid4().hex,
             tuple(targets) if targets is not None else None,
             label,
             dict(self._revisions),
+            draft=self._draft is not None,
         )
         self.jobs[job.id] = job
         self._emit(SessionEvent(SessionEventKind.JOB_CHANGED, job_id=job.id))
-        return job, self.snapshot()
+        return job, self.render_snapshot()
 
     @property
     def latest_job(self) -> Job | None:
