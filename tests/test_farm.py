@@ -341,3 +341,36 @@ def test_workers_build_the_shipped_node_set_by_default(tmp_path: Path) -> None:
     engine = worker_engine(WorkerConfig(cache_dir=str(tmp_path / "cache")))
     assert "ImageToVideo" in engine.registry and "SaveVideo" in engine.registry
     assert engine.cache.disk is not None and engine.cache.disk.root == tmp_path / "cache"
+
+
+def test_the_queue_panel_renders_on_the_ray_cluster(cluster: Any, qtbot, tmp_path: Path) -> None:
+    from studio.ui.queue_panel import QueuePanel
+
+    store = JobStore(tmp_path / "queue.sqlite")
+    config = WorkerConfig(registry="farm_stubs:registry", cache_dir=str(tmp_path / "c-{pid}"))
+    panel = QueuePanel(
+        store,
+        lambda: pytest.fail("the local engine is not used when the farm is the target"),
+        farm_factory=lambda address: RayFarm(address, config=config),
+    )
+    qtbot.addWidget(panel)
+    panel.resize(520, 300)
+    panel.show()
+    assert panel.target.itemText(1).startswith("Ray cluster")
+    panel.target.setCurrentIndex(1)
+    jobs = batch(shot(), tmp_path / "out", seeds="1,2")
+    finished: list[str] = []
+    panel.job_event.connect(
+        lambda e: finished.append(e.job_id) if e.kind is QueueEventKind.JOB_FINISHED else None
+    )
+    with qtbot.waitSignal(panel._bridge.farm, timeout=60_000) as joined:
+        panel.add_jobs(jobs)
+    assert "Ray cluster" in joined.args[0] and "4 GPU(s)" in joined.args[0]
+    assert panel.target.currentText() == joined.args[0]  # workers and GPUs it sees
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=120_000)
+    assert [job.state for job in store.jobs()] == [JobState.DONE] * 2
+    assert not panel.target.isEnabled()  # no switching while the queue runs
+    panel.refresh()
+    panel.grab().save(str(Path(os.environ.get("STUDIO_SHOTS", tmp_path)) / "queue_on_ray.png"))
+    panel.shutdown()
+    assert panel.target.isEnabled()

@@ -30,7 +30,8 @@ class ClusterInfo:
 
     def describe(self) -> str:
         gpus = f", {self.gpus:g} GPU(s)" if self.gpus else ", no GPU"
-        return f"Ray cluster at {self.address}: {self.nodes} machine(s), {self.cpus:g} CPU(s){gpus}"
+        where = "on this machine" if self.address == "local" else f"at {self.address}"
+        return f"Ray cluster {where}: {self.nodes} machine(s), {self.cpus:g} CPU(s){gpus}"
 
 
 def import_ray() -> Any:

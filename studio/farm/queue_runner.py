@@ -9,6 +9,8 @@ to the queue with a message saying so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from studio.farm.driver import SHARED_PREFIX, FarmLost, RayFarm
 from studio.queue.jobs import Job, JobState
 from studio.queue.store import JobStore, new_worker_id
@@ -35,16 +37,22 @@ def claim_round(store: JobStore, worker: str, capacity: int) -> list[Job]:
 
 
 def run_queue(
-    store: JobStore, farm: RayFarm, *, on_event: JobEventCallback = lambda event: None
+    store: JobStore,
+    farm: RayFarm,
+    *,
+    on_event: JobEventCallback = lambda event: None,
+    interrupted: Callable[[], bool] = lambda: False,
 ) -> list[Job]:
-    """Render queued jobs on the farm until none is left; returns them as they ended."""
+    """Render queued jobs on the farm until none is left; returns them as they ended.
+    Once ``interrupted()`` is true, running jobs stop at their next step and go back to the
+    queue (not cancelled), and no more jobs are claimed."""
     info = farm.start() if farm.info is None else farm.info
     worker = new_worker_id()
     for job in store.requeue_orphans():
         on_event(JobEvent(QueueEventKind.JOB_REQUEUED, job.id, job.state, message=job.message))
     capacity = max(1, int(info.gpus or info.cpus))
     finished: list[Job] = []
-    while True:
+    while not interrupted():
         jobs = claim_round(store, worker, capacity)
         if not jobs:
             return finished
@@ -59,7 +67,7 @@ def run_queue(
             on_event(event)
 
         def cancelled(job_id: str) -> bool:
-            return store.state(job_id) is not JobState.RUNNING
+            return interrupted() or store.state(job_id) is not JobState.RUNNING
 
         try:
             outcomes = farm.render(jobs, on_event=forward, cancelled=cancelled)
@@ -73,8 +81,16 @@ def run_queue(
             raise
         for job in jobs:
             outcome = outcomes[job.id]
+            if interrupted() and outcome.state is JobState.CANCELLED:
+                message = "interrupted; restarts (finished nodes come from the cache)"
+                store.release(job.id, worker, message)
+                on_event(
+                    JobEvent(QueueEventKind.JOB_REQUEUED, job.id, JobState.QUEUED, message=message)
+                )
+                continue
             state = store.finish(
                 job.id, worker, outcome.state, result=outcome.record, message=outcome.message
             )
             on_event(JobEvent(QueueEventKind.JOB_FINISHED, job.id, state, message=outcome.message))
             finished.append(store.get(job.id))
+    return finished

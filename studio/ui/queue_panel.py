@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.farm.worker import FarmWorker
 from studio.queue import Job, JobState, JobStore, QueueError, QueueEventKind, QueueWorker
 from studio.queue.contact_sheet import batch_entries
 from studio.queue.store import JobNotFound
 from studio.ui import theme
+from studio.ui.queue_target import QueueTarget
 
 POLL_MS = 3000  # re-read the store for changes made by other processes
 STATE_COLORS = {
@@ -45,6 +47,7 @@ class _Bridge(QObject):
     """Carries the worker thread's events to the UI thread (queued connection)."""
 
     event = Signal(object)
+    farm = Signal(str)  # what the Ray cluster offers, or why it could not be used
 
 
 def describe(job: Job) -> str:
@@ -73,14 +76,17 @@ class QueuePanel(QWidget):
         store: JobStore,
         engine_factory: Callable[[], Any],
         parent: QWidget | None = None,
+        farm_factory: Callable[[str | None], Any] | None = None,
     ) -> None:
         super().__init__(parent)
         self.store = store
         self.engine_factory = engine_factory
-        self.worker: QueueWorker | None = None
+        self.worker: QueueWorker | FarmWorker | None = None
         self._states: dict[str, JobState] = {}
         self._bridge = _Bridge(self)
         self._bridge.event.connect(self._on_event)
+        self._bridge.farm.connect(self._on_farm)
+        self.target = QueueTarget(self, farm_factory)
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Job", "State", "Progress / result"])
@@ -123,6 +129,10 @@ class QueuePanel(QWidget):
         self.status = QLabel("")
         self.status.setObjectName("Dim")
         layout = QVBoxLayout(self)
+        where = QHBoxLayout()
+        where.addWidget(QLabel("Render on"))
+        where.addWidget(self.target, 1)
+        layout.addLayout(where)
         layout.addLayout(first)
         layout.addLayout(second)
         layout.addWidget(self.tree, 1)
@@ -138,14 +148,33 @@ class QueuePanel(QWidget):
     def start(self) -> None:
         """Start rendering waiting jobs (jobs a dead worker left running restart first)."""
         if self.worker is None:
-            self.worker = QueueWorker(
-                self.store, self.engine_factory(), on_event=self._bridge.event.emit
+            if self.target.on_farm:
+                self.status.setText(f"Joining the {self.target.currentText()}…")
+            self.worker = self.target.make_worker(
+                self.store,
+                self.engine_factory,
+                self._bridge.event.emit,
+                lambda info: self._bridge.farm.emit(info.describe()),
+                lambda problem: self._bridge.farm.emit(f"! {problem}"),
             )
             self.worker.start()
         else:
             self.worker.notify()
+        self.target.setEnabled(False)  # one target at a time: stop the queue to switch
         self.run_button.setEnabled(False)
         self.run_button.setText("Running")
+
+    def _on_farm(self, text: str) -> None:
+        if text.startswith("! "):  # could not join, or lost: its jobs are queued again
+            self.status.setText(text[2:])
+            self.worker = None
+            self.target.setEnabled(True)
+            self.run_button.setEnabled(True)
+            self.run_button.setText("Start")
+            self.refresh()
+        else:  # what the cluster offers stays in the target's name
+            self.status.setText(text)
+            self.target.setItemText(1, text)
 
     def shutdown(self) -> None:
         """Stop the worker (the job it renders goes back to the queue) and wait for it."""
@@ -154,6 +183,7 @@ class QueuePanel(QWidget):
             self.worker.stop(interrupt=True)
             self.worker.join(30)
             self.worker = None
+            self.target.setEnabled(True)
 
     def add_jobs(self, jobs: Sequence[Job]) -> None:
         """Queue jobs (snapshots already taken) and make sure the worker renders them."""
