@@ -374,3 +374,20 @@ def test_the_queue_panel_renders_on_the_ray_cluster(cluster: Any, qtbot, tmp_pat
     panel.grab().save(str(Path(os.environ.get("STUDIO_SHOTS", tmp_path)) / "queue_on_ray.png"))
     panel.shutdown()
     assert panel.target.isEnabled()
+
+
+def test_a_worker_without_the_model_says_which_and_where(cluster: Any, tmp_path: Path) -> None:
+    from studio.session.catalog import default_registry
+
+    graph = Graph(default_registry(plugins=False))
+    photo = graph.add("SampleImage", title="Photo")
+    animate = graph.add("ImageToVideo", title="Animate")
+    animate.set_param("model", "acme/wan-14b-not-installed")
+    graph.connect(photo.id, "image", animate.id, "image")
+    jobs = variation_jobs(graph, [], name="shot", output_dir=tmp_path / "out")
+    config = WorkerConfig(cache_dir=str(tmp_path / "cache-{pid}"))  # the shipped nodes
+    outcomes = RayFarm(config=config).render(jobs)
+    outcome = outcomes[jobs[0].id]
+    assert outcome.state is JobState.FAILED
+    assert f"on {socket.gethostname()}:" in outcome.message
+    assert "acme/wan-14b-not-installed" in outcome.message
