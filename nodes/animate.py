@@ -164,6 +164,7 @@ def cut_and_drag(
     size: tuple[int, int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     info: Callable[[str], None] | None = None,
+    new_frames: Callable[..., np.ndarray] | None = None,
 ) -> GuidanceClip:
     """Animate ``image`` by dragging its brushed regions and moving the camera.
 
@@ -201,9 +202,12 @@ def cut_and_drag(
     ]
 
     # 3. Render frame by frame: holes, then cutouts in brush order, then the camera.
-    video = np.empty((frames, height, width, 3), np.uint8)
-    masks = np.zeros((frames, height, width), np.float32)
+    # ``new_frames`` (a node's ``ctx.new_frames``) puts a long clip in a mapped scratch file.
+    allocate = new_frames or np.empty
+    video = allocate((frames, height, width, 3), np.uint8)
+    masks = allocate((frames, height, width), np.float32)
     for t in range(frames):
+        masks[t] = 0.0  # uninitialised buffer: each frame's mask starts clear
         fraction = t / (frames - 1) if frames > 1 else 0.0
         canvas, mask = _render_frame(keyframe_f, layers, fraction, masks[t])
         video[t], masks[t] = _apply_camera(canvas, mask, motion.camera, fraction)

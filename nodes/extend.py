@@ -63,18 +63,22 @@ def carry_motion(motion: Motion, video: Video, frames: int, info: Any) -> Motion
     return dataclasses.replace(motion, camera=moved)
 
 
-def match_seam(new: np.ndarray, reference: np.ndarray, frames: int) -> np.ndarray:
+def match_seam(
+    new: np.ndarray, reference: np.ndarray, frames: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """Grade the first ``frames`` new frames towards ``reference``'s colour (per channel mean
-    and spread), fully at the seam and not at all after it."""
+    and spread), fully at the seam and not at all after it. ``out`` (may be ``new`` itself)
+    receives the graded frames in place; without it only a graded copy is made."""
     if frames <= 0 or not len(new):
-        return new
+        return new if out is None else out
     ref = reference.reshape(-1, 3).astype(np.float32)
     first = new[0].reshape(-1, 3).astype(np.float32)
     mean_r, std_r = ref.mean(axis=0), ref.std(axis=0) + 1e-3
     mean_n, std_n = first.mean(axis=0), first.std(axis=0) + 1e-3
     if np.abs(mean_r - mean_n).max() < 0.5 and np.abs(std_r / std_n - 1).max() < 0.01:
-        return new
-    out = new.copy()
+        return new if out is None else out
+    if out is None:
+        out = new.copy()
     for t in range(min(frames, len(new))):
         weight = 1.0 - t / frames
         frame = new[t].astype(np.float32)
@@ -105,12 +109,17 @@ def run_extend(
             fps=video.fps,
             progress=ctx.progress,
             info=ctx.info,
+            new_frames=ctx.new_frames,
         )
         new = clip.video.frames[1:]
     else:
         new = _continue_with_model(ctx, video, motion, params, inputs.get("last_image"))
-    new = match_seam(new, np.asarray(video.frames[-1]), params["seam"])
-    frames = np.concatenate([np.asarray(video.frames), new])
+    # The whole clip goes into one buffer (a scratch file when long): the source is copied
+    # frame-range by frame-range, never gathered in RAM.
+    frames = ctx.new_frames((len(video) + len(new), *new.shape[1:]))
+    frames[: len(video)] = video.frames
+    frames[len(video) :] = new
+    match_seam(new, last, params["seam"], out=frames[len(video) :])
     out = Video(frames, video.fps, None, video.cuts)
     if video.audio is not None:  # a longer track plays on under the extension
         out = dataclasses.replace(out, audio=track.fit(video.audio, out.duration_s))

@@ -58,6 +58,7 @@ def run_image_to_video(
         size=size,
         progress=ctx.progress,
         info=ctx.info,
+        new_frames=ctx.new_frames,
     )
     return {"video": clip.video}
 

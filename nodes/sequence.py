@@ -9,7 +9,7 @@ draws them on its timeline and Interpolate never blends across them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from nodes.audio import track
+from studio.engine.frames import gather
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext, slot_index
 from studio.graph.types import Audio, PortType, Video
 
@@ -89,9 +90,14 @@ def _is_number(word: str) -> bool:
         return False
 
 
-def conform_frames(frames: np.ndarray, size: tuple[int, int], fit: str) -> np.ndarray:
+def conform_frames(
+    frames: np.ndarray,
+    size: tuple[int, int],
+    fit: str,
+    new_frames: Callable[..., np.ndarray] = np.empty,
+) -> np.ndarray:
     """Frames at ``size`` = (width, height): scaled to fit with black bars, to fill and
-    cropped, or stretched."""
+    cropped, or stretched; into ``new_frames(shape)`` (``ctx.new_frames``) when resized."""
     width, height = size
     source_h, source_w = frames.shape[1:3]
     if (source_w, source_h) == size:
@@ -103,7 +109,7 @@ def conform_frames(frames: np.ndarray, size: tuple[int, int], fit: str) -> np.nd
         scale_w = scale_h = pick(width / source_w, height / source_h)
     new_w, new_h = max(1, round(source_w * scale_w)), max(1, round(source_h * scale_h))
     method = cv2.INTER_AREA if new_w * new_h < source_w * source_h else cv2.INTER_CUBIC
-    out = np.zeros((len(frames), height, width, 3), np.uint8)
+    out = new_frames((len(frames), height, width, 3))
     # Where the scaled frame lands in the output, and which part of it is kept.
     x0, y0 = (width - new_w) // 2, (height - new_h) // 2
     dst = (
@@ -115,17 +121,23 @@ def conform_frames(frames: np.ndarray, size: tuple[int, int], fit: str) -> np.nd
         slice(max(0, -x0), max(0, -x0) + min(width, new_w)),
     )
     for t, frame in enumerate(frames):
+        out[t] = 0  # black bars (the buffer starts uninitialised)
         out[t][dst] = cv2.resize(frame, (new_w, new_h), interpolation=method)[src]
     return out
 
 
-def conform_rate(video: Video, fps: float) -> np.ndarray:
-    """The clip's frames at ``fps`` by nearest frame (its duration kept)."""
+def conform_rate(
+    video: Video, fps: float, new_frames: Callable[..., np.ndarray] = np.empty
+) -> np.ndarray:
+    """The clip's frames at ``fps`` by nearest frame (its duration kept), gathered into
+    ``new_frames(shape)`` (``ctx.new_frames``) when the rate changes."""
     if abs(video.fps - fps) < 1e-6:
         return video.frames
     count = max(1, round(len(video) * fps / video.fps))
     source = np.minimum(np.floor(np.arange(count) * video.fps / fps + 1e-6), len(video) - 1)
-    return video.frames[source.astype(np.int64)]
+    return gather(
+        video.frames, source.astype(np.int64), new_frames((count, *video.frames.shape[1:]))
+    )
 
 
 def _ramp(length: int, rising: bool) -> np.ndarray:
@@ -156,7 +168,8 @@ def sequence(ctx: RunContext, clips: list[tuple[int, Video]], params: Mapping[st
             changes.append(f"{clip.fps:g} -> {fps:g} fps (nearest frames)")
         if changes:
             ctx.info(f"conformed clip_{slot}: {', '.join(changes)}")
-        pictures.append(conform_frames(conform_rate(clip, fps), size, params["fit"]))
+        at_rate = conform_rate(clip, fps, ctx.new_frames)
+        pictures.append(conform_frames(at_rate, size, params["fit"], ctx.new_frames))
     # 2. Where each clip starts; a crossfade overlaps its neighbours and can be no longer
     #    than either of them.
     starts = [0]
@@ -172,8 +185,9 @@ def sequence(ctx: RunContext, clips: list[tuple[int, Video]], params: Mapping[st
     if total > MAX_FRAMES:
         raise NodeError(f"the sequence would have {total} frames; that is too long")
     # 3. Lay the pictures down with their fades.
-    out = np.zeros((total, size[1], size[0], 3), np.uint8)
+    out = ctx.new_frames((total, size[1], size[0], 3))  # every frame is written below
     gains: list[np.ndarray] = []
+    written = 0  # frames before this have been laid down by earlier clips
     for i, frames in enumerate(pictures):
         gain = np.ones(len(frames), np.float32)
         for join, at_end in (
@@ -195,8 +209,10 @@ def sequence(ctx: RunContext, clips: list[tuple[int, Video]], params: Mapping[st
             if gain[t] == 1.0:  # outside any transition: nothing else lands here
                 out[k] = frames[t]
             else:  # faded, and added onto what the previous clip left in a crossfade
-                faded = out[k] + frames[t].astype(np.float32) * gain[t]
+                under = out[k] if k < written else np.zeros_like(out[k])
+                faded = under + frames[t].astype(np.float32) * gain[t]
                 out[k] = np.clip(faded + 0.5, 0, 255).astype(np.uint8)
+        written = max(written, starts[i] + len(frames))
         ctx.progress(i + 1, len(pictures) + 1)
     # 4. The sound: each clip's track under its picture with the same fades.
     audio = _sound(clips, pictures, starts, gains, fps)

@@ -7,12 +7,13 @@ its cut markers where they still fall (see :func:`remap_cuts`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from nodes.audio import track
+from studio.engine.frames import gather
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 
@@ -139,6 +140,8 @@ def trim_range(video: Video, unit: str, in_point: float, out_point: float) -> tu
 
 
 def trim(video: Video, first: int, end: int) -> Video:
+    # A view, even of a mapped clip: node inputs are never written, so it stays correct, and
+    # the disk cache writes a view out in 16 MB pieces.
     source = np.arange(first, end)
     return Video(
         video.frames[first:end],
@@ -200,9 +203,17 @@ TRIM = NodeSpec(
 # -- Retime --------------------------------------------------------------------------------------
 
 
-def retime(video: Video, speed: float, reverse: bool, hold_at: int, hold_frames: int) -> Video:
+def retime(
+    video: Video,
+    speed: float,
+    reverse: bool,
+    hold_at: int,
+    hold_frames: int,
+    new_frames: Callable[..., np.ndarray] = np.empty,
+) -> Video:
     """The clip ``speed`` times faster (nearest frames), maybe reversed, then frame ``hold_at``
-    (of the result) held for ``hold_frames`` extra frames with silence under it."""
+    (of the result) held for ``hold_frames`` extra frames with silence under it. The frames go
+    into ``new_frames(shape)`` (a node's ``ctx.new_frames``: a scratch file when long)."""
     count = len(video)
     length = max(1, math.ceil(count / speed - 1e-9))
     source = np.minimum(np.floor(np.arange(length) * speed + 1e-6).astype(np.int64), count - 1)
@@ -224,7 +235,7 @@ def retime(video: Video, speed: float, reverse: bool, hold_at: int, hold_frames:
             audio = track.concat([track.cut(audio, 0, at), gap, track.cut(audio, at)])
     if len(source) > MAX_FRAMES:
         raise NodeError(f"the retimed clip would have {len(source)} frames; slow it down less")
-    frames = video.frames[source]
+    frames = gather(video.frames, source, new_frames((len(source), *video.frames.shape[1:])))
     return Video(frames, video.fps, audio, remap_cuts(video.cuts, source))
 
 
@@ -235,7 +246,8 @@ def run_retime(
     speed = params["speed"]
     if not speed > 0:
         raise NodeError(f"speed must be above 0, got {speed:g}")
-    out = retime(video, speed, params["reverse"], params["hold_frame"], params["hold_length"])
+    hold_at, hold = params["hold_frame"], params["hold_length"]
+    out = retime(video, speed, params["reverse"], hold_at, hold, ctx.new_frames)
     if speed < 1:
         ctx.info("slowed down by repeating frames; put Interpolate after Retime for smooth motion")
     ctx.info(f"{len(video)} -> {len(out)} frames at {video.fps:g} fps")

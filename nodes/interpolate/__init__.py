@@ -62,7 +62,7 @@ def interpolate(
         found = find_cuts(estimator, frames, lambda i: ctx.progress(i + 1, steps))
         cuts |= set(found)
     try:
-        out = np.empty((len(positions), *frames.shape[1:]), np.uint8)
+        out = ctx.new_frames((len(positions), *frames.shape[1:]))
     except MemoryError:
         raise NodeError(f"not enough memory for {len(positions)} frames") from None
     pair: tuple[int, PairFlow] | None = None

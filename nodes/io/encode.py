@@ -56,7 +56,7 @@ def encode_mp4(
         try:
             assert process.stdin is not None
             for index in range(len(video)):
-                process.stdin.write(np.ascontiguousarray(video.frames[index]).tobytes())
+                process.stdin.write(np.ascontiguousarray(video.frames[index]).data)  # no extra copy
                 progress(index + 1, len(video))
             process.stdin.close()
             code = process.wait()

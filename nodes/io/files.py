@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from studio.graph.spec import NodeError, RunContext
 from studio.takes import Take, TakesDB, TakesError, TakeWriter
 from studio.takes.db import DB_NAME
@@ -106,7 +108,11 @@ def take_identity(ctx: RunContext, *parts: Any) -> str:
         return key
     digest = hashlib.blake2b(digest_size=20)
     for part in parts:
-        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        if isinstance(part, np.ndarray) and part.ndim > 1:
+            for item in part:  # a clip hashed frame by frame: never a whole-clip copy
+                digest.update(np.ascontiguousarray(item).data)
+        else:
+            digest.update(part if isinstance(part, bytes) else repr(part).encode())
     return "content-" + digest.hexdigest()
 
 

@@ -57,7 +57,7 @@ def run_save_video(
             f"{video.width}x{video.height} has an odd side; H.264 needs even sides, cropped by 1 px"
         )
     shot = shot_name(params["filename"], ".mp4")
-    key = take_identity(ctx, video.frames.tobytes(), video.fps, dict(params), ctx.workflow_json)
+    key = take_identity(ctx, video.frames, video.fps, dict(params), ctx.workflow_json)
     strip = strip_paths_wanted(params)
     base = Path(ctx.output_dir) / shot  # embedded paths are relative to the take's folder
     workflow = embedded_workflow(ctx, shot, key, base, strip=strip)

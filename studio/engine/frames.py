@@ -19,7 +19,7 @@ import re
 import tempfile
 import weakref
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -215,3 +215,53 @@ def is_mapped(array: Any) -> bool:
             return True
         array = array.base
     return False
+
+
+# -- reading clips a chunk at a time --------------------------------------------------------------
+
+CHUNK_FRAMES = 16  # frames a chunked pass reads at once: a few MB at HD, enough for the disk
+
+
+def gather(frames: np.ndarray, source: Sequence[int], out: np.ndarray, chunk: int = CHUNK_FRAMES):
+    """``out[k] = frames[source[k]]`` for every k, a chunk at a time (fancy indexing a whole
+    clip would copy all of it into RAM first). Returns ``out``."""
+    source = np.asarray(source, np.int64)
+    for start in range(0, len(source), chunk):
+        out[start : start + chunk] = frames[source[start : start + chunk]]
+    return out
+
+
+class Window:
+    """One chunk of a temporal pass: frames ``start..end`` (exclusive) of the clip are the ones
+    to compute; ``block`` holds frames ``first..first + len(block)``, which include up to
+    ``before`` frames before ``start`` and ``after`` after ``end - 1`` (fewer at the clip's ends).
+    """
+
+    __slots__ = ("after", "before", "block", "end", "first", "start")
+
+    def __init__(self, block: np.ndarray, first: int, start: int, end: int) -> None:
+        self.block, self.first, self.start, self.end = block, first, start, end
+        self.before, self.after = start - first, first + len(block) - end
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        """Frame ``index`` of the clip (absolute), which must lie within the block."""
+        if not self.first <= index < self.first + len(self.block):
+            raise IndexError(f"frame {index} is outside this window {self.first}..")
+        return self.block[index - self.first]
+
+
+def windows(
+    frames: np.ndarray, chunk: int = CHUNK_FRAMES, before: int = 0, after: int = 0
+) -> Iterator[Window]:
+    """Overlapping chunks of ``frames`` for a node that needs a temporal window: each
+    :class:`Window` covers ``chunk`` frames to compute plus ``before``/``after`` neighbours,
+    read into RAM in one go (a mapped clip is read sequentially, a chunk at a time)."""
+    if chunk < 1 or before < 0 or after < 0:
+        raise ValueError(f"bad window: chunk {chunk}, before {before}, after {after}")
+    count = len(frames)
+    for start in range(0, count, chunk):
+        end = min(count, start + chunk)
+        first, last = max(0, start - before), min(count, end + after)
+        block = frames[first:last]
+        # A mapped clip's chunk is read now (in whichever thread iterates, see ``prefetch``).
+        yield Window(np.array(block) if is_mapped(block) else block, first, start, end)

@@ -1,0 +1,127 @@
+"""Every node that makes a clip writes it into ``ctx.new_frames``: spilled to scratch files
+(a tiny threshold) it gives the same pixels, bit for bit, as in RAM; temporal windows hand a
+node the right neighbours at chunk edges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from studio.engine.cancel import CancelToken
+from studio.engine.context import NodeContext
+from studio.engine.frames import FrameAllocator, gather, is_mapped, windows
+from studio.graph.types import Audio, CameraMove, Motion, Video
+from studio.session.catalog import default_registry
+
+REGISTRY = default_registry(plugins=False)
+
+
+def context(tmp_path: Path, threshold: int) -> NodeContext:
+    return NodeContext(
+        run_id="r",
+        node_id="n",
+        output_dir=tmp_path,
+        cancel=CancelToken(),
+        emit=lambda event: None,
+        device=lambda: "cpu",
+        workflow_json=lambda: "",
+        frames=FrameAllocator(tmp_path / "scratch", threshold=threshold),
+    )
+
+
+def clip(count: int = 20, size: tuple[int, int] = (48, 32), fps: float = 12.0) -> Video:
+    rng = np.random.default_rng(count)
+    width, height = size
+    base = rng.integers(0, 255, (height * 2, width * 2, 3), dtype=np.uint8)
+    frames = np.stack([base[t % height : t % height + height, t : t + width] for t in range(count)])
+    sound = Audio(rng.uniform(-0.5, 0.5, (int(count / fps * 8000), 1)).astype(np.float32), 8000)
+    return Video(frames, fps, sound, (7,) if count > 8 else ())
+
+
+def image() -> np.ndarray:
+    return clip(1, (64, 48)).frames[0]
+
+
+# (node, its inputs, params that differ from the defaults)
+CASES: dict[str, tuple[str, Callable[[], dict[str, Any]], dict[str, Any]]] = {
+    "trim": ("Trim", lambda: {"video": clip()}, {"in_point": 3.0, "out_point": 15.0}),
+    "retime": (
+        "Retime",
+        lambda: {"video": clip()},
+        {"speed": 0.7, "reverse": True, "hold_frame": 4, "hold_length": 3},
+    ),
+    "interpolate": ("Interpolate", lambda: {"video": clip()}, {"mode": "multiply", "factor": 2}),
+    "sequence": (
+        "Sequence",
+        lambda: {"clip_0": clip(), "clip_1": clip(15, (40, 40), fps=24.0)},
+        {"transition": "crossfade", "conform": True},
+    ),
+    "extend": (
+        "Extend",
+        lambda: {"video": clip(), "motion": Motion(camera=CameraMove(pan=0.2, zoom=1.3))},
+        {"frames": 12},
+    ),
+    "image_to_video": (
+        "ImageToVideo",
+        lambda: {"image": image(), "motion": Motion(camera=CameraMove(roll=20.0))},
+        {"frames": 14},
+    ),
+    "set_audio": ("SetAudio", lambda: {"video": clip(), "audio": None}, {"mode": "remove"}),
+    "stabilize": ("Stabilize", lambda: {"video": clip(30)}, {"deflicker": True}),
+    "upscale": ("Upscale", lambda: {"video": clip()}, {"method": "lanczos"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_spilled_output_is_bit_identical_to_the_in_ram_path(case: str, tmp_path: Path) -> None:
+    type_id, make_inputs, changed = CASES[case]
+    spec = REGISTRY[type_id]
+    params = {p.name: p.default for p in spec.params} | changed
+    outputs = []
+    for threshold in (1 << 40, 0):  # all in RAM, then every clip in a scratch file
+        ctx = context(tmp_path / str(threshold), threshold)
+        outputs.append(spec.run(ctx, make_inputs(), params)["video"])
+    in_ram, spilled = outputs
+    assert not is_mapped(in_ram.frames)
+    if case not in ("set_audio", "trim"):  # a pass-through and a view of the input
+        assert is_mapped(spilled.frames), "the clip was not made in ctx.new_frames"
+    np.testing.assert_array_equal(in_ram.frames, spilled.frames)
+    assert in_ram.cuts == spilled.cuts and in_ram.fps == spilled.fps
+    if in_ram.audio is not None:
+        np.testing.assert_array_equal(in_ram.audio.samples, spilled.audio.samples)
+
+
+def test_gather_is_fancy_indexing_a_chunk_at_a_time() -> None:
+    frames = clip(9).frames
+    source = [8, 0, 0, 3, 7, 7, 1, 2, 5, 4, 6]
+    out = gather(frames, source, np.empty((len(source), *frames.shape[1:]), np.uint8), chunk=4)
+    np.testing.assert_array_equal(out, frames[source])
+
+
+@pytest.mark.parametrize(
+    ("chunk", "before", "after"), [(4, 0, 1), (3, 2, 2), (5, 1, 0), (50, 3, 3)]
+)
+def test_a_temporal_window_has_the_right_neighbours_at_chunk_edges(
+    chunk: int, before: int, after: int, tmp_path: Path
+) -> None:
+    count = 13
+    stored = FrameAllocator(tmp_path, threshold=0).new_frames((count, 2, 2, 3))
+    for t in range(count):
+        stored[t] = t  # each frame says which it is
+    seen = []
+    for window in windows(stored, chunk, before, after):
+        assert not is_mapped(window.block)  # read into RAM in one go
+        for t in range(window.start, window.end):
+            seen.append(t)
+            for offset in range(-before, after + 1):
+                if 0 <= t + offset < count:
+                    assert int(window[t + offset][0, 0, 0]) == t + offset
+        assert window.before == min(before, window.start)
+        assert window.after == min(after, count - window.end)
+        with pytest.raises(IndexError):
+            window[window.first + len(window.block)]
+    assert seen == list(range(count))  # every frame computed once, in order
