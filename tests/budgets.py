@@ -98,6 +98,12 @@ FAMILIES = (
         "diffusers backends on tiny random models, model discovery and memory policies",
     ),
     Family("ui", 45.0, ("test_ui",), "the Qt editor, offscreen, driven by real events"),
+    Family(
+        "reuse",
+        8.0,
+        ("test_subgraph", "test_blueprint"),
+        "subgraphs (collapse, expand, seen through by the engine) and blueprints (stub nodes)",
+    ),
 )
 OTHER = Family("other", 10.0, (), "modules no family claims yet: add them to one")
 

@@ -19,7 +19,7 @@ import queue
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -31,6 +31,15 @@ from studio.engine.events import EventCallback, RunEvent, ignore_event
 from studio.engine.fingerprint import Fingerprints
 from studio.engine.frames import FrameAllocator
 from studio.engine.keys import compute_keys, edges_by_target
+from studio.engine.see_through import (
+    EventMapper,
+    flat_targets,
+    map_errors,
+    map_ids,
+    map_outputs,
+    map_state,
+)
+from studio.graph.flatten import flatten
 from studio.graph.graph import Edge, Graph, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import Cancelled, NodeError, NodeSpec, slot_name
@@ -126,22 +135,53 @@ class Engine:
         on_event: EventCallback = ignore_event,
         cancel: CancelToken | None = None,
     ) -> RunResult:
-        """Render ``targets`` (default: :func:`default_targets`) and return their outputs."""
+        """Render ``targets`` (default: :func:`default_targets`) and return their outputs.
+        Subgraphs are seen through: their inner nodes run (and cache) one by one."""
         self.output_dir = Path(output_dir)
-        return _Run(self, graph, targets, Path(output_dir), on_event, cancel or CancelToken()).go()
+        flat = flatten(graph)
+        if flat.is_identity:
+            return _Run(
+                self, graph, targets, Path(output_dir), on_event, cancel or CancelToken()
+            ).go()
+        run = _Run(
+            self,
+            flat.graph,
+            flat_targets(flat, targets),
+            Path(output_dir),
+            EventMapper(flat, on_event),
+            cancel or CancelToken(),
+        )
+        run.source = graph  # takes record the workflow as drawn, subgraphs and all
+        result = run.go()
+        return replace(
+            result,
+            outputs=map_outputs(flat, targets, result.outputs),
+            errors=map_errors(flat, result.errors),
+            executed=map_ids(flat, result.executed),
+            cached=map_ids(flat, result.cached),
+        )
 
     def dry_run(
         self, graph: Graph, targets: Sequence[str] | None = None, *, output_dir: Path = Path("out")
     ) -> DryRun:
         """What :meth:`run` would do, without running a node: the problems, every key, and
         per planned node whether it would come from the cache, run, or be bypassed."""
-        run = _Run(self, graph, targets, Path(output_dir), ignore_event, CancelToken())
+        flat = flatten(graph)
+        run = _Run(
+            self,
+            flat.graph,
+            flat_targets(flat, targets),
+            Path(output_dir),
+            ignore_event,
+            CancelToken(),
+        )
         return run.dry_run()
 
     def keys(self, graph: Graph, *, output_dir: Path | None = None) -> dict[str, str]:
         """The cache key of every node (always-run nodes get a fresh one each call).
         ``output_dir`` (for output nodes' keys) defaults to the last run's."""
         output_dir = self.output_dir if output_dir is None else output_dir
+        graph = flatten(graph).graph  # inner nodes by their namespaced ids
         order = graph.topological_order()
         return compute_keys(
             graph, order, output_dir=output_dir, nonce=uuid4().hex, prints=self.fingerprints
@@ -153,6 +193,18 @@ class Engine:
         """``node_id``'s outputs if they are cached (memory, then disk); never runs anything."""
         output_dir = self.output_dir if output_dir is None else output_dir
         node = graph.node(node_id)
+        if node.subgraph is not None:
+            flat = flatten(graph)
+            values = {}
+            for (outer, port), (src, src_port) in flat.outputs.items():
+                got = (
+                    self.output(flat.graph, src, output_dir=output_dir) if outer == node_id else {}
+                )
+                if got is None or (outer == node_id and src_port not in got):
+                    return None
+                if outer == node_id:
+                    values[port] = got[src_port]
+            return values
         if node.bypass and node.spec is not None:
             values = {}
             for out, inp in bypass_routes(node.spec).items():
@@ -178,7 +230,10 @@ class Engine:
         render runs the node. A node whose own result is not stored (results cheaper than a
         disk write are kept in memory only, so a restart drops them) is still "cached" when
         everything that consumes it is. Loads nothing but the small results of output nodes
-        (to ask whether their files still exist)."""
+        (to ask whether their files still exist). A subgraph is stale if an inner node is."""
+        flat = flatten(graph)
+        if not flat.is_identity:
+            return map_state(flat, self.state(flat.graph, output_dir=output_dir))
         keys = self.keys(graph, output_dir=output_dir)
         targets = set(default_targets(graph))
         consumers: dict[str, list[str]] = {}
@@ -272,6 +327,7 @@ class _Run:
         # listeners only ever hear from one thread.
         self._notes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._workflow_json: str | None = None
+        self.source = graph  # what takes record (the graph before subgraphs were flattened)
 
     def emit(self, kind: str, node_id: str | None = None, **fields: Any) -> None:
         try:
@@ -539,7 +595,7 @@ class _Run:
         if self._workflow_json is None:
             from studio.graph.fileformat import dumps
 
-            self._workflow_json = dumps(self.graph)
+            self._workflow_json = dumps(self.source)
         return self._workflow_json
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from studio.graph.spec import NodeSpec, Port, RunContext
+from studio.graph.subgraph import SUBGRAPH_INPUT, SUBGRAPH_OUTPUT
 from studio.graph.types import PortType
 
 
@@ -25,4 +26,4 @@ REROUTE = NodeSpec(
     outputs=(Port("out", PortType.ANY),),
 )
 
-BUILTIN_SPECS: tuple[NodeSpec, ...] = (REROUTE,)
+BUILTIN_SPECS: tuple[NodeSpec, ...] = (REROUTE, SUBGRAPH_INPUT, SUBGRAPH_OUTPUT)

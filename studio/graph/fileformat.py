@@ -1,6 +1,8 @@
 """The workflow file: versioned JSON, loaded defensively and saved atomically.
 
-Layout (``format_version`` 3)::
+Layout (``format_version`` 4; a ``Subgraph`` node's record also holds ``"subgraph"``:
+``{"nodes", "edges", "groups", "exposed": [{"name", "node", "param", "label"}]}`` and maybe
+``"blueprint": {"name", "sha256", "linked"}``)::
 
     {"format_version": 3, "app": "studio 0.1.0", "metadata": {...},
      "nodes": {"<id>": {"type": "Upscale", "version": 1, "title": "...",
@@ -28,6 +30,7 @@ from studio.graph.fileparse import LoadedWorkflow, WorkflowFileError, build, che
 from studio.graph.graph import Graph, Node
 from studio.graph.migrations import CURRENT_FORMAT_VERSION, migrate
 from studio.graph.registry import NodeRegistry
+from studio.graph.subgraph import SubgraphDef
 
 __all__ = ["LoadedWorkflow", "WorkflowFileError", "dumps", "load", "loads", "from_dict", "save"]
 
@@ -38,13 +41,20 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
-    nodes: dict[str, Any] = {}
-    for node in graph.nodes:
-        nodes[node.id] = _node_record(node)
     return {
         "format_version": CURRENT_FORMAT_VERSION,
         "app": f"studio {__version__}",
         "metadata": graph.metadata,
+        **graph_body(graph),
+    }
+
+
+def graph_body(graph: Graph) -> dict[str, Any]:
+    """Nodes, edges and groups: a whole workflow's, or a subgraph's inside its node record."""
+    nodes: dict[str, Any] = {}
+    for node in graph.nodes:
+        nodes[node.id] = _node_record(node)
+    return {
         "nodes": nodes,
         "edges": [
             {
@@ -79,7 +89,15 @@ def _node_record(node: Node) -> dict[str, Any]:
         record["seed_control"] = node.seed_control
     if node.slots:  # format 3: variadic inputs and how many slots each has
         record["slots"] = node.slots
+    if node.subgraph is not None:  # format 4: the inner graph and what it exposes
+        record["subgraph"] = subgraph_record(node.subgraph)
+        if node.subgraph.blueprint is not None:
+            record["blueprint"] = node.subgraph.blueprint.to_dict()
     return record
+
+
+def subgraph_record(defn: SubgraphDef) -> dict[str, Any]:
+    return {**graph_body(defn.graph), "exposed": [e.to_dict() for e in defn.exposed]}
 
 
 def dumps(graph: Graph) -> str:

@@ -16,6 +16,13 @@ from studio.graph.graph import Edge, Graph, GraphError, Group, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.seeds import parse_seed_control
 from studio.graph.spec import MAX_SLOTS, nesting_path
+from studio.graph.subgraph import (
+    SUBGRAPH_TYPE,
+    BlueprintLink,
+    Exposed,
+    SubgraphDef,
+    make_subgraph_node,
+)
 from studio.graph.types import PortType
 
 MAX_NODES = 100_000
@@ -243,11 +250,24 @@ def _parse_node(
     if len(problems.items) > count:
         return None
 
-    spec = graph.registry.get(type_id)
+    if type_id == SUBGRAPH_TYPE:
+        defn = _parse_subgraph(graph, node_id, title, record, warnings, problems)
+        if defn is not None:
+            node = make_subgraph_node(
+                graph, defn, node_id=node_id, title=title, position=position, params=params
+            )
+            node.bypass = bypass
+            return node
+        if len(problems.items) > count:
+            return None
+    spec = graph.registry.get(type_id) if type_id != SUBGRAPH_TYPE else None
     if spec is None:
+        what = f"a {type_id!r} node, which this install does not have"
+        if type_id == SUBGRAPH_TYPE:
+            name = record.get("blueprint", {}).get("name", "?")
+            what = f"a subgraph of blueprint {name!r}, which no blueprint folder has"
         warnings.append(
-            f"{title!r} is a {type_id!r} node, which this install does not have; it is kept "
-            "as a placeholder and saved back unchanged"
+            f"{title!r} is {what}; it is kept as a placeholder and saved back unchanged"
         )
         raw = dict(record)
         inputs, outputs = ports_used.get(node_id, (set(), set()))
@@ -299,6 +319,75 @@ def _parse_node(
     if not _parse_slots(node, record.get("slots", {}), problems):
         return None
     return node
+
+
+def _parse_subgraph(
+    graph: Graph,
+    node_id: str,
+    title: str,
+    record: dict[str, Any],
+    warnings: list[str],
+    problems: _Problems,
+) -> SubgraphDef | None:
+    """The inner graph of a subgraph record: inline, or from the blueprint library when the
+    record only links to one. None (with no problem added): an unknown blueprint, which
+    opens as a placeholder and saves back unchanged."""
+    where = f"subgraph {title!r}"
+    link = None
+    if "blueprint" in record:
+        link = _parse_link(record["blueprint"], where, problems)
+        if link is None:
+            return None
+    body = record.get("subgraph")
+    library = graph.registry.blueprints
+    if body is None:
+        found = library.get(link.name) if (link is not None and library is not None) else None
+        if found is None:
+            return None  # caller makes a placeholder and warns
+        body = found.body
+        link = BlueprintLink(link.name, found.sha256, link.linked)
+    if not problems.expect(isinstance(body, dict), f"{where}: 'subgraph' must be an object"):
+        return None
+    inner = Graph(graph.registry)
+    inner_problems = _Problems()
+    try:
+        _build(body, inner, warnings, inner_problems)
+    except _Fatal:
+        pass
+    for message in inner_problems.items:
+        problems.add(f"{where}: {message}")
+    if inner_problems.items:
+        return None
+    exposed: list[Exposed] = []
+    names: set[str] = set()
+    records = body.get("exposed", [])
+    if not problems.expect(isinstance(records, list), f"{where}: 'exposed' must be a list"):
+        return None
+    for item in records:
+        ok = isinstance(item, dict) and all(
+            isinstance(item.get(k), str) for k in ("name", "node", "param")
+        )
+        if not problems.expect(ok, f"{where}: each exposed param needs text name, node, param"):
+            continue
+        ok = item["node"] in inner and item["name"] not in names
+        if not problems.expect(ok, f"{where}: exposed {item['name']!r} is unknown or twice"):
+            continue
+        names.add(item["name"])
+        exposed.append(Exposed(item["name"], item["node"], item["param"], item.get("label", "")))
+    return SubgraphDef(inner, exposed, link)
+
+
+def _parse_link(value: Any, where: str, problems: _Problems) -> BlueprintLink | None:
+    ok = isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"]
+    if not problems.expect(bool(ok), f"{where}: 'blueprint' needs a 'name'"):
+        return None
+    sha = value.get("sha256", "")
+    linked = value.get("linked", True)
+    if not problems.expect(
+        isinstance(sha, str) and isinstance(linked, bool), f"{where}: bad 'blueprint' record"
+    ):
+        return None
+    return BlueprintLink(value["name"], sha, linked)
 
 
 def _parse_slots(node: Node, slots: Any, problems: _Problems) -> bool:

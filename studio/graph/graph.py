@@ -104,6 +104,9 @@ class Node:
         # Variadic input -> how many slots it has (a Sequence's clip_0, clip_1, ...).
         self._slots: dict[str, int] = spec.default_slots() if spec is not None else {}
         self._inputs: tuple[Port, ...] | None = None  # expanded slots, rebuilt when they change
+        # A subgraph node's inner graph (studio.graph.subgraph.SubgraphDef); its spec is made
+        # per instance from it.
+        self.subgraph: Any = None
 
     @property
     def is_placeholder(self) -> bool:
@@ -300,6 +303,9 @@ class Graph:
         """Call ``listener`` with every :class:`GraphEvent`; returns an unsubscribe function."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def _emit_changed(self, node_id: str, field: str) -> None:
+        self._emit(GraphEvent(GraphEventKind.NODE_CHANGED, node_id=node_id, field=field))
 
     def _emit(self, event: GraphEvent) -> None:
         for listener in list(self._listeners):
@@ -622,6 +628,9 @@ class Graph:
             )
             twin.extra_params = copy.deepcopy(node.extra_params)
             twin._seed_control = dict(node._seed_control)
+            twin._slots = dict(node._slots)
+            if node.subgraph is not None:
+                twin.subgraph = node.subgraph.copy()
             other._nodes[node.id] = twin
         for edge in self._edges:
             other._index(edge)

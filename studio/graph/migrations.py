@@ -8,6 +8,8 @@ Format history:
    ``groups`` for backdrops and notes.
 3. Variadic inputs: a node record may carry ``slots`` ({port: count}), and edges may enter
    the slots ``port_0``, ``port_1``, ... of such a port (Sequence's clips).
+4. Subgraphs: a node of type ``Subgraph`` carries its inner graph (``subgraph``: nodes, edges,
+   groups, exposed params) and maybe the blueprint it came from (``blueprint``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-CURRENT_FORMAT_VERSION = 3
+CURRENT_FORMAT_VERSION = 4
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -62,7 +64,19 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "format_version": 3}
 
 
-MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    # Format 3 had no subgraphs. A format 3 node typed "Subgraph" came from something else (a
+    # node package's type of that name): it keeps its record and opens as a placeholder
+    # under a type id that no longer collides with the built-in subgraph node.
+    nodes = data.get("nodes", {})
+    if isinstance(nodes, dict):
+        for node_id, record in list(nodes.items()):
+            if isinstance(record, dict) and record.get("type") == "Subgraph":
+                nodes[node_id] = {**record, "type": "Subgraph (format 3)"}
+    return {**data, "format_version": 4}
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -19,10 +19,15 @@ class NodeRegistry:
         self._specs: dict[str, NodeSpec] = {}
         # What became of each third-party node package (studio.session.plugins.PluginReport).
         self.plugin_reports: list[Any] = []
+        # The blueprint library (studio.session.blueprints.BlueprintLibrary) that linked
+        # subgraphs are resolved against when a workflow opens; None: none.
+        self.blueprints: Any = None
         for spec in specs:
             self.register(spec)
 
     def register(self, spec: NodeSpec) -> None:
+        if spec.type_id == "Subgraph":  # each subgraph node makes its own spec
+            raise ValueError("node type 'Subgraph' is reserved for subgraphs")
         if spec.type_id in self._specs:
             raise ValueError(f"node type {spec.type_id!r} is registered twice")
         self._specs[spec.type_id] = spec
