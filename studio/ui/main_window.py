@@ -35,6 +35,7 @@ from studio.ui.canvas.view import NodeView
 from studio.ui.canvas_commands import CanvasCommands
 from studio.ui.files import AUTOSAVE_MS, Autosaver
 from studio.ui.inspector.panel import Inspector
+from studio.ui.live_draft import DraftControls
 from studio.ui.painter import PAINTABLE
 from studio.ui.queries import EngineQueries, to_qimage
 from studio.ui.queue_integration import QueueIntegration
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
         self._state_timer = self._single_shot(400, self._refresh_states)
         build_actions(self)
+        self.draft = DraftControls(self)
         self.queue = QueueIntegration(self)
         self.takes = TakesIntegration(self)
         self._connect()
@@ -214,6 +216,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.cancel()
+        self.draft.shutdown()
         self.queue.shutdown()  # the job it renders goes back to the queue
         self.takes.shutdown()
         for timer in (self._thumb_timer, self._state_timer, self.autosaver.timer):
@@ -277,7 +280,7 @@ class MainWindow(QMainWindow):
     def _cached_output(self, node_id: str, graph: Graph | None = None) -> dict[str, Any] | None:
         if node_id.startswith(TAKE_PREFIX):  # a take compared in the viewer: read its file
             return take_output(node_id)
-        graph = self.graph if graph is None else graph
+        graph = self.session.render_snapshot() if graph is None else graph
         if node_id not in graph:
             return None
         try:
@@ -294,7 +297,7 @@ class MainWindow(QMainWindow):
     def _viewer_reads(self) -> tuple[Any, Any]:
         """The viewer reads the cache on a worker thread: bind its reads to a snapshot of the
         graph (taken here, on the UI thread), as the artist may go on editing meanwhile."""
-        graph = self.session.snapshot()
+        graph = self.session.render_snapshot()  # in Draft: the draft's results
         return (
             lambda node_id: self._cached_output(node_id, graph),
             lambda node_id: self._keyframe_for(node_id, graph),

@@ -71,7 +71,7 @@ class EngineQueries(QObject):
         with self._lock:
             self._generation += 1
             generation = self._generation
-        snapshot, token = self.session.snapshot(), self.session.state_token
+        snapshot, token = self.session.render_snapshot(), self.session.state_token
         self._pool.submit(self._states, snapshot, token, generation)
 
     def _states(self, graph: Graph, token: int, generation: int) -> None:
@@ -85,7 +85,7 @@ class EngineQueries(QObject):
     def request_thumbnails(self, node_ids: Iterable[str]) -> None:
         ids = [n for n in node_ids if n in self.session.graph]
         if ids and not self._closed:
-            self._pool.submit(self._thumbnails, self.session.snapshot(), ids)
+            self._pool.submit(self._thumbnails, self.session.render_snapshot(), ids)
 
     def _thumbnails(self, graph: Graph, node_ids: list[str]) -> None:
         for node_id in node_ids:

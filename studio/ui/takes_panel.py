@@ -24,13 +24,23 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPoint,
     QSize,
     Qt,
     QTimer,
     QUrl,
     Signal,
 )
-from PySide6.QtGui import QColor, QDesktopServices, QIcon, QImage, QKeyEvent, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QFont,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QPainter,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -43,6 +53,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.graph.draft import DRAFT_SUFFIX
 from studio.takes import Rating, Take, TakesDB, TakesError
 from studio.takes.db import DB_NAME, TakeList
 from studio.ui import theme
@@ -53,6 +64,29 @@ POLL_MS = 3000  # re-read the database when another process (the queue, a CLI re
 RATING_MARK = {Rating.CIRCLE: "◯ kept", Rating.REJECT: "✕ rejected", Rating.NONE: ""}
 FILTERS = {"All": None, "Circled": Rating.CIRCLE, "Rejected": Rating.REJECT, "Unrated": Rating.NONE}
 TakeRole = Qt.ItemDataRole.UserRole + 1
+
+
+def is_draft_take(take: Take) -> bool:
+    """A draft take: its workflow says so, or (listed takes carry no workflow) its shot is a
+    ``<shot>_draft`` series, which only draft renders write."""
+    return take.draft or take.shot.endswith(DRAFT_SUFFIX)
+
+
+def badged(pixmap: QPixmap, text: str = "DRAFT") -> QPixmap:
+    """``pixmap`` with ``text`` on an orange tab in its top-left corner."""
+    out = QPixmap(pixmap)
+    painter = QPainter(out)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPixelSize(11)
+    painter.setFont(font)
+    box = painter.fontMetrics().boundingRect(text).adjusted(-4, -1, 4, 1)
+    box.moveTopLeft(QPoint(2, 2))
+    painter.fillRect(box, QColor("#d9822b"))
+    painter.setPen(QColor("#1a1a1a"))
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return out
 
 
 def to_pixmap(rgb: np.ndarray) -> QPixmap:
@@ -104,6 +138,7 @@ class TakesModel(QAbstractListModel):
         self._rows: dict[str, int] = {}  # take name -> row
         self.posters: dict[str, QPixmap] = {}
         self._asked: set[str] = set()
+        self._badged: dict[int, QPixmap] = {}  # poster cache key -> with the DRAFT tab
         self._blank = QPixmap(THUMB)
         self._blank.fill(QColor(theme.NODE_BODY))
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-takes")
@@ -128,7 +163,13 @@ class TakesModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return describe(take)
         if role == Qt.ItemDataRole.DecorationRole:
-            return QIcon(self._poster_for(take))
+            poster = self._poster_for(take)
+            if is_draft_take(take):  # never mistaken for a final, even as a thumbnail
+                key = poster.cacheKey()
+                if key not in self._badged:
+                    self._badged[key] = badged(poster)
+                poster = self._badged[key]
+            return QIcon(poster)
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(str(p) for p in take.paths())
         if role == Qt.ItemDataRole.ForegroundRole and (
@@ -176,7 +217,7 @@ class TakesModel(QAbstractListModel):
 def describe(take: Take) -> str:
     """Two lines: name, time, rating and state; then what changed, and the note."""
     when = time.strftime("%d %b %H:%M", time.localtime(take.created))
-    state = "  MISSING" if take.missing else ""
+    state = ("  DRAFT" if is_draft_take(take) else "") + ("  MISSING" if take.missing else "")
     mark = RATING_MARK.get(take.rating, "")
     first = "  ".join(filter(None, [take.name, when, mark])) + state
     changed = ", ".join(

@@ -59,6 +59,8 @@ class Inspector(QScrollArea):
         self.show_node(None)
 
     def _on_session_event(self, event: SessionEvent) -> None:
+        if event.kind is SessionEventKind.DRAFT_CHANGED:
+            self.show_node(self.node_id)  # show (or hide) what the node's draft does
         if event.kind is SessionEventKind.GRAPH_REPLACED:
             self._bridge.close()
             self.node_id = None  # the old graph's node: nothing to commit into the new one
@@ -127,6 +129,12 @@ class Inspector(QScrollArea):
             help_label.setWordWrap(True)
             help_label.setObjectName("Help")
             layout.addWidget(help_label)
+        if self.session.draft is not None:
+            draft = QLabel(f"In Draft: {spec.draft_help or 'runs as in Final'}")
+            draft.setWordWrap(True)
+            draft.setObjectName("DraftHelp")
+            draft.setToolTip("What this node does differently in Draft (Run > Draft)")
+            layout.addWidget(draft)
         self.bypass_box = QCheckBox("Bypass (pass the input through)")
         self.bypass_box.setChecked(node.bypass)
         self.bypass_box.toggled.connect(self._set_bypass)

@@ -157,6 +157,19 @@ class ViewerPanel(QWidget):
         self.pin_button.setCheckable(True)
         self.pin_button.toggled.connect(self._pin_toggled)
         self.title_label = QLabel("")
+        # DRAFT over a draft picture (a draft render, a live draft, a draft take), hidden over
+        # a final one. ``badge_of(node_id)`` is asked as each load starts, and the badge
+        # changes with the picture, never before it.
+        self.badge = QLabel("")
+        self.badge.setObjectName("DraftBadge")
+        self.badge.setToolTip("A draft: cheaper than the final render (Run > Draft)")
+        self.badge.setStyleSheet(
+            "#DraftBadge { background: #d9822b; color: #1a1a1a; font-weight: bold;"
+            " border-radius: 3px; padding: 1px 6px; }"
+        )
+        self.badge.hide()
+        self.badge_of: Callable[[str], str] = lambda node_id: ""
+        self._pending_badge = ""
         self.port_box = QComboBox(toolTip="Which output to show")
         self.port_box.currentTextChanged.connect(self._port_chosen)
         self.port_box.hide()
@@ -177,7 +190,7 @@ class ViewerPanel(QWidget):
         one = QToolButton(text="1:1", toolTip="One image pixel per screen pixel (1)")
         header = QHBoxLayout()
         header.setContentsMargins(6, 4, 6, 2)
-        for w in (self.pin_button, self.title_label):
+        for w in (self.pin_button, self.title_label, self.badge):
             header.addWidget(w)
         header.addStretch(1)
         for w in (self.port_box, self.compare_button, self.mode_box, fit, one):
@@ -281,6 +294,9 @@ class ViewerPanel(QWidget):
             self._apply([None, None])
             self.loaded.emit()
             return
+        self._pending_badge = self.badge_of(a_id) if a_id is not None else ""
+        if b_id is not None and not self._pending_badge:
+            self._pending_badge = self.badge_of(b_id)
         frame = self.timeline.frame
         a = self.a.request(a_id, frame, reuse=reuse)
         if a is not None and port is not None:
@@ -315,10 +331,28 @@ class ViewerPanel(QWidget):
             self._apply(result)
         self.loaded.emit()
 
+    def set_badge(self, text: str) -> None:
+        self.badge.setText(text)
+        self.badge.setVisible(bool(text))
+
+    def show_live(self, frame: np.ndarray, badge: str = "DRAFT · LIVE") -> None:
+        """A live draft's frame under the playhead, on screen at once; the whole clip follows
+        with the next :meth:`refresh`."""
+        self.set_badge(badge)
+        self.stack.setCurrentWidget(self.picture)
+        self.picture.set_frame(frame)
+
+    @property
+    def shown_node(self) -> str | None:
+        """The node on screen (side A), or being loaded."""
+        return self._ids[0]
+
     def _apply(self, result: list[Loaded | None]) -> None:
         a_id, b_id = self._ids
         self.a.apply(result[0])
         self.b.apply(result[1])
+        shown = self.a.source is not None or self.b.source is not None
+        self.set_badge(self._pending_badge if shown else "")
         self.port_box.blockSignals(True)
         self.port_box.clear()
         self.port_box.addItems(showable(self.a.outputs) if self.a.outputs else [])
