@@ -59,6 +59,9 @@ class Setting:
 # in ``Settings.problems``; unknown keys are kept and saved back untouched.
 KNOWN: dict[str, Setting] = {
     "model_folders": Setting(_texts, "a list of folder paths"),
+    # Blueprint libraries (saved subgraphs), searched before the shipped resources/blueprints;
+    # new blueprints are saved into the first.
+    "blueprint_folders": Setting(_texts, "a list of folder paths"),
     "cache_memory_bytes": Setting(_whole_bytes, "a whole number of bytes"),
     "cache_disk_bytes": Setting(_whole_bytes, "a whole number of bytes"),
     "recent_files": Setting(_texts, "a list of file paths"),

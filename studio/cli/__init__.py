@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
+from studio.cli.blueprint import add_blueprint_parser
 from studio.cli.catalog import cmd_nodes, cmd_validate
 from studio.cli.common import (
     EXIT_CANCELLED,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_queue_parser(sub)
     add_takes_parser(sub)
+    add_blueprint_parser(sub)
 
     validate = sub.add_parser("validate", help="check a workflow file and list its problems")
     validate.add_argument("workflow")

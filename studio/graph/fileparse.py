@@ -377,6 +377,25 @@ def _parse_subgraph(
     return SubgraphDef(inner, exposed, link)
 
 
+def parse_subgraph_body(
+    body: Any, registry: NodeRegistry, source: str
+) -> tuple[SubgraphDef, list[str]]:
+    """A subgraph record's body (a blueprint's) as a :class:`SubgraphDef`, with warnings; any
+    problem is one WorkflowFileError listing them."""
+    problems = _Problems()
+    warnings: list[str] = []
+    defn = None
+    try:
+        defn = _parse_subgraph(
+            Graph(registry), "blueprint", source, {"subgraph": body}, warnings, problems
+        )
+    except _Fatal:
+        pass
+    if problems.items or defn is None:
+        raise WorkflowFileError.of(source, problems.items or ["not a subgraph"])
+    return defn, warnings
+
+
 def _parse_link(value: Any, where: str, problems: _Problems) -> BlueprintLink | None:
     ok = isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"]
     if not problems.expect(bool(ok), f"{where}: 'blueprint' needs a 'name'"):

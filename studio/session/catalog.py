@@ -9,6 +9,7 @@ from __future__ import annotations
 import nodes
 from studio.graph.builtin import BUILTIN_SPECS
 from studio.graph.registry import NodeRegistry
+from studio.session.blueprints import BlueprintLibrary
 from studio.session.plugins import load_plugins
 
 
@@ -20,4 +21,5 @@ def default_registry(*, plugins: bool = True) -> NodeRegistry:
     nodes.register_all(registry)
     if plugins:
         registry.plugin_reports = load_plugins(registry)
+    registry.blueprints = BlueprintLibrary.from_settings()  # linked subgraphs resolve here
     return registry
