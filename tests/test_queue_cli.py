@@ -243,7 +243,9 @@ def test_each_variant_is_a_take_with_its_values(tmp_path, registry):
 
 RENDER = textwrap.dedent(
     """
-    import sys
+    import signal, sys
+    # Ctrl-C as a terminal delivers it, even where the suite runs with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import queue_stubs
     from studio.cli import main
 
