@@ -68,6 +68,8 @@ KNOWN: dict[str, Setting] = {
     "ray_address": Setting(lambda v: isinstance(v, str), "a Ray address like 10.0.0.5:6379"),
     "path_map": Setting(_texts, 'a list of "FROM=TO" path prefixes'),
     "strip_local_paths": Setting(lambda v: isinstance(v, bool), "true or false"),
+    # Where the editor renders to, instead of a renders/ folder beside the saved workflow.
+    "output_dir": Setting(lambda v: isinstance(v, str) and bool(v), "a folder path"),
 }
 
 

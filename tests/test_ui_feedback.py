@@ -188,3 +188,18 @@ def test_undo_button_keeps_its_width_as_the_history_changes(window, qtbot):
     assert button.text() == "Undo" and "Change the blur radius" in button.toolTip()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert window.graph.node(blur).param("radius") == 2.0
+
+
+def test_output_folder_setting_overrides_beside_the_workflow(qtbot, tmp_path):
+    from ui_helpers import stub_registry
+
+    from studio.settings import Settings
+    from studio.ui.main_window import MainWindow
+
+    settings = Settings(tmp_path / "settings.json")
+    settings.set("output_dir", str(tmp_path / "all renders"))
+    window = MainWindow(stub_registry(), settings=settings)
+    try:
+        assert window.session.output_dir == tmp_path / "all renders"
+    finally:
+        close_window(window)
