@@ -294,3 +294,43 @@ def _clone(node: Node, graph: Graph, node_id: str | None = None) -> Node:
     if node.subgraph is not None:
         twin.subgraph = node.subgraph.copy()
     return twin
+
+
+def inner_graph(graph: Graph, path: Sequence[str]) -> Graph:
+    """The graph inside the subgraph nodes ``path`` (outermost first); ``graph`` for []."""
+    for node_id in path:
+        node = graph.node(node_id)
+        if node.subgraph is None:
+            raise GraphError(f"{node.title} is not a subgraph")
+        graph = node.subgraph.graph
+    return graph
+
+
+@dataclass
+class InSubgraph(Command):
+    """``command`` applied inside the subgraph at ``path``: the editor's edits while a
+    subgraph is open. The subgraph nodes on the path get their ports and params rebuilt (an
+    edited proxy is a changed port) and tell their graph their content changed."""
+
+    path: Sequence[str]
+    command: Command
+    label: str = "Edit"
+
+    def __post_init__(self) -> None:
+        self.label = self.command.label
+
+    def apply(self, graph: Graph) -> None:
+        self.command.apply(inner_graph(graph, self.path))
+        self._changed(graph)
+
+    def revert(self, graph: Graph) -> None:
+        self.command.revert(inner_graph(graph, self.path))
+        self._changed(graph)
+
+    def _changed(self, graph: Graph) -> None:
+        levels = [graph]
+        for node_id in self.path[:-1]:
+            levels.append(levels[-1].node(node_id).subgraph.graph)
+        for level, node_id in reversed(list(zip(levels, self.path, strict=True))):
+            refresh_spec(level.node(node_id))
+            level._emit_changed(node_id, "subgraph")

@@ -24,8 +24,9 @@ from studio.engine.events import RunEvent, RunEventKind
 from studio.graph import fileformat
 from studio.graph.commands import Command
 from studio.graph.draft import DraftSettings, draft_graph
-from studio.graph.graph import Graph, GraphEvent, GraphEventKind
+from studio.graph.graph import Graph, GraphError, GraphEvent, GraphEventKind
 from studio.graph.registry import NodeRegistry
+from studio.graph.subgraph_commands import InSubgraph, inner_graph
 from studio.session.history import History
 from studio.session.keyframes import OutputReader, keyframe_for
 from studio.session.runs import Job, NodeStatus
@@ -44,6 +45,7 @@ class SessionEventKind(StrEnum):
     JOB_CHANGED = "job_changed"  # a job was added, finished, or is now the one viewed
     RUN_EVENT = "run_event"  # ``run_event`` of ``job_id``, after the session took it in
     DRAFT_CHANGED = "draft_changed"  # Draft/Final switched (``session.draft``)
+    SCOPE_CHANGED = "scope_changed"  # a subgraph opened or closed: views show ``view_graph``
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Session:
         self._autosaved_at = -1  # the history index last written to the recovery file
         self._unsubscribe = self.graph.subscribe(self._graph_changed)
         self._draft: DraftSettings | None = None  # None: Final
+        # The subgraph nodes the editor has opened, outermost first ([]: the workflow itself).
+        self.scope: list[str] = []
+        self._view_graph = self.graph
 
     # -- observers ----------------------------------------------------------------------------
 
@@ -113,6 +118,61 @@ class Session:
     def push(self, command: Command, merge_key: str | None = None) -> None:
         """Apply ``command`` as one undo step; raises (recording nothing) if it is refused."""
         self.history.push(command, merge_key)
+
+    # -- subgraphs open in the editor ---------------------------------------------------------
+
+    @property
+    def view_graph(self) -> Graph:
+        """The graph the editor shows: the workflow, or the inside of the open subgraph."""
+        return self._view_graph
+
+    def push_in_view(self, command: Command, merge_key: str | None = None) -> None:
+        """Push an edit of :attr:`view_graph` (wrapped to reach inside an open subgraph)."""
+        if self.scope:
+            command = InSubgraph(list(self.scope), command)
+            merge_key = f"{'/'.join(self.scope)}/{merge_key}" if merge_key else None
+        self.history.push(command, merge_key)
+
+    def open_subgraph(self, node_id: str) -> None:
+        """Show the inside of subgraph ``node_id`` (a node of :attr:`view_graph`)."""
+        node = self._view_graph.node(node_id)
+        if node.subgraph is None:
+            raise GraphError(f"{node.title} is not a subgraph")
+        self.set_scope([*self.scope, node_id])
+
+    def set_scope(self, path: list[str]) -> None:
+        """Show the graph inside ``path`` (outermost first; [] is the workflow itself)."""
+        graph = inner_graph(self.graph, path)
+        if path == self.scope and graph is self._view_graph:
+            return
+        self.scope, self._view_graph = list(path), graph
+        self._emit(SessionEvent(SessionEventKind.SCOPE_CHANGED))
+
+    def scope_titles(self) -> list[str]:
+        """The breadcrumb: the workflow's name, then each open subgraph's title."""
+        titles = [self.path.stem if self.path else "Workflow"]
+        graph = self.graph
+        for node_id in self.scope:
+            node = graph.node(node_id)
+            titles.append(node.title)
+            graph = node.subgraph.graph
+        return titles
+
+    def _check_scope(self) -> None:
+        # An undo may remove the open subgraph (or replace its inner graph): follow it out.
+        path = list(self.scope)
+        while path:
+            try:
+                graph = inner_graph(self.graph, path)
+            except GraphError:
+                path.pop()
+                continue
+            break
+        else:
+            graph = self.graph
+        if path != self.scope or graph is not self._view_graph:
+            self.scope, self._view_graph = path, graph
+            self._emit(SessionEvent(SessionEventKind.SCOPE_CHANGED))
 
     def undo(self) -> bool:
         return self.history.undo()
@@ -134,6 +194,7 @@ class Session:
         return not self.history.is_clean()
 
     def _history_changed(self) -> None:
+        self._check_scope()
         self._emit(SessionEvent(SessionEventKind.HISTORY_CHANGED))
         if self.dirty != self._was_dirty:
             self._was_dirty = self.dirty
@@ -172,6 +233,7 @@ class Session:
         """Edit ``graph`` from now on (New/Open): history, statuses and jobs start over."""
         self._unsubscribe()
         self.graph, self.path = graph, path
+        self.scope, self._view_graph = [], graph  # a new workflow opens at its top
         self._unsubscribe = graph.subscribe(self._graph_changed)
         self._base.clear()
         self._revisions.clear()
@@ -256,7 +318,12 @@ class Session:
 
     def _graph_changed(self, event: GraphEvent) -> None:
         kind = event.kind
-        if kind is GraphEventKind.NODE_CHANGED and event.field not in ("params", "bypass"):
+        if kind is GraphEventKind.NODE_CHANGED and event.field not in (
+            "params",
+            "bypass",
+            "subgraph",  # an edit inside it
+            "spec",  # its exposed params or its blueprint version changed
+        ):
             return
         if kind not in _CONTENT and kind is not GraphEventKind.NODE_CHANGED:
             return

@@ -11,9 +11,10 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
 from studio.graph import edits as editing
 from studio.graph import fileformat
-from studio.graph.commands import AddSlot, RemoveSlot, SetNodeAttribute, UpdateGroup
+from studio.graph.commands import AddSlot, Macro, RemoveSlot, SetNodeAttribute, UpdateGroup
 from studio.graph.graph import Node
 from studio.graph.spec import slot_index
+from studio.graph.subgraph_commands import ExpandSubgraph, MakeSubgraph
 from studio.session import Session
 from studio.ui.canvas.arrange import place_clear
 from studio.ui.canvas.port_item import PortSlot
@@ -40,7 +41,7 @@ class CanvasCommands:
 
     @property
     def graph(self):  # noqa: ANN201 (the session's current Graph)
-        return self.session.graph
+        return self.session.view_graph  # inside the open subgraph, if one is
 
     def delete_selected(self) -> None:
         self.scene.push(
@@ -92,6 +93,49 @@ class CanvasCommands:
         if not nodes and not groups:
             return []
         return self.paste_text(editing.selection_to_json(self.graph, nodes, groups))
+
+    # -- subgraphs ----------------------------------------------------------------------
+
+    def make_subgraph(self) -> None:
+        """Collapse the selection into one subgraph node (one undo step)."""
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            self.say("Select the nodes to put in a subgraph first", 5000)
+            return
+        command = MakeSubgraph(ids)
+        if self.scene.push(command):
+            self.scene.select([command.node_id])
+            self.say(f"Made a subgraph of {len(ids)} nodes: double-click it to open it", 5000)
+
+    def expand_subgraph(self) -> None:
+        subgraphs = [n for n in self.scene.selected_node_ids() if self.graph.node(n).subgraph]
+        if not subgraphs:
+            self.say("Select a subgraph node to expand", 5000)
+            return
+        steps = [ExpandSubgraph(n) for n in subgraphs]
+        self.scene.push(steps[0] if len(steps) == 1 else Macro(steps, label="Expand subgraphs"))
+
+    def open_subgraph(self, node_id: str | None = None) -> bool:
+        """Show the inside of ``node_id`` (default: the one selected subgraph)."""
+        if node_id is None:
+            ids = self.scene.selected_node_ids()
+            node_id = ids[0] if len(ids) == 1 else None
+        if (
+            node_id is None
+            or node_id not in self.graph
+            or self.graph.node(node_id).subgraph is None
+        ):
+            self.say("Select one subgraph node to open", 5000)
+            return False
+        self.session.open_subgraph(node_id)
+        self.view.frame_all_or_everything()
+        return True
+
+    def leave_subgraph(self) -> None:
+        if self.session.scope:
+            left = self.session.scope[-1]
+            self.session.set_scope(self.session.scope[:-1])
+            self.scene.select([left])
 
     def select_all(self) -> None:
         self.scene.select([n.id for n in self.graph.nodes])

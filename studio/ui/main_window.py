@@ -30,6 +30,7 @@ from studio.session.files import RecentFiles, discard_recovery
 from studio.settings import Settings, cache_dir
 from studio.ui import desktop
 from studio.ui.bridge import SessionBridge
+from studio.ui.canvas.breadcrumb import Breadcrumb
 from studio.ui.canvas.scene import NodeScene
 from studio.ui.canvas.view import NodeView
 from studio.ui.canvas_commands import CanvasCommands
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(self.settings)
         self.scene = NodeScene(self.session, self)
         self.view = NodeView(self.scene, self)
+        self.breadcrumb = Breadcrumb(self.session, self.view)  # shown inside a subgraph
         self.controller = RunController(self.session, engine, self)
         self.queries = EngineQueries(self.session, lambda: self.controller.engine, self)
         self.inspector = Inspector(self.session, self)
@@ -245,7 +247,10 @@ class MainWindow(QMainWindow):
             self.viewer.show_node(ids[0])
 
     def _node_double_clicked(self, node_id: str) -> None:
-        if self.graph.node(node_id).type_id in PAINTABLE:
+        node = self.session.view_graph.node(node_id)
+        if node.subgraph is not None:
+            self.edit.open_subgraph(node_id)
+        elif node.type_id in PAINTABLE and not self.session.scope:
             self.open_painter(node_id)
         else:
             self.workspace.inspector.raise_()

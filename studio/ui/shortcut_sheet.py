@@ -20,6 +20,7 @@ from studio.ui.viewer.timeline import TRANSPORT_KEYS
 VIEW_KEYS = {
     "Node graph": (
         ("Tab", "Search for a node to add"),
+        ("Double-click a subgraph", "Open it to edit inside"),
         ("Space + drag, middle drag", "Pan"),
         ("Wheel", "Zoom"),
     ),

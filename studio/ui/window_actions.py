@@ -91,6 +91,38 @@ def build_actions(w: MainWindow) -> None:
     w.act_reroute = a(
         w, "Add &Reroute Dot", lambda: view.create_node("Reroute", view.cursor_scene_pos())
     )
+    w.act_make_subgraph = a(
+        w,
+        "&Make Subgraph",
+        edit.make_subgraph,
+        "Ctrl+Shift+G",
+        local_to=view,
+        tip="Collapse the selected nodes into one node; wires across the border become ports",
+    )
+    w.act_expand_subgraph = a(
+        w,
+        "E&xpand Subgraph",
+        edit.expand_subgraph,
+        "Ctrl+Alt+G",
+        local_to=view,
+        tip="Put a subgraph's nodes back in its place",
+    )
+    w.act_open_subgraph = a(
+        w,
+        "&Open Subgraph",
+        edit.open_subgraph,
+        "Ctrl+E",
+        local_to=view,
+        tip="Edit inside the selected subgraph (or double-click it)",
+    )
+    w.act_leave_subgraph = a(
+        w,
+        "&Leave Subgraph",
+        edit.leave_subgraph,
+        "Ctrl+Shift+E",
+        local_to=view,
+        tip="Back out to the graph around this subgraph",
+    )
     menu = bar.addMenu("&Edit")
     menu.addActions([w.act_undo, w.act_redo])
     menu.addSeparator()
@@ -100,6 +132,15 @@ def build_actions(w: MainWindow) -> None:
     menu.addSeparator()
     menu.addActions(
         [w.act_add, w.act_backdrop, w.act_note, w.act_reroute, w.act_bypass, w.act_tidy]
+    )
+    menu.addSeparator()
+    menu.addActions(
+        [
+            w.act_make_subgraph,
+            w.act_expand_subgraph,
+            w.act_open_subgraph,
+            w.act_leave_subgraph,
+        ]
     )
 
     w.act_frame_all = a(

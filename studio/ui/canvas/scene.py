@@ -63,9 +63,9 @@ class NodeScene(QGraphicsScene):
     # -- binding ------------------------------------------------------------------------
 
     def _on_session_event(self, event: SessionEvent) -> None:
-        if event.kind is SessionEventKind.GRAPH_REPLACED:
+        if event.kind in (SessionEventKind.GRAPH_REPLACED, SessionEventKind.SCOPE_CHANGED):
             self._bridge.close()
-            self.graph = self.session.graph
+            self.graph = self.session.view_graph
             self._bridge = GraphBridge(self.graph, self)
             self._bridge.event.connect(self._on_event)
             self._rebuild()
@@ -293,7 +293,7 @@ class NodeScene(QGraphicsScene):
         if command is None:
             return False
         try:
-            self.session.push(command)
+            self.session.push_in_view(command)
         except (GraphError, KeyError, ValueError) as exc:
             self.status_message.emit(str(exc))
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QPainter
@@ -109,6 +110,31 @@ def model_names(specs: Iterable[NodeSpec]) -> dict[str, list[str]]:
                     name for name, _path in discover_models(param.model_kind)
                 )
     return names
+
+
+BLUEPRINT_PREFIX = "blueprint:"
+
+
+def blueprint_specs(library: Any) -> list[NodeSpec]:
+    """One entry per blueprint of ``library`` (saved subgraphs), found like node types: by
+    name, "blueprint", "subgraph" or words of its description."""
+    if library is None:
+        return []
+    return [
+        NodeSpec(
+            type_id=BLUEPRINT_PREFIX + bp.name,
+            title=bp.name,
+            category="Blueprint",
+            run=_not_a_node,
+            help=bp.description or "A saved subgraph",
+            tags=("blueprint", "subgraph", *bp.description.lower().split()),
+        )
+        for bp in library.all()
+    ]
+
+
+def _not_a_node(ctx: Any, inputs: Any, params: Any) -> dict:
+    raise RuntimeError("a blueprint entry of the node search is not a node")
 
 
 def _minus(score: float | None, amount: float) -> float | None:

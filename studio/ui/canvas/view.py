@@ -23,12 +23,19 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from studio.graph import edits as editing
 from studio.graph.commands import AddNode
+from studio.graph.subgraph import PROXY_TYPES
+from studio.session.blueprints import AddBlueprint
 from studio.ui import theme
 from studio.ui.canvas import drops
 from studio.ui.canvas.arrange import place_clear, tidy_command
 from studio.ui.canvas.node_item import TITLE_FONT
 from studio.ui.canvas.scene import NodeScene
-from studio.ui.canvas.search_popup import SearchPopup, model_names
+from studio.ui.canvas.search_popup import (
+    BLUEPRINT_PREFIX,
+    SearchPopup,
+    blueprint_specs,
+    model_names,
+)
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
 READABLE_TITLE_PX = 11.0  # Frame All keeps node titles at least this tall on screen
@@ -243,11 +250,15 @@ class NodeView(QGraphicsView):
     ) -> SearchPopup:
         graph = self.node_scene.graph
         specs = list(graph.registry)
+        if not self.node_scene.session.scope:  # ports of a subgraph: only inside one
+            specs = [s for s in specs if s.type_id not in PROXY_TYPES]
         title = "Add node"
         if anchor is not None:
             allowed = set(editing.compatible_types(graph, anchor))
             specs = [s for s in specs if s.type_id in allowed]
             title = "Add a node that fits this wire"
+        else:
+            specs += blueprint_specs(graph.registry.blueprints)
         popup = SearchPopup(specs, self, title=title, models=model_names(specs))
         popup.chosen.connect(lambda type_id: self.create_node(type_id, scene_pos, anchor))
         self.popup = popup
@@ -259,6 +270,8 @@ class NodeView(QGraphicsView):
     ) -> str | None:
         graph = self.node_scene.graph
         position = (round(scene_pos.x() / 10) * 10, round(scene_pos.y() / 10) * 10)
+        if type_id.startswith(BLUEPRINT_PREFIX):
+            return self.add_blueprint(type_id[len(BLUEPRINT_PREFIX) :], position)
         if anchor is not None:
             if anchor[1] == "in":  # the new node feeds the anchor: put it to the left
                 position = (position[0] - 232, position[1])
@@ -272,6 +285,19 @@ class NodeView(QGraphicsView):
         node_id = node_id or command.node_id
         self.node_scene.select([node_id])
         return node_id
+
+    def add_blueprint(self, name: str, position: tuple[float, float]) -> str | None:
+        """A linked instance of blueprint ``name`` (one undo step)."""
+        library = self.node_scene.graph.registry.blueprints
+        blueprint = library.get(name) if library is not None else None
+        if blueprint is None:
+            self.node_scene.status_message.emit(f"no blueprint named {name!r} any more")
+            return None
+        command = AddBlueprint(blueprint, position, label=f"Add {name}")
+        if not self.node_scene.push(command):
+            return None
+        self.node_scene.select([command.node_id])
+        return command.node_id
 
     def tidy(self) -> bool:
         """Lay out the selected nodes (or all of them) in columns: one undo step."""

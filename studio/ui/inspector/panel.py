@@ -61,10 +61,10 @@ class Inspector(QScrollArea):
     def _on_session_event(self, event: SessionEvent) -> None:
         if event.kind is SessionEventKind.DRAFT_CHANGED:
             self.show_node(self.node_id)  # show (or hide) what the node's draft does
-        if event.kind is SessionEventKind.GRAPH_REPLACED:
+        if event.kind in (SessionEventKind.GRAPH_REPLACED, SessionEventKind.SCOPE_CHANGED):
             self._bridge.close()
             self.node_id = None  # the old graph's node: nothing to commit into the new one
-            self.graph = self.session.graph
+            self.graph = self.session.view_graph
             self._bridge = GraphBridge(self.graph, self)
             self._bridge.event.connect(self._on_event)
             self.show_node(None)
@@ -227,7 +227,7 @@ class Inspector(QScrollArea):
 
     def _push(self, command: Any, merge_key: str | None = None) -> None:
         try:
-            self.session.push(command, merge_key)
+            self.session.push_in_view(command, merge_key)
         except (GraphError, ValueError) as exc:
             self.status_message.emit(str(exc))
             self.show_node(self.node_id)  # show the model's value again
@@ -265,6 +265,8 @@ class Inspector(QScrollArea):
             for name, editor in self.editors.items():
                 if isinstance(editor, SeedEditor):
                     editor.set_control(node.seed_control.get(name, SeedControl.FIXED))
+        elif event.field in ("spec", "subgraph"):  # a subgraph's exposed params changed
+            self.show_node(self.node_id)
         elif event.field == "title" and self.title_field is not None:
             self.title_field.setText(node.title)
         elif event.field == "bypass" and self.bypass_box is not None:
