@@ -234,3 +234,32 @@ def test_session_draft_switch_drafts_what_renders() -> None:
     assert SessionEventKind.DRAFT_CHANGED not in kinds
     session.set_draft(None)
     assert session.draft is None and not is_draft(session.render_snapshot())
+
+
+def test_stabilize_makes_the_focus_frame_first_and_reuses_its_tracking(monkeypatch) -> None:
+    from nodes.stabilize import STABILIZE, track
+    from studio.engine.codecs import freeze
+    from studio.engine.testing import FakeRunContext
+    from tests import clips
+
+    video = clips.shaky_clip(frames=12, size=(96, 64)).video
+    freeze(video)  # as the cache holds it
+    calls = []
+    real = track.analyse
+    monkeypatch.setattr(track, "analyse", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(track, "MEMO", track.AnalysisMemo())
+    monkeypatch.setattr("nodes.stabilize.MEMO", track.MEMO)
+    params = {"deflicker": False}
+    plain = STABILIZE.run(FakeRunContext(), {"video": video}, params)
+    ctx = FakeRunContext()
+    ctx.focus_frame = 7
+    smoother = STABILIZE.run(ctx, {"video": video}, {**params, "smoothing": 40.0})
+    assert len(calls) == 1  # the second run (another smoothing) tracked nothing again
+    previews = [e.preview for e in ctx.run_events if e.kind == "node_preview"]
+    assert len(previews) == 1 and np.array_equal(previews[0], smoother["video"].frames[7])
+    assert not np.array_equal(plain["video"].frames[7], smoother["video"].frames[7])
+    # A clip that is not frozen (could change in place) is never taken from the memo.
+    loose = clips.shaky_clip(frames=12, size=(96, 64)).video
+    STABILIZE.run(FakeRunContext(), {"video": loose}, params)
+    STABILIZE.run(FakeRunContext(), {"video": loose}, params)
+    assert len(calls) == 3

@@ -23,7 +23,7 @@ from nodes.stabilize.path import (
     segments,
     smooth_poses,
 )
-from nodes.stabilize.track import analyse
+from nodes.stabilize.track import MEMO
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import CameraPath, PortType, Video
 
@@ -73,7 +73,7 @@ def run_stabilize(
     total = length * (3 if p["deflicker"] else 2)
 
     # 1. Motion and cuts, on a small grey copy.
-    motion = analyse(frames, p["cut_threshold"], lambda t: ctx.progress(t + 1, total))
+    motion = MEMO.analyse(frames, p["cut_threshold"], lambda t: ctx.progress(t + 1, total))
     cuts = tuple(motion.cuts)
     if cuts:
         ctx.info(
@@ -99,25 +99,31 @@ def run_stabilize(
     # 3. One zoom per shot.
     zooms = _shot_zooms(ctx, corrections, cuts, (width, height), p["max_zoom"])
 
-    # 4. Warp every frame once; measure its luma on the way.
+    # 4. Warp every frame once; measure its luma on the way. Live draft feedback wants the
+    # frame under the playhead first: it is shown (before deflicker) while the rest warps.
     out = ctx.new_frames(frames.shape)  # frames may be a read-only memory map
     centre = np.array([[1, 0, (width - 1) / 2], [0, 1, (height - 1) / 2], [0, 0, 1.0]])
     flags = INTERPOLATIONS[p["interpolation"]] | cv2.WARP_INVERSE_MAP
-    luma_before = np.empty(length)
-    for t in range(length):
+
+    def warp_frame(t: int, dst: np.ndarray) -> None:
         unzoom = np.diag([1 / zooms[t], 1 / zooms[t], 1.0])
         warp = centre @ corrections[t] @ unzoom @ np.linalg.inv(centre)
         if _moves_less_than(warp, width, height, STILL_PX):
-            out[t] = frames[t]
+            dst[...] = frames[t]
         else:
             cv2.warpAffine(
-                frames[t],
-                warp[:2],
-                (width, height),
-                dst=out[t],
-                flags=flags,
+                frames[t], warp[:2], (width, height), dst=dst, flags=flags,
                 borderMode=cv2.BORDER_REPLICATE,
-            )
+            )  # fmt: skip
+
+    focus = ctx.focus_frame
+    if focus is not None and 0 <= focus < length:
+        first = np.empty_like(frames[focus])
+        warp_frame(focus, first)
+        ctx.preview(first)
+    luma_before = np.empty(length)
+    for t in range(length):
+        warp_frame(t, out[t])
         luma_before[t] = mean_luma(out[t])
         ctx.progress(length + t + 1, total)
 

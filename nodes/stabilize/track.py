@@ -4,6 +4,8 @@ the way (a gain-invariant histogram jump, or tracking that fails on a textured f
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -186,3 +188,38 @@ def analyse(
         analyzer.add(frame)
         progress(t)
     return analyzer.motion
+
+
+class AnalysisMemo:
+    """The last few analyses, by clip object. Dragging a Stabilize slider other than
+    cut_threshold (live draft feedback) re-runs the node on the same cached clip, and the
+    tracking -- nearly all of its time -- depends only on the clip and cut_threshold. Only
+    read-only arrays are remembered (the cache freezes every result it holds): their pixels
+    cannot change, so a hit is exactly the analysis that would be made again."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._entries: list[tuple[np.ndarray, float, CameraMotion]] = []
+        self._lock = threading.Lock()
+
+    def analyse(
+        self, frames: np.ndarray, cut_threshold: float, progress: Callable[[int], None]
+    ) -> CameraMotion:
+        frozen = not frames.flags.writeable
+        if frozen:
+            with self._lock:
+                hit = next(
+                    (m for a, c, m in self._entries if a is frames and c == cut_threshold), None
+                )
+            if hit is not None:
+                progress(len(frames) - 1)  # all of it, at once (and a cancel lands here)
+                return copy.deepcopy(hit)
+        motion = analyse(frames, cut_threshold, progress)
+        if frozen:
+            with self._lock:
+                self._entries = [(frames, cut_threshold, motion), *self._entries][: self.size]
+            motion = copy.deepcopy(motion)
+        return motion
+
+
+MEMO = AnalysisMemo()

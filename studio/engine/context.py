@@ -35,6 +35,7 @@ class NodeContext:
         cache_key: str = "",
         run_facts: Callable[[], dict[str, dict[str, Any]]] | None = None,
         frames: FrameAllocator | None = None,
+        focus_frame: int | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -47,6 +48,7 @@ class NodeContext:
         self.cache_key = cache_key
         self._run_facts = run_facts
         self.frames = frames if frames is not None else FrameAllocator()
+        self.focus_frame = focus_frame  # live draft: the frame under the playhead, first
 
     def new_frames(self, shape: Sequence[int], dtype: Any = np.uint8) -> np.ndarray:
         """A buffer for a clip this node makes: RAM when small, a mapped scratch file when big

@@ -10,9 +10,11 @@ viewed branch continuously, on one worker thread, without ever getting in a fina
   renders or disk-cache entries. They never enter the queue.
 - **Yielding**: :meth:`hold` cancels the live run and starts none until :meth:`release` (a
   final render or a queued job has the device meanwhile); the latest request waits.
-- **The playhead first**: a request may carry a cheaper ``first`` graph (e.g. the sources cut
-  to the frame under the playhead, see :func:`playhead_graph`); it runs before the full graph
-  so that frame can be shown while the rest of the clip renders.
+- **The playhead first**, two ways. A request may carry a cheaper ``first`` graph (the
+  sources cut to the frame under the playhead where every node on the way works frame by
+  frame, see :func:`playhead_graph`); it runs before the full graph. And the full pass tells
+  the target node the playhead ``frame`` (``RunContext.focus_frame``): a node that looks
+  across frames (Stabilize) makes that frame first and previews it (a PREVIEW result).
 
 Qt-free: listeners are plain callables, called on the worker thread.
 """
@@ -29,13 +31,14 @@ from typing import Any
 from studio.engine.cache import Cache, Report
 from studio.engine.cancel import CancelToken
 from studio.engine.codecs import freeze
-from studio.engine.events import RunEvent
+from studio.engine.events import RunEvent, RunEventKind
 from studio.engine.scheduler import Engine
 from studio.graph.graph import Graph
 
 
 class LivePass(StrEnum):
-    FIRST = "first"  # the playhead frame only
+    FIRST = "first"  # the sources cut to the playhead frame (frame-wise branches)
+    PREVIEW = "preview"  # the target's own early picture of the playhead frame (focus_frame)
     FULL = "full"  # the whole branch
 
 
@@ -153,6 +156,7 @@ class _Request:
     target: str
     first: Graph | None
     output_dir: Path
+    frame: int | None
 
 
 EventListener = Callable[[int, RunEvent], None]
@@ -192,13 +196,15 @@ class LiveRenderer:
         *,
         first: Graph | None = None,
         output_dir: Path = Path("out"),
+        frame: int | None = None,
     ) -> int:
         """Render ``target`` of ``graph`` (a snapshot nobody edits) as soon as allowed;
-        returns the request's serial. Raises :class:`LiveRefused` for output nodes."""
+        returns the request's serial. ``frame``: the playhead, which the target may make
+        first (a PREVIEW result). Raises :class:`LiveRefused` for output nodes."""
         check_live_target(graph, target)
         with self._lock:
             self._serial += 1
-            self._pending = _Request(self._serial, graph, target, first, Path(output_dir))
+            self._pending = _Request(self._serial, graph, target, first, Path(output_dir), frame)
             if self._running is not None:
                 self._running[1].cancel()  # superseded: stops at its next step
             self._idle.clear()
@@ -268,6 +274,21 @@ class LiveRenderer:
                     if self._pending is None:
                         self._idle.set()
 
+    def _event(self, request: _Request, event: RunEvent) -> None:
+        self.on_event(request.serial, event)
+        if event.kind is RunEventKind.NODE_PREVIEW and event.node_id == request.target:
+            self.on_result(
+                LiveResult(
+                    request.serial,
+                    request.target,
+                    LivePass.PREVIEW,
+                    "ok",
+                    {"image": event.preview},
+                    {},
+                    0.0,
+                )
+            )
+
     def _render(self, request: _Request, token: CancelToken) -> None:
         passes: Sequence[tuple[LivePass, Graph]] = [(LivePass.FULL, request.graph)]
         if request.first is not None:
@@ -275,12 +296,16 @@ class LiveRenderer:
         for live_pass, graph in passes:
             if token.cancelled:
                 return
+            focus = None
+            if live_pass is LivePass.FULL and request.frame is not None:
+                focus = (request.target, request.frame)
             result = self.engine.run(
                 graph,
                 [request.target],
                 output_dir=request.output_dir,
-                on_event=lambda event, s=request.serial: self.on_event(s, event),
+                on_event=lambda event, r=request: self._event(r, event),
                 cancel=token,
+                focus=focus,
             )
             self.on_result(
                 LiveResult(

@@ -134,15 +134,18 @@ class Engine:
         output_dir: Path = Path("out"),
         on_event: EventCallback = ignore_event,
         cancel: CancelToken | None = None,
+        focus: tuple[str, int] | None = None,
     ) -> RunResult:
         """Render ``targets`` (default: :func:`default_targets`) and return their outputs.
-        Subgraphs are seen through: their inner nodes run (and cache) one by one."""
+        Subgraphs are seen through: their inner nodes run (and cache) one by one.
+        ``focus`` (node id, frame): that node may make that frame first and preview it
+        (live draft feedback; see ``RunContext.focus_frame``)."""
         self.output_dir = Path(output_dir)
         flat = flatten(graph)
         if flat.is_identity:
-            return _Run(
-                self, graph, targets, Path(output_dir), on_event, cancel or CancelToken()
-            ).go()
+            run = _Run(self, graph, targets, Path(output_dir), on_event, cancel or CancelToken())
+            run.focus = focus
+            return run.go()
         run = _Run(
             self,
             flat.graph,
@@ -152,6 +155,7 @@ class Engine:
             cancel or CancelToken(),
         )
         run.source = graph  # takes record the workflow as drawn, subgraphs and all
+        run.focus = focus
         result = run.go()
         return replace(
             result,
@@ -328,6 +332,7 @@ class _Run:
         self._notes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._workflow_json: str | None = None
         self.source = graph  # what takes record (the graph before subgraphs were flattened)
+        self.focus: tuple[str, int] | None = None  # (node id, frame) to make first
 
     def emit(self, kind: str, node_id: str | None = None, **fields: Any) -> None:
         try:
@@ -522,6 +527,7 @@ class _Run:
             cache_key=key,
             run_facts=self.facts,
             frames=FrameAllocator(self.engine.cache.scratch_dir),
+            focus_frame=self.focus[1] if self.focus and self.focus[0] == node_id else None,
         )
         self.emit("node_started", node_id)
         self.executed.append(node_id)

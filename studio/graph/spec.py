@@ -187,6 +187,9 @@ class RunContext(Protocol):
     output_dir: Path  # where output nodes write files
     workflow_json: str  # the workflow being rendered, for embedding in outputs
     cache_key: str  # this node's cache key: output nodes record it beside what they write
+    # The frame the artist is looking at while dragging in Draft (live feedback), else None.
+    # A node that can make that frame before the rest shows it early with ``preview``.
+    focus_frame: int | None
 
     def run_facts(self) -> dict[str, dict[str, Any]]:
         """Node id -> {"title", "type", "key", "seconds", "cached"} for the nodes of this run
@@ -203,6 +206,9 @@ class RunContext(Protocol):
 
     def info(self, message: str) -> None:
         """Tell the artist something about this node (which path it took, a clamp it applied)."""
+
+    def preview(self, image: Any) -> None:
+        """Show a cheap (h, w, 3) uint8 picture of the result so far."""
 
     def new_frames(self, shape: Sequence[int], dtype: Any = ...) -> Any:
         """A buffer for a clip the node makes (uint8 by default): an array when small, a

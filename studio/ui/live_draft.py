@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 DRAFT_KEY = "Ctrl+Shift+D"
 DRAFT_BADGE = "DRAFT"
 LIVE_BADGE = "DRAFT · LIVE"
+SETTLE_MS = 250
 _EDITS = {GraphEventKind.NODE_CHANGED, GraphEventKind.EDGE_ADDED, GraphEventKind.EDGE_REMOVED}
 
 
@@ -102,6 +103,12 @@ class DraftControls(QObject):
         self._kick.setInterval(0)  # once per event-loop turn: a burst of edits, one request
         self._kick.timeout.connect(self.request_live)
         self._result.connect(self._on_result, Qt.ConnectionType.QueuedConnection)
+        # While the artist drags, only the playhead frame changes (cheap); the clip, its plots
+        # and the badges reload when the drag pauses this long.
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(SETTLE_MS)
+        self._settle.timeout.connect(self._settled)
         window.viewer.panel.badge_of = self.badge_of
         self._session_bridge = SessionBridge(self.session, self)
         self._session_bridge.event.connect(self._on_session_event)
@@ -182,6 +189,7 @@ class DraftControls(QObject):
                 target,
                 first=playhead_graph(snapshot, target, frame),
                 output_dir=self.session.output_dir,
+                frame=frame,
             )
         except LiveRefused as refused:
             if str(refused) != self._told:  # once per reason, not once per drag step
@@ -199,13 +207,17 @@ class DraftControls(QObject):
         panel = self.window.viewer.panel
         if panel.shown_node != result.target:
             return
-        index = 0 if result.live_pass is LivePass.FIRST else panel.timeline.frame
+        index = panel.timeline.frame if result.live_pass is LivePass.FULL else 0
         frame = frame_at(result.outputs, panel.a.port, index)
         if frame is not None:
             panel.show_live(frame, LIVE_BADGE if result.target in self.drafted() else "LIVE")
             self.live_shown.emit(result.serial, str(result.live_pass))
         if result.live_pass is LivePass.FULL:
-            panel.refresh()  # the whole clip, from the cache the live run filled
+            self._settle.start()  # the whole clip once the drag pauses
+
+    def _settled(self) -> None:
+        if self.on:
+            self.window.viewer.panel.refresh()  # from the cache the live run filled
             self.window.queries.request_states()
 
     def _final_running(self, running: bool) -> None:
@@ -218,6 +230,7 @@ class DraftControls(QObject):
 
     def shutdown(self) -> None:
         self._kick.stop()
+        self._settle.stop()
         self._session_bridge.close()
         self._graph_bridge.close()
         if self._live is not None:
