@@ -239,8 +239,15 @@ def test_draw_a_path_then_edit_a_point(setup) -> None:
     assert window.canvas.paths.paths[0].points[-1] == pytest.approx(
         (brush["trajectory"][-1][0] * W, brush["trajectory"][-1][1] * H)
     )
-    drag(window, [(140, 40), (130, 90), (120, 100)])  # grabs the end point
-    assert stack.count() == 3
+    viewport = window.canvas.viewport()
+    QTest.mousePress(viewport, LEFT, NONE, at(window, 140, 40))  # grabs the end point
+    QTest.mouseMove(viewport, at(window, 130, 90))
+    # The graph follows while the mouse is still down (live draft feedback re-renders from it)
+    mid = np.array(params(window)["brushes"][0]["trajectory"][-1]) * (W, H)
+    assert np.allclose(mid, (130, 90), atol=1.5)
+    QTest.mouseMove(viewport, at(window, 120, 100))
+    QTest.mouseRelease(viewport, LEFT, NONE, at(window, 120, 100))
+    assert stack.count() == 3  # the whole drag is one undo step
     moved = np.array(params(window)["brushes"][0]["trajectory"][-1]) * (W, H)
     assert np.allclose(moved, (120, 100), atol=1.5)
     stack.undo()

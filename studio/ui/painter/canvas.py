@@ -136,6 +136,10 @@ class PainterCanvas(PictureView):
     trajectory_drawn = Signal(list)
     picked = Signal(float, float)  # a click (no drag) with the path tool, in image pixels
     point_moved = Signal(int, list)
+    # While a path handle is dragged, each move (normalised point); ``drag_serial`` tells one
+    # drag from the next, so its moves and final point become one undo step. Live draft
+    # feedback re-renders from these edits while the mouse is still down.
+    point_dragged = Signal(int, list)
     brush_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -164,6 +168,7 @@ class PainterCanvas(PictureView):
         self._gesture: list[Point] = []
         self._press: QPointF | None = None
         self._drag_point: int | None = None
+        self.drag_serial = 0
         self._polygon: list[Point] = []  # click-by-click polygon in progress
 
     # -- content ------------------------------------------------------------------------------
@@ -205,6 +210,7 @@ class PainterCanvas(PictureView):
         self._gesture = [point]
         if self.tool == "path":
             self._drag_point = self._handle_at(event.position())
+            self.drag_serial += 1
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         point = self._image_point(event)
@@ -215,6 +221,11 @@ class PainterCanvas(PictureView):
         if self._drag_point is not None:
             self.editable_path[self._drag_point] = point
             self._refresh_editable()
+            if (event.position() - self._press).manhattanLength() > CLICK_PX:
+                w, h = self.image_size
+                self.point_dragged.emit(
+                    self._drag_point, [round(point[0] / w, 5), round(point[1] / h, 5)]
+                )
             return
         self._gesture.append(point)
         self._draw_live(self._gesture)

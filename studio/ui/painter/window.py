@@ -92,7 +92,7 @@ class PainterWindow(QWidget):
                 f"the painter edits {' or '.join(PAINTABLE)} nodes, not {node.type_id}"
             )
         self.session, self.graph, self.node_id, self.engine = session, graph, node_id, engine
-        self.push: Callable[[Command], None] = session.push
+        self.push: Callable[..., None] = session.push
         self.snapshot: Snapshot = session.snapshot
         self._source: tuple[Any, str] = (None, "")  # the keyframe's wire, and what makes it
         self._refetch = QTimer(self, singleShot=True, interval=REFETCH_MS)
@@ -119,6 +119,7 @@ class PainterWindow(QWidget):
         self.canvas.subject_drawn.connect(self._subject_drawn)
         self.canvas.trajectory_drawn.connect(self._trajectory_drawn)
         self.canvas.point_moved.connect(self._point_moved)
+        self.canvas.point_dragged.connect(self._point_moved)
         self.canvas.picked.connect(self._pick_region)
         self.canvas.brush_changed.connect(self._brush_settings_changed)
         self.status = QLabel("")
@@ -505,19 +506,22 @@ class PainterWindow(QWidget):
 
     # -- writing the model (one command per gesture) ------------------------------------------
 
-    def _push(self, command: Command) -> None:
+    def _push(self, command: Command, merge_key: str | None = None) -> None:
         """Push one edit; a macro's several param changes redraw once, not once each."""
         self._held = True
         try:
-            self.push(command)
+            if merge_key is None:
+                self.push(command)
+            else:
+                self.push(command, merge_key)
         finally:
             self._held, changed = False, self._changed_while_held
             self._changed_while_held = False
         if changed:
             self.reload()
 
-    def _set_param(self, name: str, value: Any, label: str) -> None:
-        self._push(SetParam(self.node_id, name, value, label=label))
+    def _set_param(self, name: str, value: Any, label: str, merge_key: str | None = None) -> None:
+        self._push(SetParam(self.node_id, name, value, label=label), merge_key)
 
     def _shape_drawn(self, shape: dict[str, Any]) -> None:
         label = {
@@ -567,7 +571,9 @@ class PainterWindow(QWidget):
         if 0 <= index < len(trajectory):
             trajectory[index] = point
             brushes[self.current_brush]["trajectory"] = trajectory
-            self._set_param("brushes", brushes, "Move path point")
+            # Every move of one drag, and its end, merge into one undo step.
+            merge = f"{self.node_id}:path-point:{self.canvas.drag_serial}"
+            self._set_param("brushes", brushes, "Move path point", merge)
 
     def _new_region(self) -> Any:
         """A new brush moves the wired mask when there is one (what the wire is for), else
