@@ -4,18 +4,21 @@ the inspector, and blueprints in the node search."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractSpinBox
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QMenu, QPushButton
 from ui_helpers import close_window, make_window, mouse
 
 from studio.graph.commands import AddNode, Connect
 from studio.graph.graph import Edge
 from studio.graph.subgraph import Exposed
 from studio.graph.subgraph_commands import SetExposed
+from studio.session.blueprints import AddBlueprint, blueprint_status, save_blueprint
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 SHOTS = Path("/tmp/studio-subgraph-shots")
@@ -116,3 +119,50 @@ def test_node_search_lists_blueprints_and_adds_a_linked_one(qtbot, window):
     assert node.subgraph is not None and node.subgraph.blueprint.linked
     assert node.subgraph.blueprint.name == "Finish for delivery"
     assert "filename" in node.params
+
+
+def test_expose_from_inside_and_update_a_changed_blueprint(qtbot, window, tmp_path):
+    ids = _finishing_chain(window)
+    window.scene.select([ids["stab"], ids["interp"]])
+    window.edit.make_subgraph()
+    (sub,) = [n for n in window.session.graph.nodes if n.subgraph is not None]
+    window.edit.open_subgraph(sub.id)
+    window.scene.select([ids["interp"]])
+    label = next(
+        w for w in window.inspector.findChildren(QLabel) if w.text() == "Factor"
+    )  # right-click the param's label: Expose
+    QApplication.sendEvent(
+        label,
+        QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4))
+        ),
+    )
+    menu = label.findChild(QMenu)
+    assert "Expose" in menu.actions()[0].text()
+    menu.actions()[0].trigger()
+    menu.close()
+    assert [e.name for e in sub.subgraph.exposed] == ["factor"]
+    assert sub.params == {"factor": 2}
+    window.edit.leave_subgraph()
+    window.scene.select([sub.id])
+    assert "factor" in window.inspector.editors
+
+    # save it as a blueprint, link an instance, change the file: the inspector offers Update
+    library = window.session.registry.blueprints
+    saved = save_blueprint(sub, library.save_folder, "Smooth and double")
+    window.session.push(AddBlueprint(library.get("Smooth and double"), (0.0, 400.0)))
+    (linked,) = [n for n in window.session.graph.nodes if n.subgraph and n.subgraph.blueprint]
+    data = json.loads(saved.path.read_text())
+    interp = next(k for k, v in data["subgraph"]["nodes"].items() if v["type"] == "Interpolate")
+    data["subgraph"]["nodes"][interp]["params"]["quality"] = "best"
+    saved.path.write_text(json.dumps(data))
+    window.scene.select([linked.id])
+    button = window.inspector.findChild(QPushButton, "UpdateBlueprint")
+    assert button is not None
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert blueprint_status(linked, library) == "current"
+    inner = next(n for n in linked.subgraph.graph.nodes if n.type_id == "Interpolate")
+    assert inner.param("quality") == "best"
+    window.session.undo()
+    assert blueprint_status(window.session.graph.node(linked.id), library) == "changed"
+    saved.path.unlink()

@@ -57,11 +57,14 @@ class BlueprintLibrary:
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> BlueprintLibrary:
-        if settings is None:
-            from studio.settings import Settings
+        from studio.settings import Settings, data_dir
 
+        if settings is None:
             settings = Settings()
-        return cls([*(settings.get("blueprint_folders", []) or []), SHIPPED])
+        # The artist's own folders, then Studio's data folder (where Save as Blueprint writes
+        # when no folder is set), then the shipped ones.
+        folders = [*(settings.get("blueprint_folders", []) or []), data_dir() / "blueprints"]
+        return cls([*folders, SHIPPED])
 
     def all(self) -> list[Blueprint]:
         found: dict[str, Blueprint] = {}
@@ -83,8 +86,9 @@ class BlueprintLibrary:
 
     @property
     def save_folder(self) -> Path:
-        """Where new blueprints go: the first folder of the setting, else the shipped one."""
-        return self.folders[0]
+        """Where new blueprints go: the first folder (the shipped one is never written)."""
+        writable = [f for f in self.folders if f != SHIPPED]
+        return writable[0] if writable else self.folders[0]
 
 
 def read_blueprint(path: Path) -> Blueprint:

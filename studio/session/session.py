@@ -128,9 +128,13 @@ class Session:
 
     def push_in_view(self, command: Command, merge_key: str | None = None) -> None:
         """Push an edit of :attr:`view_graph` (wrapped to reach inside an open subgraph)."""
-        if self.scope:
-            command = InSubgraph(list(self.scope), command)
-            merge_key = f"{'/'.join(self.scope)}/{merge_key}" if merge_key else None
+        self.push_at(self.scope, command, merge_key)
+
+    def push_at(self, path: Sequence[str], command: Command, merge_key: str | None = None) -> None:
+        """Push an edit of the graph inside the subgraphs ``path`` ([]: the workflow)."""
+        if path:
+            command = InSubgraph(list(path), command)
+            merge_key = f"{'/'.join(path)}/{merge_key}" if merge_key else None
         self.history.push(command, merge_key)
 
     def open_subgraph(self, node_id: str) -> None:

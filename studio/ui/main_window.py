@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.view.context_menu.connect(self._context_menu)
         self.view.open_file.connect(lambda path: self.files.drop([path]))
         self.inspector.open_painter.connect(self.open_painter)
+        self.inspector.open_subgraph.connect(self.edit.open_subgraph)
         self.inspector.output_requested.connect(self.open_render)
         self.run_panel.node_activated.connect(self.edit.select_node)
         self.viewer.panel.error_requested.connect(self.show_error)

@@ -29,6 +29,7 @@ from studio.graph.graph import GraphError, GraphEvent, GraphEventKind
 from studio.graph.seeds import SeedControl, SetSeedControl
 from studio.session import Session, SessionEvent, SessionEventKind
 from studio.ui.bridge import GraphBridge, SessionBridge
+from studio.ui.inspector.subgraph_rows import add_subgraph_rows, expose_menu
 from studio.ui.inspector.widgets import ParamEditor, SeedEditor, make_editor
 from studio.ui.painter import PAINTABLE
 
@@ -39,6 +40,7 @@ class Inspector(QScrollArea):
     open_painter = Signal(str)
     output_requested = Signal(str, bool)  # node id, reveal (True) or open (False) its render
     status_message = Signal(str)
+    open_subgraph = Signal(str)  # node id of a subgraph to edit inside
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +143,16 @@ class Inspector(QScrollArea):
         layout.addWidget(self.bypass_box)
         if spec.output_node:
             layout.addLayout(self._output_buttons(self.node_id))
+        if node.subgraph is not None:
+            add_subgraph_rows(
+                self,
+                layout,
+                self.session,
+                node,
+                self._push,
+                self.status_message.emit,
+                self.open_subgraph.emit,
+            )
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -158,6 +170,7 @@ class Inspector(QScrollArea):
                 editor.open_painter.connect(lambda nid=self.node_id: self.open_painter.emit(nid))
             label = QLabel(param.display_name)
             label.setToolTip(param.help)
+            expose_menu(label, self.session, node, param.name, self.status_message.emit)
             form.addRow(label, editor)
             self.editors[param.name] = editor
         layout.addLayout(form)
