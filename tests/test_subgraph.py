@@ -221,3 +221,25 @@ def test_run_events_name_the_subgraph_not_its_inner_nodes(stubs: Stubs, tmp_path
     events.clear()
     engine.run(g, [make.node_id], output_dir=tmp_path, on_event=events.append)
     assert [e.kind.value for e in events if e.node_id == make.node_id] == ["node_cached"]
+
+
+def test_editing_inside_an_open_subgraph_is_undoable_and_merges_drags(stubs: Stubs) -> None:
+    from studio.graph.commands import SetParam
+    from studio.session.session import Session
+
+    session = Session(stubs.registry)
+    g, ids = chain(stubs.registry)
+    session.set_graph(g)
+    make = MakeSubgraph([ids["a1"], ids["a2"]])
+    session.push(make)
+    session.open_subgraph(make.node_id)
+    assert session.view_graph is g.node(make.node_id).subgraph.graph
+    steps = session.history.count
+    for value in (11.0, 12.0, 13.0):  # a slider dragged: one step
+        session.push_in_view(SetParam(ids["a2"], "k", value), merge_key="a2.k")
+    assert session.history.count == steps + 1
+    assert session.view_graph.node(ids["a2"]).param("k") == 13.0
+    session.undo()
+    assert session.view_graph.node(ids["a2"]).param("k") == 10.0
+    session.undo()  # the subgraph itself goes: the view follows back out
+    assert session.scope == [] and session.view_graph is g

@@ -143,9 +143,27 @@ def test_expose_from_inside_and_update_a_changed_blueprint(qtbot, window, tmp_pa
     menu.close()
     assert [e.name for e in sub.subgraph.exposed] == ["factor"]
     assert sub.params == {"factor": 2}
+    window.scene.select([ids["stab"]])
+    window.session.push_at(
+        [],
+        SetExposed(sub.id, [*sub.subgraph.exposed, Exposed("smoothing", ids["stab"], "smoothing")]),
+    )
     window.edit.leave_subgraph()
     window.scene.select([sub.id])
-    assert "factor" in window.inspector.editors
+    assert list(window.inspector.editors) == ["factor", "smoothing"]
+    label = next(w for w in window.inspector.findChildren(QLabel) if w.text() == "Smoothing")
+    QApplication.sendEvent(
+        label,
+        QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4))
+        ),
+    )
+    menu = label.findChild(QMenu)
+    next(a for a in menu.actions() if a.text() == "Move Up").trigger()  # rebuilds the page
+    assert [e.name for e in sub.subgraph.exposed] == ["smoothing", "factor"]
+    assert list(window.inspector.editors) == ["smoothing", "factor"]
+    window.session.undo()
+    assert [e.name for e in sub.subgraph.exposed] == ["factor", "smoothing"]
 
     # save it as a blueprint, link an instance, change the file: the inspector offers Update
     library = window.session.registry.blueprints

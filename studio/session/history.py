@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from studio.graph.commands import Command, SetParam
 from studio.graph.graph import Graph
+from studio.graph.subgraph_commands import InSubgraph
 
 
 @dataclass
@@ -116,6 +117,9 @@ class History:
 
 def _merge(mine: Command, theirs: Command) -> bool:
     """Fold ``theirs`` into ``mine`` (keeping mine's old value, so undo returns to before)."""
+    if isinstance(mine, InSubgraph) and isinstance(theirs, InSubgraph):
+        # A slider dragged inside an open subgraph: one step, like outside.
+        return list(mine.path) == list(theirs.path) and _merge(mine.command, theirs.command)
     if isinstance(mine, SetParam) and isinstance(theirs, SetParam):
         if (mine.node_id, mine.name) == (theirs.node_id, theirs.name):
             mine.value = theirs.value

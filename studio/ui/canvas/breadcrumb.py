@@ -22,7 +22,7 @@ class Breadcrumb(QWidget):
             f"#Breadcrumb {{ background: {theme.NODE_BODY}; border: 1px solid "
             f"{theme.SELECTION}; border-radius: 4px; }}"
             f"#Breadcrumb QToolButton {{ color: {theme.TEXT_DIM}; border: none; "
-            "padding: 2px 4px; }}"
+            "padding: 2px 4px; }"
             f"#Breadcrumb QToolButton:hover {{ color: {theme.SELECTION}; }}"
             f"#Breadcrumb QToolButton:disabled {{ color: {theme.TEXT}; font-weight: bold; }}"
             f"#Breadcrumb QLabel {{ color: {theme.TEXT_DIM}; }}"

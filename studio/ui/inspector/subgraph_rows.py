@@ -90,7 +90,15 @@ def _save_as_blueprint(
 def expose_menu(
     label: QLabel, session: Session, node: Node, param: str, say: Callable[[str], None]
 ) -> None:
-    """Inside an open subgraph: right-click a param's label to show it on the subgraph."""
+    """Right-click a param's label: inside an open subgraph, to show it on the subgraph; on
+    a subgraph node, to rename, move or hide an exposed param."""
+    if node.subgraph is not None:
+        label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        label.customContextMenuRequested.connect(
+            lambda pos: _exposed_menu(label, pos, session, node, param, say)
+        )
+        label.setToolTip(label.toolTip() + "\nRight-click to rename, move or hide it")
+        return
     if not session.scope or node.type_id in PROXY_TYPES:
         return
     label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -129,3 +137,45 @@ def _push_above(session: Session, step: SetExposed, say: Callable[[str], None]) 
         session.push_at(session.scope[:-1], step)
     except (GraphError, ValueError) as exc:
         say(str(exc))
+
+
+def _exposed_menu(
+    label: QLabel, pos: QPoint, session: Session, node: Node, name: str, say: Callable[[str], None]
+) -> None:
+    exposed = list(node.subgraph.exposed)
+    index = next(i for i, e in enumerate(exposed) if e.name == name)
+    menu = QMenu(label)
+
+    def push(order: list[Exposed], text: str, defaults: dict[str, Any] | None = None) -> None:
+        step = SetExposed(node.id, order, defaults or {}, label=text)
+        try:
+            session.push_in_view(step)
+        except (GraphError, ValueError) as exc:
+            say(str(exc))
+
+    def rename() -> None:
+        new, ok = QInputDialog.getText(label, "Rename parameter", "Name:", text=name)
+        new = new.strip()
+        if ok and new and new != name:
+            item = exposed[index]
+            renamed = Exposed(new, item.node, item.param, item.label if item.label else "")
+            value = node.param(name)
+            push(
+                [*exposed[:index], renamed, *exposed[index + 1 :]], "Rename parameter", {new: value}
+            )
+
+    def move(delta: int) -> None:
+        order = list(exposed)
+        order.insert(index + delta, order.pop(index))
+        push(order, "Reorder parameters")
+
+    menu.addAction("Rename…", rename)
+    up = menu.addAction("Move Up", lambda: move(-1))
+    up.setEnabled(index > 0)
+    down = menu.addAction("Move Down", lambda: move(1))
+    down.setEnabled(index < len(exposed) - 1)
+    menu.addAction(
+        f"Hide from {node.title}",
+        lambda: push([e for e in exposed if e.name != name], "Hide parameter"),
+    )
+    menu.popup(label.mapToGlobal(pos))
