@@ -8,7 +8,9 @@ Stabilize in the viewer, and then the mouse drags the smoothing slider in the in
 move every ``--interval`` ms, as a hand does. For each move: the time until the viewer shows
 the frame under the playhead of a live render that includes that move (target: median
 <= 200 ms). Meanwhile a 5 ms heartbeat on the UI thread measures its longest stall (target
-<= 50 ms). Prints the figures and the load average (the machine is shared; say so).
+<= 50 ms), with the UI thread's own CPU time between two beats, and the same loop left idle
+for as long first (what the machine's load alone does). Prints the figures and the load
+average (the machine is shared; say so).
 """
 
 from __future__ import annotations
@@ -116,10 +118,20 @@ def main() -> int:
     moves: list[float] = []  # perf_counter of each mouse move
     shown: list[tuple[float, int]] = []  # (when, serial) of each live frame on screen
     window.draft.live_shown.connect(lambda serial, _p: shown.append((time.perf_counter(), serial)))
-    beats: list[float] = []
+    beats: list[tuple[float, float]] = []  # (wall, UI thread CPU) at each heartbeat
     heart = QTimer()
     heart.setInterval(BEAT_MS)
-    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heart.timeout.connect(lambda: beats.append((time.perf_counter(), time.thread_time())))
+
+    # The same event loop left idle as long as the drag lasts: what the machine's load alone
+    # does to a 5 ms heartbeat.
+    heart.start()
+    idle = QEventLoop()
+    QTimer.singleShot(args.moves * args.interval + 500, idle.quit)
+    idle.exec()
+    heart.stop()
+    idle_gaps = [(b[0] - a[0]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
+    beats.clear()
     step_px = max(1, (slider.width() - handle.width()) // (2 * args.moves))
     QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, origin)
     mover = QTimer()
@@ -159,7 +171,8 @@ def main() -> int:
         later = [when for when, serial in shown if requested.get(serial, 0) >= moved]
         if later:
             latencies.append((min(later) - moved) * 1000)
-    gaps = [(b - a) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [(b[0] - a[0]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
+    work = [(b[1] - a[1]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
     load1, load5, _ = os.getloadavg()
     print(
         f"clip {args.frames} frames {width}x{height} (draft: half size, every 2nd frame); "
@@ -179,7 +192,9 @@ def main() -> int:
         print("no live frame was shown")
     print(
         f"UI heartbeat every {BEAT_MS} ms: longest stall {max(gaps):.1f} ms, p95 "
-        f"{statistics.quantiles(gaps, n=20)[-1]:.1f} ms (target <= {STALL_TARGET_MS:.0f} ms)"
+        f"{statistics.quantiles(gaps, n=20)[-1]:.1f} ms (target <= {STALL_TARGET_MS:.0f} ms); "
+        f"the UI thread's own CPU time between two beats at most {max(work):.1f} ms; "
+        f"the same loop left idle: longest stall {max(idle_gaps):.1f} ms"
     )
     print(f"load average {load1:.2f} / {load5:.2f} on {os.cpu_count()} cores")
     window.session.set_clean()

@@ -191,11 +191,13 @@ def analyse(
 
 
 class AnalysisMemo:
-    """The last few analyses, by clip object. Dragging a Stabilize slider other than
-    cut_threshold (live draft feedback) re-runs the node on the same cached clip, and the
-    tracking -- nearly all of its time -- depends only on the clip and cut_threshold. Only
-    read-only arrays are remembered (the cache freezes every result it holds): their pixels
-    cannot change, so a hit is exactly the analysis that would be made again."""
+    """The last few analyses, by clip. Dragging a Stabilize slider other than cut_threshold
+    (live draft feedback) re-runs the node on the same cached clip, and the tracking --
+    nearly all of its time -- depends only on the clip and cut_threshold. A hit is the same
+    array or one with equal pixels (compared in full: a few ms, against seconds of tracking;
+    the cache may hand out a new mapping of the same clip). Only read-only arrays are
+    remembered (the cache freezes every result it holds), so a remembered clip cannot change
+    behind the memo's back: a hit is exactly the analysis that would be made again."""
 
     def __init__(self, size: int = 2) -> None:
         self.size = size
@@ -206,14 +208,12 @@ class AnalysisMemo:
         self, frames: np.ndarray, cut_threshold: float, progress: Callable[[int], None]
     ) -> CameraMotion:
         frozen = not frames.flags.writeable
-        if frozen:
-            with self._lock:
-                hit = next(
-                    (m for a, c, m in self._entries if a is frames and c == cut_threshold), None
-                )
-            if hit is not None:
-                progress(len(frames) - 1)  # all of it, at once (and a cancel lands here)
-                return copy.deepcopy(hit)
+        with self._lock:
+            entries = list(self._entries)
+        hit = next((m for a, c, m in entries if c == cut_threshold and _same(a, frames)), None)
+        if hit is not None:
+            progress(len(frames) - 1)  # all of it, at once (and a cancel lands here)
+            return copy.deepcopy(hit)
         motion = analyse(frames, cut_threshold, progress)
         if frozen:
             with self._lock:
@@ -223,3 +223,7 @@ class AnalysisMemo:
 
 
 MEMO = AnalysisMemo()
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a is b or (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
