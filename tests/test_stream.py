@@ -143,6 +143,7 @@ def test_a_clip_larger_than_the_memory_limit_renders(tmp_path: Path) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         result = Engine(graph.registry, Cache(Path({str(tmp_path / "cache")!r}))).run(
             graph, [ids["up"]], output_dir=Path({str(tmp_path)!r}))
+        print(result.status, result.errors, file=sys.stderr)
         video = result.outputs[ids["up"]]["video"]
         print(result.status, len(video), video.width, video.height, result.errors)
         """

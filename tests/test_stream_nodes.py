@@ -4,7 +4,9 @@ node the right neighbours at chunk edges."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from studio.engine.cancel import CancelToken
 from studio.engine.context import NodeContext
-from studio.engine.frames import FrameAllocator, gather, is_mapped, windows
+from studio.engine.frames import FrameAllocator, gather, is_mapped, prefetch, windows
 from studio.graph.types import Audio, CameraMove, Motion, Video
 from studio.session.catalog import default_registry
 
@@ -113,8 +115,7 @@ def test_a_temporal_window_has_the_right_neighbours_at_chunk_edges(
     for t in range(count):
         stored[t] = t  # each frame says which it is
     seen = []
-    for window in windows(stored, chunk, before, after):
-        assert not is_mapped(window.block)  # read into RAM in one go
+    for window in windows(stored, chunk, before, after, touch=True):
         for t in range(window.start, window.end):
             seen.append(t)
             for offset in range(-before, after + 1):
@@ -125,3 +126,33 @@ def test_a_temporal_window_has_the_right_neighbours_at_chunk_edges(
         with pytest.raises(IndexError):
             window[window.first + len(window.block)]
     assert seen == list(range(count))  # every frame computed once, in order
+
+
+def test_prefetch_reads_ahead_in_order_and_stops_with_its_consumer() -> None:
+    produced: list[int] = []
+    ahead = threading.Event()
+
+    def numbers() -> Iterator[int]:
+        for n in itertools.count():
+            produced.append(n)
+            if n == 2:
+                ahead.set()
+            yield n
+
+    items = prefetch(numbers(), depth=2)
+    assert next(items) == 0
+    assert ahead.wait(30)  # item 2 was made while the consumer still held item 0
+    assert [next(items) for _ in range(5)] == [1, 2, 3, 4, 5]
+    items.close()  # the consumer stops early (cancelled): the producer stops too
+    assert not any(t.name == "studio-prefetch" for t in threading.enumerate())
+    assert len(produced) <= 6 + 2 + 1  # bounded: never more than the queue ahead
+
+
+def test_prefetch_raises_the_producers_error_in_the_consumer() -> None:
+    def failing() -> Iterator[int]:
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        list(prefetch(failing(), depth=1))
+    assert list(prefetch(iter([1, 2, 3]), depth=0)) == [1, 2, 3]  # 0: no thread

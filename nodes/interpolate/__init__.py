@@ -17,6 +17,7 @@ import numpy as np
 from nodes.interpolate.cuts import find_cuts
 from nodes.interpolate.flow import FlowEstimator, PairFlow, in_between, plain_blend
 from nodes.timing import clip_input
+from studio.engine.frames import read_ahead
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 
@@ -54,7 +55,7 @@ def interpolate(
         if index not in greys:
             if len(greys) > 4:  # frames are visited in order: keep only the last few
                 greys.pop(min(greys))
-            greys[index] = estimator.grey(frames[index])
+            greys[index] = estimator.grey(window[index])
         return greys[index]
 
     cuts = set(video.cuts)
@@ -67,20 +68,26 @@ def interpolate(
         raise NodeError(f"not enough memory for {len(positions)} frames") from None
     pair: tuple[int, PairFlow] | None = None
     done = len(video) if params["detect_cuts"] else 0
-    for j, position in enumerate(positions):
-        i = min(int(math.floor(position + STILL)), len(video) - 1)
-        t = position - i
-        if t < STILL:
-            out[j] = frames[i]
-        elif i + 1 in cuts:  # never blend across a cut: show the nearer frame
-            out[j] = frames[i] if t < 0.5 else frames[i + 1]
-        elif not motion:
-            out[j] = plain_blend(frames[i], frames[i + 1], t)
-        else:
-            if pair is None or pair[0] != i:
-                pair = (i, estimator.pair(grey(i), grey(i + 1), video.width))
-            out[j] = in_between(frames[i], frames[i + 1], pair[1], t)
-        ctx.progress(done + j + 1, steps)
+    sources = np.minimum(np.floor(positions + STILL).astype(np.int64), len(video) - 1)
+    j = 0
+    # Source frames a chunk at a time (read ahead on a helper thread), each chunk with the
+    # frame after it: an in-between frame blends frame i with frame i + 1.
+    for window in read_ahead(frames, after=1):
+        while j < len(positions) and sources[j] < window.end:
+            i = int(sources[j])
+            t = positions[j] - i
+            if t < STILL:
+                out[j] = window[i]
+            elif i + 1 in cuts:  # never blend across a cut: show the nearer frame
+                out[j] = window[i] if t < 0.5 else window[i + 1]
+            elif not motion:
+                out[j] = plain_blend(window[i], window[i + 1], t)
+            else:
+                if pair is None or pair[0] != i:
+                    pair = (i, estimator.pair(grey(i), grey(i + 1), video.width))
+                out[j] = in_between(window[i], window[i + 1], pair[1], t)
+            j += 1
+            ctx.progress(done + j, steps)
     fps = video.fps * ratio
     result = Video(out, fps, video.audio, cut_frames(sorted(cuts), ratio, len(out)))
     return result, sorted(cuts)

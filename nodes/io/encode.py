@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nodes.audio.mux import mux_aac
+from studio.engine.frames import read_ahead
 from studio.graph.spec import Cancelled, NodeError
 from studio.graph.types import Video
 
@@ -55,9 +56,12 @@ def encode_mp4(
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=log)
         try:
             assert process.stdin is not None
-            for index in range(len(video)):
-                process.stdin.write(np.ascontiguousarray(video.frames[index]).data)  # no extra copy
-                progress(index + 1, len(video))
+            # Chunks are read on a helper thread while this one feeds ffmpeg (encoding in its
+            # own process): a frame at a time, never a whole-clip copy.
+            for window in read_ahead(video.frames):
+                for index in range(window.start, window.end):
+                    process.stdin.write(np.ascontiguousarray(window[index]).data)
+                    progress(index + 1, len(video))
             process.stdin.close()
             code = process.wait()
         except Cancelled:

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import cv2
@@ -24,6 +24,7 @@ from nodes.stabilize.path import (
     smooth_poses,
 )
 from nodes.stabilize.track import MEMO
+from studio.engine.frames import read_ahead
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import CameraPath, PortType, Video
 
@@ -105,25 +106,25 @@ def run_stabilize(
     centre = np.array([[1, 0, (width - 1) / 2], [0, 1, (height - 1) / 2], [0, 0, 1.0]])
     flags = INTERPOLATIONS[p["interpolation"]] | cv2.WARP_INVERSE_MAP
 
-    def warp_frame(t: int, dst: np.ndarray) -> None:
+    def warp_frame(t: int, source: np.ndarray, dst: np.ndarray) -> None:
         unzoom = np.diag([1 / zooms[t], 1 / zooms[t], 1.0])
         warp = centre @ corrections[t] @ unzoom @ np.linalg.inv(centre)
         if _moves_less_than(warp, width, height, STILL_PX):
-            dst[...] = frames[t]
+            dst[...] = source
         else:
             cv2.warpAffine(
-                frames[t], warp[:2], (width, height), dst=dst, flags=flags,
+                source, warp[:2], (width, height), dst=dst, flags=flags,
                 borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
 
     focus = ctx.focus_frame
     if focus is not None and 0 <= focus < length:
         first = np.empty_like(frames[focus])
-        warp_frame(focus, first)
+        warp_frame(focus, frames[focus], first)
         ctx.preview(first)
     luma_before = np.empty(length)
-    for t in range(length):
-        warp_frame(t, out[t])
+    for t, source in _frames_ahead(frames):  # read a chunk ahead on a helper thread
+        warp_frame(t, source, out[t])
         luma_before[t] = mean_luma(out[t])
         ctx.progress(length + t + 1, total)
 
@@ -131,12 +132,11 @@ def run_stabilize(
     luma_after = luma_before.copy()
     if p["deflicker"]:
         target = luma_target(luma_before, cuts, p["deflicker_window"])
-        for t in range(length):
+        for t, frame in _frames_ahead(out):  # in place on the output buffer
             gain = target[t] / luma_before[t] if luma_before[t] > 0.5 else 1.0
-            frame = out[t]
             graded = apply_gain(frame, gain)
             if graded is not frame:
-                frame[...] = graded
+                out[t] = graded
                 luma_after[t] = mean_luma(graded)
             ctx.progress(2 * length + t + 1, total)
 
@@ -150,6 +150,13 @@ def run_stabilize(
     )
     # Timing is unchanged: the sound and cut markers pass through.
     return {"video": Video(out, video.fps, video.audio, video.cuts), "camera_path": path}
+
+
+def _frames_ahead(frames: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, frame) through the clip, read a chunk ahead on a helper thread."""
+    for window in read_ahead(frames):
+        for t in range(window.start, window.end):
+            yield t, window[t]
 
 
 def _shot_zooms(

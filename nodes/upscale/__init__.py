@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nodes.upscale import upscalers
+from studio.engine.frames import read_ahead
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 
@@ -102,18 +105,26 @@ def run_upscale(
     except MemoryError as exc:
         raise NodeError(f"not enough memory for {total} frames at x{scale}") from exc
     ctx.progress(0, total)
-    for index in range(total):
-        try:
-            frames[index] = upscaler.upscale(video.frames[index], ctx.check_cancelled)
-        except RuntimeError as exc:  # torch's OutOfMemoryError is a RuntimeError
-            if "out of memory" not in str(exc).lower():
-                raise
-            raise NodeError(
-                f"out of memory upscaling frame {index} ({upscaler.tiling or 'one tile'}); "
-                f"set a smaller 'tile'"
-            ) from exc
-        ctx.progress(index + 1, total)
+    # Chunks of the clip are read on a helper thread while this one upscales the one before.
+    for window in read_ahead(video.frames):
+        for index in range(window.start, window.end):
+            _upscale_frame(ctx, upscaler, window[index], frames, index)
+            ctx.progress(index + 1, total)
     return {"video": Video(frames, video.fps, video.audio, video.cuts)}  # same timing
+
+
+def _upscale_frame(
+    ctx: RunContext, upscaler: Any, frame: np.ndarray, frames: np.ndarray, index: int
+) -> None:
+    try:
+        frames[index] = upscaler.upscale(frame, ctx.check_cancelled)
+    except RuntimeError as exc:  # torch's OutOfMemoryError is a RuntimeError
+        if "out of memory" not in str(exc).lower():
+            raise
+        raise NodeError(
+            f"out of memory upscaling frame {index} ({upscaler.tiling or 'one tile'}); "
+            f"set a smaller 'tile'"
+        ) from exc
 
 
 UPSCALE = NodeSpec(

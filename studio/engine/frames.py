@@ -14,14 +14,17 @@ Scratch files are created exclusively (``O_EXCL | O_NOFOLLOW``), never through a
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import tempfile
+import threading
 import weakref
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from queue import Empty, Queue
+from typing import Any, TypeVar
 from uuid import uuid4
 
 import numpy as np
@@ -30,6 +33,7 @@ DEFAULT_SPILL_BYTES = 256 * 1024**2
 SPILL_ENV = "STUDIO_SPILL_BYTES"  # tests and benchmarks move the threshold
 SCRATCH_DIR = "scratch"
 HEADER_BYTES = 128  # a fixed .npy header, so a buffer can be shortened in place
+T = TypeVar("T")
 _NAME = re.compile(r"^(\d+)-[0-9a-f]{32}\.npy$")
 
 
@@ -219,13 +223,16 @@ def is_mapped(array: Any) -> bool:
 
 # -- reading clips a chunk at a time --------------------------------------------------------------
 
-CHUNK_FRAMES = 16  # frames a chunked pass reads at once: a few MB at HD, enough for the disk
+CHUNK_BYTES = 8 * 1024**2  # what a chunked pass reads at once: a few HD frames
 
 
-def gather(frames: np.ndarray, source: Sequence[int], out: np.ndarray, chunk: int = CHUNK_FRAMES):
+def gather(
+    frames: np.ndarray, source: Sequence[int], out: np.ndarray, chunk: int | None = None
+) -> np.ndarray:
     """``out[k] = frames[source[k]]`` for every k, a chunk at a time (fancy indexing a whole
     clip would copy all of it into RAM first). Returns ``out``."""
     source = np.asarray(source, np.int64)
+    chunk = chunk or chunk_frames(frames)
     for start in range(0, len(source), chunk):
         out[start : start + chunk] = frames[source[start : start + chunk]]
     return out
@@ -250,12 +257,25 @@ class Window:
         return self.block[index - self.first]
 
 
+def chunk_frames(frames: np.ndarray) -> int:
+    """Frames in a chunk of :data:`CHUNK_BYTES`: a few for HD, more for small clips."""
+    frame_bytes = max(1, int(np.prod(frames.shape[1:], dtype=np.int64)) * frames.itemsize)
+    return max(1, CHUNK_BYTES // frame_bytes)
+
+
 def windows(
-    frames: np.ndarray, chunk: int = CHUNK_FRAMES, before: int = 0, after: int = 0
+    frames: np.ndarray,
+    chunk: int | None = None,
+    before: int = 0,
+    after: int = 0,
+    touch: bool = False,
 ) -> Iterator[Window]:
     """Overlapping chunks of ``frames`` for a node that needs a temporal window: each
-    :class:`Window` covers ``chunk`` frames to compute plus ``before``/``after`` neighbours,
-    read into RAM in one go (a mapped clip is read sequentially, a chunk at a time)."""
+    :class:`Window` covers ``chunk`` frames to compute (default: :func:`chunk_frames`) plus
+    ``before``/``after`` neighbours. Blocks are views, never copies; with ``touch`` a mapped
+    clip's block is read from disk now (its pages fault into the page cache, which costs no
+    anonymous memory), so a helper thread can read ahead (:func:`read_ahead`)."""
+    chunk = chunk_frames(frames) if chunk is None else chunk
     if chunk < 1 or before < 0 or after < 0:
         raise ValueError(f"bad window: chunk {chunk}, before {before}, after {after}")
     count = len(frames)
@@ -263,5 +283,66 @@ def windows(
         end = min(count, start + chunk)
         first, last = max(0, start - before), min(count, end + after)
         block = frames[first:last]
-        # A mapped clip's chunk is read now (in whichever thread iterates, see ``prefetch``).
-        yield Window(np.array(block) if is_mapped(block) else block, first, start, end)
+        if touch and is_mapped(block) and block.flags.c_contiguous and block.size:
+            flat = block.reshape(-1)
+            int(flat[:: mmap.PAGESIZE].max())  # one byte a page: the kernel reads them all
+        yield Window(block, first, start, end)
+
+
+def read_ahead(
+    frames: np.ndarray, chunk: int | None = None, before: int = 0, after: int = 0
+) -> Iterator[Window]:
+    """:func:`windows` read on a helper thread a couple of chunks ahead of the consumer
+    (:func:`prefetch`): disk reads overlap the node's compute."""
+    return prefetch(windows(frames, chunk, before, after, touch=True))
+
+
+PREFETCH_ENV = "STUDIO_PREFETCH"  # chunks read ahead; 0 reads in the consuming thread (benchmarks)
+
+
+def prefetch_depth() -> int:
+    value = os.environ.get(PREFETCH_ENV)
+    return int(value) if value and value.isdigit() else 2
+
+
+def prefetch(items: Iterable[T], depth: int | None = None) -> Iterator[T]:
+    """``items`` produced on a helper thread, up to ``depth`` ahead of the consumer (a small
+    bounded queue), so reading chunk k+1 (disk, decode) overlaps computing chunk k. An error
+    in the producer is raised in the consumer; a consumer that stops early (cancel, failure)
+    stops the producer after at most one more item."""
+    depth = prefetch_depth() if depth is None else depth
+    if depth <= 0:
+        yield from items
+        return
+    queue: Queue[tuple[str, Any]] = Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put(("item", item))
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(("error", exc))
+            return
+        queue.put(("done", None))
+
+    thread = threading.Thread(target=produce, name="studio-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # free a slot so a blocked producer can see ``stop``
+            try:
+                queue.get(timeout=0.05)
+            except Empty:
+                pass
+        thread.join()
