@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLabel, QMenu, QPushButton
-from ui_helpers import close_window, make_window, mouse
+from ui_helpers import chain, close_window, make_window, mouse
 
 from studio.graph.commands import AddNode, Connect
 from studio.graph.graph import Edge
@@ -184,3 +184,26 @@ def test_expose_from_inside_and_update_a_changed_blueprint(qtbot, window, tmp_pa
     window.session.undo()
     assert blueprint_status(window.session.graph.node(linked.id), library) == "changed"
     saved.path.unlink()
+
+
+def test_viewer_shows_an_inner_nodes_result_while_a_subgraph_is_open(qtbot, tmp_path):
+    window = make_window(qtbot, tmp_path)  # stub nodes: a run takes milliseconds
+    try:
+        src, blur, anim = chain(window.graph, window.session)
+        window.scene.select([blur])
+        window.edit.make_subgraph()
+        (sub,) = [n for n in window.session.graph.nodes if n.subgraph is not None]
+        with qtbot.waitSignal(
+            window.controller.running_changed, timeout=20_000, check_params_cb=lambda r: not r
+        ):
+            assert window.run_all()
+        assert window.controller.last_status == "ok"
+        window.edit.open_subgraph(sub.id)
+        shown = []
+        window.viewer.show_node = shown.append
+        window.scene.select([blur])
+        assert shown == [f"{sub.id}/{blur}"]
+        assert window._title_of(shown[0]) == "Blur"
+        assert window._cached_output(shown[0])["image"].shape
+    finally:
+        close_window(window)

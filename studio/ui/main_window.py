@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QMainWindow, QWidget
 
 from studio.engine.events import RunEventKind, RunStatus
 from studio.engine.scheduler import Engine
+from studio.graph.flatten import SEP, flatten
 from studio.graph.graph import Graph
 from studio.graph.registry import NodeRegistry
 from studio.session import NodeStatus, Session, SessionEvent, SessionEventKind, Timings
@@ -245,7 +246,12 @@ class MainWindow(QMainWindow):
         ids = self.scene.selected_node_ids()
         self.inspector.show_node(ids[0] if len(ids) == 1 else None, len(ids))
         if len(ids) == 1:
-            self.viewer.show_node(ids[0])
+            self.viewer.show_node(self._viewer_id(ids[0]))
+
+    def _viewer_id(self, node_id: str) -> str:
+        """Inside an open subgraph the viewer shows the inner node's own cached result, which
+        the engine keeps under its flat id (``subgraph/inner``)."""
+        return SEP.join([*self.session.scope, node_id]) if self.session.scope else node_id
 
     def _node_double_clicked(self, node_id: str) -> None:
         node = self.session.view_graph.node(node_id)
@@ -287,6 +293,8 @@ class MainWindow(QMainWindow):
         if node_id.startswith(TAKE_PREFIX):  # a take compared in the viewer: read its file
             return take_output(node_id)
         graph = self.session.render_snapshot() if graph is None else graph
+        if node_id not in graph and SEP in node_id:  # a node inside a subgraph
+            graph = flatten(graph).graph
         if node_id not in graph:
             return None
         try:
@@ -312,7 +320,10 @@ class MainWindow(QMainWindow):
     def _title_of(self, node_id: str) -> str:
         if node_id.startswith(TAKE_PREFIX):
             return take_title(node_id)
-        return self.graph.node(node_id).title if node_id in self.graph else node_id[:8]
+        graph = self.graph
+        if node_id not in graph and SEP in node_id:  # a node inside a subgraph
+            graph = flatten(graph).graph
+        return graph.node(node_id).title if node_id in graph else node_id[:8]
 
     def show_error(self, node_id: str) -> None:
         """Select the failed node and its error in the run log."""
