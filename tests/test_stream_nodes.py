@@ -156,3 +156,34 @@ def test_prefetch_raises_the_producers_error_in_the_consumer() -> None:
     with pytest.raises(OSError, match="disk gone"):
         list(prefetch(failing(), depth=1))
     assert list(prefetch(iter([1, 2, 3]), depth=0)) == [1, 2, 3]  # 0: no thread
+
+
+class Watched(np.ndarray):
+    """A clip that records how it is indexed: a whole-clip read shows as a slice or array."""
+
+    keys: list[Any]
+
+    def __getitem__(self, key: Any) -> Any:
+        Watched.keys.append(key)
+        return np.asarray(self)[key]
+
+
+def test_the_viewer_and_thumbnails_read_single_frames_of_a_clip() -> None:
+    from studio.ui.queries import thumbnail_array
+    from studio.ui.viewer.frame_source import FrameSource
+
+    Watched.keys = []
+    frames = clip(40, (320, 180)).frames.view(Watched)
+    video = Video(frames, 24.0)
+    Watched.keys.clear()
+    thumb = thumbnail_array({"video": video})
+    assert thumb is not None and thumb.shape[1] <= 216
+    source = FrameSource(video, budget_bytes=8 * 320 * 180 * 3)
+    try:
+        for index in (0, 17, 39, 5):
+            np.testing.assert_array_equal(source.frame(index), np.asarray(frames)[index])
+    finally:
+        source.close()
+    assert Watched.keys and all(isinstance(k, (int, np.integer)) for k in Watched.keys), (
+        Watched.keys
+    )
