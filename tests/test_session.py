@@ -158,6 +158,8 @@ def test_jobs_keep_their_own_statuses(session):
     assert session.viewed_job is second and session.node_status(anim) is NodeStatus.STALE
     assert session.node_status(src) is NodeStatus.QUEUED
     session.view_job(first.id)
+    told = next(e for e in reversed(session.events) if e.kind is SessionEventKind.STATUS_CHANGED)
+    assert set(told.node_ids) == {src, blur, anim}  # views redraw every badge
     assert session.node_status(anim) is NodeStatus.RUNNING
     assert session.node_progress(anim) == 0.25
     session.feed(first.id, RunEvent("run_finished", "r1", status="cancelled"))
@@ -227,3 +229,18 @@ def test_registry_module_does_not_import_nodes():
         [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_viewing_another_job_redraws_every_badge_of_an_opened_graph():
+    from studio.graph.graph import Graph
+
+    graph = Graph(stub_registry())
+    ids = chain(graph)
+    session = Session(stub_registry())
+    session.set_graph(graph)  # as after Open: no node has been edited in this session
+    events = []
+    session.subscribe(events.append)
+    job, _ = session.start_job()
+    session.view_job(job.id)
+    told = [e for e in events if e.kind is SessionEventKind.STATUS_CHANGED]
+    assert told and set(told[-1].node_ids) == set(ids)

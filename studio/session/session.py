@@ -224,7 +224,8 @@ class Session:
         self._state_token += 1  # cache-state answers were for the other mode's keys
         self._base.clear()
         self._emit(SessionEvent(SessionEventKind.DRAFT_CHANGED))
-        self._emit(SessionEvent(SessionEventKind.STATUS_CHANGED, tuple(self._revisions)))
+        every = tuple(n.id for n in self.graph.nodes)
+        self._emit(SessionEvent(SessionEventKind.STATUS_CHANGED, every))
 
     def render_snapshot(self) -> Graph:
         """What a render now runs: the snapshot, drafted while in Draft."""
@@ -435,7 +436,8 @@ class Session:
         """Show ``job_id``'s statuses (None: follow the latest job)."""
         self._viewed = job_id
         self._emit(SessionEvent(SessionEventKind.JOB_CHANGED, job_id=job_id))
-        self._emit(SessionEvent(SessionEventKind.STATUS_CHANGED, tuple(self._revisions)))
+        every = tuple(n.id for n in self.graph.nodes)
+        self._emit(SessionEvent(SessionEventKind.STATUS_CHANGED, every))
 
     def feed(self, job_id: str, event: RunEvent) -> None:
         """Take in one run event of ``job_id`` (on the session's thread)."""
