@@ -16,6 +16,7 @@ from studio.graph.builtin import BUILTIN_SPECS
 from studio.graph.commands import AddNode, Connect
 from studio.graph.graph import Edge, new_id
 from studio.graph.registry import NodeRegistry
+from studio.queue.worker import JobEvent, QueueEventKind
 from studio.takes import Take
 from studio.ui.takes_panel import TakesModel, describe
 
@@ -149,6 +150,11 @@ def test_live_runs_wait_while_a_final_render_runs(qtbot, window):
     assert finish(qtbot, window) == "cancelled"
     assert not live.held
     assert live.wait_idle(WAIT_MS / 1000)
+    # A queued job rendering in the background is a final render too.
+    window.queue.panel.job_event.emit(JobEvent(QueueEventKind.JOB_STARTED, "job1"))
+    assert live.held
+    window.queue.panel.job_event.emit(JobEvent(QueueEventKind.JOB_FINISHED, "job1"))
+    assert not live.held
 
 
 def test_draft_takes_are_badged(qtbot, tmp_path):

@@ -23,6 +23,7 @@ from studio.engine.live import LivePass, LiveRefused, LiveRenderer, LiveResult, 
 from studio.graph.draft import DRAFT_SUFFIX, DraftSettings, draft_graph
 from studio.graph.graph import GraphEvent, GraphEventKind
 from studio.graph.types import Video
+from studio.queue.worker import QueueEventKind
 from studio.session import SessionEvent, SessionEventKind
 from studio.takes.db import parse_take_name
 from studio.ui.actions import make_action
@@ -114,7 +115,11 @@ class DraftControls(QObject):
         self._session_bridge.event.connect(self._on_session_event)
         self._graph_bridge = GraphBridge(self.session.graph, self)
         self._graph_bridge.event.connect(self._on_graph_event)
-        window.controller.running_changed.connect(self._final_running)
+        # Live runs yield to final renders: Run's, and the queue's background jobs.
+        self._holds: set[str] = set()  # "run", and the ids of queue jobs rendering now
+        window.controller.running_changed.connect(lambda on: self._hold("run", on))
+        if window.queue.panel is not None:
+            window.queue.panel.job_event.connect(self._queue_event)
 
     # -- Draft / Final ------------------------------------------------------------------------
 
@@ -165,6 +170,8 @@ class DraftControls(QObject):
         if self._live is None:
             self._live = LiveRenderer(self.window.controller.engine, on_result=self._result.emit)
             if self.window.controller.running:
+                self._holds.add("run")
+            if self._holds:
                 self._live.hold()
         return self._live
 
@@ -220,11 +227,20 @@ class DraftControls(QObject):
             self.window.viewer.panel.refresh()  # from the cache the live run filled
             self.window.queries.request_states()
 
-    def _final_running(self, running: bool) -> None:
-        if self._live is None:
+    def _queue_event(self, event: Any) -> None:
+        if event.kind is QueueEventKind.JOB_STARTED:
+            self._hold(f"queue:{event.job_id}", True)
+        elif event.kind in (QueueEventKind.JOB_FINISHED, QueueEventKind.JOB_REQUEUED):
+            self._hold(f"queue:{event.job_id}", False)
+
+    def _hold(self, reason: str, on: bool) -> None:
+        """Hold live runs while any final render (``reason``) runs; release after the last."""
+        before = bool(self._holds)
+        (self._holds.add if on else self._holds.discard)(reason)
+        if self._live is None or before == bool(self._holds):
             return
-        if running:
-            self._live.hold()  # the final render has the device
+        if self._holds:
+            self._live.hold()  # a final render has the device
         else:
             self._live.release()
 

@@ -105,9 +105,9 @@ class MainWindow(QMainWindow):
         self._thumb_timer = self._single_shot(150, self._flush_thumbnails)
         self._state_timer = self._single_shot(400, self._refresh_states)
         build_actions(self)
-        self.draft = DraftControls(self)
         self.queue = QueueIntegration(self)
         self.takes = TakesIntegration(self)
+        self.draft = DraftControls(self)  # after the queue: live runs yield to its jobs too
         self._connect()
         self.autosaver = Autosaver(self.session, autosave_ms, self)
         self.setAcceptDrops(True)
