@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QStyle, QStyleOptionSlider
 from ui_helpers import SOURCE, SPIN_STARTED, STUB_SPECS, chain, close_window, make_window
 
 from studio.graph.builtin import BUILTIN_SPECS
-from studio.graph.commands import AddNode, Connect
+from studio.graph.commands import AddNode, Connect, SetParam
 from studio.graph.graph import Edge, new_id
 from studio.graph.registry import NodeRegistry
 from studio.queue.worker import JobEvent, QueueEventKind
@@ -103,7 +103,7 @@ def _handle_centre(slider) -> QPoint:
 
 
 def test_dragging_a_slider_in_draft_shows_the_live_frame(qtbot, window, tmp_path):
-    src, _blur, _anim = chain(window.graph, window.session)
+    src, _blur, anim = chain(window.graph, window.session)
     window.draft.set_draft(True)
     panel = window.viewer.panel
     with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
@@ -129,6 +129,11 @@ def test_dragging_a_slider_in_draft_shows_the_live_frame(qtbot, window, tmp_path
     assert window.draft.live.wait_idle(WAIT_MS / 1000)
     assert window.session.history.can_undo()  # the drag is one undo step, as ever
     assert window.session.jobs == {}  # live runs are no jobs: nothing queued, no takes
+    # An edit the picture on screen does not depend on asks for nothing.
+    window.session.push(SetParam(anim, "frames", 5))
+    assert not window.draft._kick.isActive()
+    window.session.push(SetParam(src, "level", 3))
+    assert window.draft._kick.isActive()
     assert not (tmp_path / "out").exists()  # and no files
 
 

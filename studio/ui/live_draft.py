@@ -180,6 +180,10 @@ class DraftControls(QObject):
             return
         if event.kind is GraphEventKind.NODE_CHANGED and event.field not in ("params", "bypass"):
             return
+        target, graph = self.window.viewer.panel.shown_node, self.session.graph
+        edited = event.edge.dst_node if event.edge is not None else event.node_id
+        if target is None or target not in graph or edited not in graph.upstream([target]):
+            return  # the picture on screen does not depend on this edit
         self._kick.start()
 
     def request_live(self) -> int | None:
@@ -206,6 +210,7 @@ class DraftControls(QObject):
             return None
         self.serial = serial
         self.requested_at[serial] = time.perf_counter()
+        self.requested_at.pop(serial - 1000, None)  # a long session keeps only the recent
         return serial
 
     def _on_result(self, result: LiveResult) -> None:
