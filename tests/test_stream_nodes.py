@@ -187,3 +187,21 @@ def test_the_viewer_and_thumbnails_read_single_frames_of_a_clip() -> None:
     assert Watched.keys and all(isinstance(k, (int, np.integer)) for k in Watched.keys), (
         Watched.keys
     )
+
+
+def test_diffusion_output_converts_into_the_clip_buffer_a_few_frames_at_a_time(
+    tmp_path: Path,
+) -> None:
+    from nodes.diffusion.pipelines import to_uint8
+    from studio.graph.spec import NodeError
+
+    rng = np.random.default_rng(3)
+    decoded = rng.uniform(-0.2, 1.2, (21, 8, 12, 3)).astype(np.float16)
+    expected = (np.clip(decoded.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    out = to_uint8(decoded, "clip", FrameAllocator(tmp_path, threshold=0).new_frames)
+    assert is_mapped(out)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(to_uint8(decoded[0], "image"), expected[0])
+    decoded[17, 2, 3, 1] = np.nan
+    with pytest.raises(NodeError, match="NaN"):
+        to_uint8(decoded, "clip")

@@ -161,7 +161,7 @@ def generate_video(
     preview = LatentPreview(ctx, model.folder, fam, rule.frame_step)
     with measured_peak(ctx):
         clip = P.run_on_model(ctx, model, params["memory"], attempt)
-    frames = P.to_uint8(clip[0], "clip")
+    frames = P.to_uint8(clip[0], "clip", ctx.new_frames)
     preview.learn(frames)
     return Video(frames, float(params["fps"]))
 

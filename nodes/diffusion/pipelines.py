@@ -218,15 +218,24 @@ def generator(device: str, seed: int) -> Any:
     return torch.Generator(device=where).manual_seed(int(seed))
 
 
-def to_uint8(frames: Any, what: str) -> np.ndarray:
-    """diffusers' float [0, 1] output as uint8; NaNs (fp16 overflow) are an error, not black."""
-    array = np.asarray(frames, dtype=np.float32)
-    if not np.isfinite(array).all():
-        raise NodeError(
-            f"the model produced invalid values (NaN) for the {what}; this usually means fp16 "
-            "overflow: try another seed, or a GPU with bfloat16"
-        )
-    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_uint8(
+    frames: Any, what: str, new_frames: Callable[..., np.ndarray] | None = None
+) -> np.ndarray:
+    """diffusers' float [0, 1] output as uint8; NaNs (fp16 overflow) are an error, not black.
+    Converted a few frames at a time into ``new_frames(shape)`` (a node's ``ctx.new_frames``)
+    when given, so a long clip never has float copies of all of it."""
+    array = np.asarray(frames)
+    out = (new_frames or np.empty)(array.shape, np.uint8)
+    step = 8 if array.ndim == 4 else len(array)  # a clip: 8 frames at a time; an image: whole
+    for start in range(0, len(array), max(1, step)):
+        part = np.asarray(array[start : start + step], dtype=np.float32)
+        if not np.isfinite(part).all():
+            raise NodeError(
+                f"the model produced invalid values (NaN) for the {what}; this usually means "
+                "fp16 overflow: try another seed, or a GPU with bfloat16"
+            )
+        out[start : start + step] = (np.clip(part, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return out
 
 
 def pil(image: np.ndarray) -> Any:
