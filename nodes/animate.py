@@ -165,12 +165,16 @@ def cut_and_drag(
     progress: Callable[[int, int], None] | None = None,
     info: Callable[[str], None] | None = None,
     new_frames: Callable[..., np.ndarray] | None = None,
+    focus: int | None = None,
+    preview: Callable[[np.ndarray], None] | None = None,
 ) -> GuidanceClip:
     """Animate ``image`` by dragging its brushed regions and moving the camera.
 
     ``size`` is (width, height); when given the keyframe is resized to cover it and
     centre-cropped. ``progress(done, total)`` is called once per frame (it may raise to cancel);
     ``info(message)`` hears about adjustments made on the way (a region stretched to fit).
+    ``focus``: a frame to make first and hand to ``preview`` (live draft feedback shows the
+    frame under the playhead before the rest of the clip).
     """
     # 1. Check inputs and bring the keyframe to the output size.
     keyframe = _check_inputs(image, motion, frames, fps, size)
@@ -204,13 +208,19 @@ def cut_and_drag(
     # 3. Render frame by frame: holes, then cutouts in brush order, then the camera.
     # ``new_frames`` (a node's ``ctx.new_frames``) puts a long clip in a mapped scratch file.
     allocate = new_frames or np.empty
+
+    def frame_at(t: int, mask_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask_out[...] = 0.0  # uninitialised buffer: each frame's mask starts clear
+        fraction = t / (frames - 1) if frames > 1 else 0.0
+        canvas, mask = _render_frame(keyframe_f, layers, fraction, mask_out)
+        return _apply_camera(canvas, mask, motion.camera, fraction)
+
+    if focus is not None and preview is not None and 0 <= focus < frames:
+        preview(frame_at(focus, np.empty((height, width), np.float32))[0])
     video = allocate((frames, height, width, 3), np.uint8)
     masks = allocate((frames, height, width), np.float32)
     for t in range(frames):
-        masks[t] = 0.0  # uninitialised buffer: each frame's mask starts clear
-        fraction = t / (frames - 1) if frames > 1 else 0.0
-        canvas, mask = _render_frame(keyframe_f, layers, fraction, masks[t])
-        video[t], masks[t] = _apply_camera(canvas, mask, motion.camera, fraction)
+        video[t], masks[t] = frame_at(t, masks[t])
         if progress is not None:
             progress(t + 1, frames)
     return GuidanceClip(video=Video(video, float(fps)), masks=masks)

@@ -59,6 +59,8 @@ def run_image_to_video(
         progress=ctx.progress,
         info=ctx.info,
         new_frames=ctx.new_frames,
+        focus=ctx.focus_frame,
+        preview=ctx.preview,
     )
     return {"video": clip.video}
 

@@ -267,3 +267,28 @@ def test_stabilize_makes_the_focus_frame_first_and_reuses_its_tracking(monkeypat
     STABILIZE.run(FakeRunContext(), {"video": loose}, params)
     STABILIZE.run(FakeRunContext(), {"video": loose}, params)
     assert len(calls) == 3
+
+
+def test_the_animator_makes_the_focus_frame_first() -> None:
+    from nodes.animate import cut_and_drag
+    from studio.graph.types import Motion, MotionBrushValue
+
+    keyframe = np.zeros((48, 64, 3), np.uint8)
+    keyframe[10:30, 10:30] = 200
+    region = np.zeros((48, 64), np.float32)
+    region[10:30, 10:30] = 1.0
+    brush = MotionBrushValue(region, trajectory=((20 / 64, 20 / 48), (44 / 64, 30 / 48)))
+    seen: list[np.ndarray] = []
+    done: list[int] = []
+    clip = cut_and_drag(
+        keyframe,
+        Motion(brushes=(brush,)),
+        frames=7,
+        fps=8,
+        focus=4,
+        preview=lambda frame: seen.append(frame.copy()) or done.append(len(done)),
+        progress=lambda step, total: done.append(-step),
+    )
+    assert done[0] == 0  # the preview came before any frame of the clip
+    assert len(seen) == 1 and np.array_equal(seen[0], clip.video.frames[4])
+    assert not np.array_equal(seen[0], clip.video.frames[0])  # the region has moved
