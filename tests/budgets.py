@@ -49,6 +49,7 @@ FAMILIES = (
             "test_seeds",
             "test_variadic",
             "test_session",
+            "test_live",
             "test_draft",
             "test_live_draft",
             "test_stream",

@@ -237,10 +237,11 @@ def test_session_draft_switch_drafts_what_renders() -> None:
 
 
 def test_stabilize_makes_the_focus_frame_first_and_reuses_its_tracking(monkeypatch) -> None:
+    import clips  # tests/ is on sys.path: helpers by bare name (docs/testing.md)
+
     from nodes.stabilize import STABILIZE, track
     from studio.engine.codecs import freeze
     from studio.engine.testing import FakeRunContext
-    from tests import clips
 
     video = clips.shaky_clip(frames=12, size=(96, 64)).video
     freeze(video)  # as the cache holds it
