@@ -29,7 +29,8 @@ def main(argv: list[str]) -> int:
     print(f"{stats.cases} cases (seed {seed}) in {elapsed:.0f} s: {outcomes}")
     print(
         f"slowest case {stats.slowest:.2f} s (limit {CASE_LIMIT_S:g} s; "
-        f"{stats.retried} ran out of time once on the busy machine and passed when rerun)"
+        f"{stats.retried} ran out of time once on the busy machine and passed when rerun "
+        "with 3x the limit)"
     )
     print(f"failures (tracebacks or hangs): {len(stats.failures)}")
     for index, message in stats.failures[:20]:

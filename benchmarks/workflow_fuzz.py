@@ -340,12 +340,19 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def check_case(text: str, registry: NodeRegistry, folder: Path, *, cli: bool = False) -> str:
+def check_case(
+    text: str,
+    registry: NodeRegistry,
+    folder: Path,
+    *,
+    cli: bool = False,
+    limit: float = CASE_LIMIT_S,
+) -> str:
     """Open, validate and dry-run one workflow text; returns the outcome ("refused",
     "invalid", "planned"). Raises on a traceback or a hang."""
     path = folder / "case.json"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    with time_limit(CASE_LIMIT_S):
+    with time_limit(limit):
         if cli:  # the command line must say the same thing, as an exit status
             with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as err:
                 status = cli_main(["validate", str(path)], registry=registry)
@@ -380,9 +387,9 @@ def fuzz(count: int, seed: int, registry: NodeRegistry, folder: Path, cli_every:
                 outcome = check_case(text, registry, folder, cli=cli)
             except CaseTimeout:
                 # On a machine shared with other work a quick case can miss its slot for
-                # seconds: a hang is a case that runs out of time twice in a row.
+                # seconds: a hang is a case that also runs out of three times the time.
                 stats.retried += 1
-                outcome = check_case(text, registry, folder, cli=cli)
+                outcome = check_case(text, registry, folder, cli=cli, limit=3 * CASE_LIMIT_S)
         except Exception as exc:  # noqa: BLE001 - a fuzz run reports every kind of failure
             outcome = "FAILED"
             stats.failures.append((index, f"{type(exc).__name__}: {str(exc)[:300]}"))
