@@ -1,6 +1,10 @@
-"""Live draft feedback: dragging Stabilize's smoothing slider in Draft, with real mouse events.
+"""Live draft feedback: dragging Stabilize's smoothing (or a brush path) in Draft, with the mouse.
 
     .venv/bin/python -m benchmarks.bench_live_draft [--frames 96] [--size 640x360] [--moves 30]
+    .venv/bin/python -m benchmarks.bench_live_draft --brush
+
+``--brush``: the example shot in Draft with Animate (built-in) in the viewer, and the mouse
+dragging the end point of the Motion Brush's path in the painter instead.
 
 A shaky synthetic clip (tests/clips.py, a camera moving over a photo with jitter) is written as
 numbered PNGs; the editor opens Load Video -> Stabilize in Draft, renders it once, shows
@@ -24,6 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "resources" / "workflows" / "example.json"
 LATENCY_TARGET_MS = 200.0
 STALL_TARGET_MS = 50.0
 BEAT_MS = 5
@@ -46,6 +51,9 @@ def main() -> int:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--moves", type=int, default=30)
     parser.add_argument("--interval", type=int, default=40, help="ms between mouse moves")
+    parser.add_argument(
+        "--brush", action="store_true", help="drag a brush-path point of the example instead"
+    )
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     scratch = Path(tempfile.mkdtemp(prefix="studio-bench-live-"))
@@ -53,7 +61,7 @@ def main() -> int:
     os.environ["STUDIO_CONFIG_DIR"] = str(scratch / "config")
     write_clip(scratch / "clip", args.frames, (width, height))
 
-    from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QPoint, QPointF, Qt, QTimer
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QStyle, QStyleOptionSlider
 
@@ -68,17 +76,6 @@ def main() -> int:
     window.resize(1600, 960)
     window.show()
     session = window.session
-    load, stab = new_id(), new_id()
-    session.push(
-        Macro(
-            [
-                AddNode("LoadVideo", (0.0, 0.0), node_id=load),
-                AddNode("Stabilize", (320.0, 0.0), node_id=stab),
-                SetParam(load, "path", str(scratch / "clip")),
-                Connect(Edge(load, "video", stab, "video")),
-            ]
-        )
-    )
     window.draft.set_draft(True)
 
     def wait_for(signal, ok=lambda *a: True) -> None:  # noqa: ANN001
@@ -92,6 +89,24 @@ def main() -> int:
         loop.exec()
         signal.disconnect(check)
 
+    if args.brush:  # the example shot: Motion Brush -> Animate (built-in), Animate viewed
+        window.files.open_path(str(EXAMPLE))
+        window.draft.set_draft(True)
+        viewed = next(n.id for n in session.graph.nodes if n.type_id == "ImageToVideo")
+        brush_node = next(n.id for n in session.graph.nodes if n.type_id == "MotionBrush")
+    else:  # Load Video -> Stabilize, Stabilize viewed
+        load, viewed = new_id(), new_id()
+        session.push(
+            Macro(
+                [
+                    AddNode("LoadVideo", (0.0, 0.0), node_id=load),
+                    AddNode("Stabilize", (320.0, 0.0), node_id=viewed),
+                    SetParam(load, "path", str(scratch / "clip")),
+                    Connect(Edge(load, "video", viewed, "video")),
+                ]
+            )
+        )
+
     start = time.perf_counter()
     window.run_all()
     wait_for(window.controller.running_changed, lambda running: not running)
@@ -99,22 +114,34 @@ def main() -> int:
     if window.controller.last_status != "ok":
         print(f"the draft render failed: {window.controller.last_status}")
         return 1
-    window.scene.item_for(stab).setSelected(True)
+    window.scene.item_for(viewed).setSelected(True)
     app.processEvents()
-    window.viewer.panel.loaded.connect(lambda: None)
     window.viewer.refresh()
     wait_for(window.viewer.panel.loaded)
     panel = window.viewer.panel
     panel.timeline.seek(panel.timeline.count // 2)  # the playhead mid-clip
     app.processEvents()
 
-    slider = window.inspector.editors["smoothing"].slider
-    option = QStyleOptionSlider()
-    slider.initStyleOption(option)
-    handle = slider.style().subControlRect(
-        QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider
-    )
-    origin = handle.center()
+    if args.brush:
+        painter = window.open_painter(brush_node)
+        if not painter.has_keyframe:
+            wait_for(painter.keyframe_ready)
+        painter.select_brush(0)
+        painter.set_tool("path")
+        app.processEvents()
+        widget = painter.canvas.viewport()
+        x, y = painter.canvas.editable_path[-1]  # the path's end point, in keyframe pixels
+        origin = painter.canvas.mapFromScene(QPointF(x, y))
+        step = QPoint(2, -1)
+    else:
+        widget = window.inspector.editors["smoothing"].slider
+        option = QStyleOptionSlider()
+        widget.initStyleOption(option)
+        handle = widget.style().subControlRect(
+            QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, widget
+        )
+        origin = handle.center()
+        step = QPoint(max(1, (widget.width() - handle.width()) // (2 * args.moves)), 0)
     moves: list[float] = []  # perf_counter of each mouse move
     shown: list[tuple[float, int]] = []  # (when, serial) of each live frame on screen
     window.draft.live_shown.connect(lambda serial, _p: shown.append((time.perf_counter(), serial)))
@@ -132,8 +159,7 @@ def main() -> int:
     heart.stop()
     idle_gaps = [(b[0] - a[0]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
     beats.clear()
-    step_px = max(1, (slider.width() - handle.width()) // (2 * args.moves))
-    QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, origin)
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, origin)
     mover = QTimer()
     mover.setInterval(args.interval)
 
@@ -141,9 +167,8 @@ def main() -> int:
         if len(moves) == args.moves:
             mover.stop()
             return
-        x = origin.x() + step_px * (len(moves) + 1)
         moves.append(time.perf_counter())
-        QTest.mouseMove(slider, QPoint(x, origin.y()))
+        QTest.mouseMove(widget, origin + step * len(moves))
 
     mover.timeout.connect(move)
     heart.start()
@@ -161,7 +186,12 @@ def main() -> int:
     done.exec()
     poll.stop()
     heart.stop()
-    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, origin)
+    QTest.mouseRelease(
+        widget,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        origin + step * len(moves),
+    )
     app.processEvents()
 
     requested = window.draft.requested_at
@@ -174,12 +204,15 @@ def main() -> int:
     gaps = [(b[0] - a[0]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
     work = [(b[1] - a[1]) * 1000 for a, b in zip(beats, beats[1:], strict=False)]
     load1, load5, _ = os.getloadavg()
-    print(
-        f"clip {args.frames} frames {width}x{height} (draft: half size, every 2nd frame); "
-        f"first draft render {first_render:.2f} s"
+    what = (
+        "the example, dragging the Motion Brush's path end in the painter, Animate viewed"
+        if args.brush
+        else f"clip {args.frames} frames {width}x{height} (draft: half size, every 2nd frame), "
+        "dragging Stabilize's smoothing"
     )
+    print(f"{what}; first draft render {first_render:.2f} s")
     print(
-        f"{len(moves)} slider moves every {args.interval} ms, {len(shown)} live frames shown, "
+        f"{len(moves)} mouse moves every {args.interval} ms, {len(shown)} live frames shown, "
         f"{len(requested)} live requests (the rest coalesced)"
     )
     if latencies:
