@@ -205,3 +205,21 @@ def test_diffusion_output_converts_into_the_clip_buffer_a_few_frames_at_a_time(
     decoded[17, 2, 3, 1] = np.nan
     with pytest.raises(NodeError, match="NaN"):
         to_uint8(decoded, "clip")
+
+
+def test_a_full_disk_while_spilling_is_a_clear_error_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from studio.graph.spec import NodeError
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    frames = FrameAllocator(tmp_path / "scratch", threshold=0)
+    with pytest.raises(NodeError, match="not enough disk space for a .* clip"):
+        frames.new_frames((100, 64, 64, 3))
+    assert list((tmp_path / "scratch").iterdir()) == [] and frames.made == []

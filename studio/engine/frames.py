@@ -14,6 +14,7 @@ Scratch files are created exclusively (``O_EXCL | O_NOFOLLOW``), never through a
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import re
@@ -28,6 +29,8 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 import numpy as np
+
+from studio.graph.spec import NodeError
 
 DEFAULT_SPILL_BYTES = 256 * 1024**2
 SPILL_ENV = "STUDIO_SPILL_BYTES"  # tests and benchmarks move the threshold
@@ -93,10 +96,20 @@ class FrameAllocator:
         fd = os.open(path, flags, 0o600)
         try:
             os.write(fd, _header(shape, dtype))
-            os.ftruncate(fd, HEADER_BYTES + nbytes)  # sparse until written
+            # The disk space is reserved now: a mapped file's page written on a full disk
+            # would kill the process (SIGBUS), a refused reservation is a clear error.
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, HEADER_BYTES + nbytes)
+            else:
+                os.ftruncate(fd, HEADER_BYTES + nbytes)
         except OSError as exc:
             os.close(fd)
             _unlink(path)
+            if exc.errno == errno.ENOSPC:
+                raise NodeError(
+                    f"not enough disk space for a {nbytes / 1024**3:.2f} GB clip in "
+                    f"{self.scratch_dir}: free some space or clear the cache"
+                ) from None
             raise OSError(exc.errno, f"cannot make a scratch file in {self.scratch_dir}: "
                           f"{exc.strerror}") from None  # fmt: skip
         os.close(fd)
