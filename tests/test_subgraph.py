@@ -45,6 +45,7 @@ class Stubs:
                 inputs=(Port("a", NUM), Port("b", NUM, optional=True)),
                 outputs=(Port("out", NUM),),
                 params=(Param("k", ParamKind.FLOAT, 0.0, help="Added."),),
+                draft=lambda params, settings: {"k": 0.5},  # what a draft run changes
             ),
         ):
             self.registry.register(spec)
@@ -243,3 +244,22 @@ def test_editing_inside_an_open_subgraph_is_undoable_and_merges_drags(stubs: Stu
     assert session.view_graph.node(ids["a2"]).param("k") == 10.0
     session.undo()  # the subgraph itself goes: the view follows back out
     assert session.scope == [] and session.view_graph is g
+
+
+def test_nodes_inside_a_subgraph_draft_too(stubs: Stubs, tmp_path: Any) -> None:
+    from studio.graph.draft import draft_graph
+
+    flat, _ = chain(stubs.registry)
+    nested, ids = chain(stubs.registry)
+    make = MakeSubgraph([ids["a1"], ids["a2"]])
+    make.apply(nested)
+    SetExposed(make.node_id, [Exposed("k", ids["a2"], "k")]).apply(nested)
+    nested.node(make.node_id).set_param("k", 10.0)
+    engine = Engine(stubs.registry, Cache())
+    flat_draft, _ = draft_graph(flat)
+    nested_draft, report = draft_graph(nested)
+    assert f"{make.node_id}/{ids['a2']}" in report.changes
+    assert nested.node(make.node_id).param("k") == 10.0  # the workflow itself is untouched
+    flat_keys = engine.keys(flat_draft, output_dir=tmp_path)
+    nested_keys = engine.keys(nested_draft, output_dir=tmp_path)
+    assert sorted(flat_keys.values()) == sorted(nested_keys.values())

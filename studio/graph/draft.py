@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from studio.graph.graph import Graph
+from studio.graph.subgraph import inner_with_exposed, refresh_spec
 
 DRAFT_METADATA = "draft"  # graph.metadata key: the settings a draft snapshot was made with
 DRAFT_SUFFIX = "_draft"  # Save nodes' file names in draft: draft takes never mix with finals
@@ -90,7 +91,21 @@ def draft_graph(graph: Graph, settings: DraftSettings | None = None) -> tuple[Gr
     settings = settings or DraftSettings()
     copy = graph.copy()
     report = DraftReport()
-    for node in copy.nodes:
+    _draft_nodes(copy, settings, report, "")
+    copy.metadata[DRAFT_METADATA] = settings.to_json()
+    return copy, report
+
+
+def _draft_nodes(graph: Graph, settings: DraftSettings, report: DraftReport, prefix: str) -> None:
+    for node in graph.nodes:
+        if node.subgraph is not None:
+            # The nodes inside draft too: the outer node's exposed values are written in first
+            # (this copy only renders), so a drafted inner value is not overridden again.
+            node.subgraph.graph = inner_with_exposed(node)
+            node.subgraph.exposed = []
+            refresh_spec(node)
+            _draft_nodes(node.subgraph.graph, settings, report, f"{prefix}{node.id}/")
+            continue
         spec = node.spec
         if spec is None or spec.draft is None or node.bypass:
             continue
@@ -98,10 +113,8 @@ def draft_graph(graph: Graph, settings: DraftSettings | None = None) -> tuple[Gr
         for name, value in spec.draft(params, settings).items():
             old = params.get(name)
             if old != value:
-                report.changes.setdefault(node.id, {})[name] = (old, value)
+                report.changes.setdefault(prefix + node.id, {})[name] = (old, value)
                 node.set_param(name, value)
-    copy.metadata[DRAFT_METADATA] = settings.to_json()
-    return copy, report
 
 
 def draft_filename(params: Mapping[str, Any], settings: DraftSettings) -> dict[str, Any]:
