@@ -177,3 +177,16 @@ def test_cli_renders_subgraphs_and_lists_blueprints(
     assert [p["name"] for p in shown["inputs"]] == ["a", "b"]
     assert main(["blueprint", "show", "Nope"], registry=stubs.registry) == 2
     assert "no blueprint named 'Nope'" in capsys.readouterr().err
+
+
+def test_validate_checks_the_nodes_inside_subgraphs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stubs = Stubs()
+    g, ids = chain(stubs.registry)
+    MakeSubgraph([ids["a1"], ids["a2"]]).apply(g)
+    g.disconnect(g.edges_into(next(n.id for n in g.nodes if n.subgraph))[0])  # input "a" unfed
+    flow = tmp_path / "flow.json"
+    fileformat.save(g, flow)
+    assert main(["validate", str(flow)], registry=stubs.registry) == 1
+    assert "Add: input 'a' (ANY) is not connected" in capsys.readouterr().out

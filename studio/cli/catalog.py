@@ -21,6 +21,7 @@ from studio.graph.registry import NodeRegistry
 def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.engine.scheduler import default_models
     from studio.graph.fileformat import WorkflowFileError
+    from studio.graph.flatten import flatten
     from studio.graph.validate import validate
 
     try:
@@ -29,7 +30,9 @@ def cmd_validate(args: argparse.Namespace, registry: NodeRegistry | None) -> int
         for problem in exc.problems:
             print(f"studio: error: {printable(str(problem))}", file=sys.stderr)
         return EXIT_USAGE
-    problems = validate(graph, models=default_models() if registry is None else None)
+    # Through subgraphs: the nodes inside are checked as the render will run them.
+    flat = flatten(graph).graph
+    problems = validate(flat, models=default_models() if registry is None else None)
     for problem in problems:
         print(f"{problem.severity}: {printable(str(problem))}")  # titles may hold escapes
     failed = any(p.severity == "error" for p in problems)
