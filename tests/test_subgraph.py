@@ -263,3 +263,22 @@ def test_nodes_inside_a_subgraph_draft_too(stubs: Stubs, tmp_path: Any) -> None:
     flat_keys = engine.keys(flat_draft, output_dir=tmp_path)
     nested_keys = engine.keys(nested_draft, output_dir=tmp_path)
     assert sorted(flat_keys.values()) == sorted(nested_keys.values())
+
+
+def test_copy_paste_of_a_subgraph_node(stubs: Stubs) -> None:
+    from studio.graph import edits
+
+    g, ids = chain(stubs.registry)
+    make = MakeSubgraph([ids["a1"], ids["a2"]])
+    make.apply(g)
+    SetExposed(make.node_id, [Exposed("k", ids["a2"], "k")]).apply(g)
+    g.node(make.node_id).set_param("k", 4.0)
+    text = edits.selection_to_json(g, [make.node_id], [])
+    command, new_ids, message = edits.paste(g, text, (0.0, 500.0))
+    command.apply(g)
+    (pasted,) = new_ids
+    copy = g.node(pasted)
+    assert copy.subgraph is not g.node(make.node_id).subgraph
+    assert copy.params == {"k": 4.0} and [p.name for p in copy.inputs] == ["a", "b"]
+    command.revert(g)
+    assert pasted not in g

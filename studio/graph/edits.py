@@ -23,6 +23,7 @@ from studio.graph.commands import (
 )
 from studio.graph.graph import Edge, Graph, Group, new_id
 from studio.graph.spec import slot_name
+from studio.graph.subgraph_commands import AddSubgraphCopy
 from studio.graph.types import PortType
 
 
@@ -117,6 +118,10 @@ def paste(
             AddGroup(Group(new_id(), g.kind, g.title, g.text, (x + dx, y + dy, w, h), g.color))
         )
     for n in nodes:
+        if n.subgraph is not None:  # no type to add by name: a copy of the whole node
+            at_pos = (n.position[0] + dx, n.position[1] + dy)
+            steps.append(AddSubgraphCopy(n, ids[n.id], at_pos))  # bypass included
+            continue
         steps.append(
             AddNode(
                 n.type_id,

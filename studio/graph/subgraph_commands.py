@@ -334,3 +334,22 @@ class InSubgraph(Command):
         for level, node_id in reversed(list(zip(levels, self.path, strict=True))):
             refresh_spec(level.node(node_id))
             level._emit_changed(node_id, "subgraph")
+
+
+@dataclass
+class AddSubgraphCopy(Command):
+    """Add a copy of subgraph node ``source`` (from the clipboard, a duplicate) as
+    ``node_id`` at ``position``: its inner graph, exposures and blueprint link come along."""
+
+    source: Node
+    node_id: str
+    position: tuple[float, float]
+    label: str = "Add subgraph"
+
+    def apply(self, graph: Graph) -> None:
+        twin = _clone(self.source, graph, self.node_id)
+        twin._position = (float(self.position[0]), float(self.position[1]))
+        graph.insert_node(twin)
+
+    def revert(self, graph: Graph) -> None:
+        graph.remove(self.node_id)
