@@ -190,3 +190,28 @@ def test_validate_checks_the_nodes_inside_subgraphs(
     fileformat.save(g, flow)
     assert main(["validate", str(flow)], registry=stubs.registry) == 1
     assert "Add: input 'a' (ANY) is not connected" in capsys.readouterr().out
+
+
+def test_shipped_finish_for_delivery_renders_and_its_take_restores(
+    tmp_path: Path, registry: Any
+) -> None:
+    """The real nodes: a tiny clip through the shipped blueprint with `studio render`, then
+    `studio takes restore` gives back the workflow with the blueprint version it used."""
+    graph = Graph(registry)
+    image = graph.add("SampleImage", params={"scale": 0.25})
+    clip = graph.add("ImageToVideo", params={"frames": 9, "width": 128, "height": 96})
+    add = AddBlueprint(BlueprintLibrary([SHIPPED]).get("Finish for delivery"))
+    add.apply(graph)
+    graph.connect(image.id, "image", clip.id, "image")
+    graph.connect(clip.id, "video", add.node_id, "video")
+    flow = tmp_path / "shot.json"
+    fileformat.save(graph, flow)
+    out = tmp_path / "renders"
+    assert main(["render", str(flow), "--out", str(out)], registry=registry) == 0
+    assert (out / "delivery" / "delivery_v001.mp4").stat().st_size > 0
+    restored = tmp_path / "restored.json"
+    args = ["takes", "restore", "delivery_v001", "--dir", str(out), "--out", str(restored)]
+    assert main(args, registry=registry) == 0
+    again = json.loads(restored.read_text())["nodes"]
+    assert again == json.loads(flow.read_text())["nodes"]
+    assert again[add.node_id]["blueprint"]["sha256"] == BlueprintLibrary([SHIPPED]).all()[0].sha256
