@@ -67,6 +67,7 @@ class EventMapper:
         self.pending: dict[str, set[str]] = {}
         self.ran: set[str] = set()
         self.started: set[str] = set()
+        self.elapsed: dict[str, float] = {}  # per subgraph: its inner nodes' seconds so far
 
     def __call__(self, event: RunEvent) -> None:
         flat = self.flat
@@ -87,10 +88,12 @@ class EventMapper:
             members.discard(node_id)
             if event.kind is RunEventKind.NODE_FINISHED:
                 self.ran.add(origin)
+                self.elapsed[origin] = self.elapsed.get(origin, 0.0) + (event.elapsed or 0.0)
             if members:
                 return
             kind = RunEventKind.NODE_FINISHED if origin in self.ran else RunEventKind.NODE_CACHED
-            self.listener(_with(event, kind=kind, node_id=origin))
+            elapsed = self.elapsed.get(origin) if origin in self.ran else event.elapsed
+            self.listener(_with(event, kind=kind, node_id=origin, elapsed=elapsed))
             return
         if event.kind is RunEventKind.NODE_STARTED:
             if origin in self.started:
