@@ -169,6 +169,12 @@ class PainterCanvas(PictureView):
         self._press: QPointF | None = None
         self._drag_point: int | None = None
         self.drag_serial = 0
+        self._dragged = False  # this handle drag has edited the path
+
+    @property
+    def dragging_handle(self) -> bool:
+        """A path point is being dragged (the canvas draws it; the window redraws at the end)."""
+        return self._drag_point is not None
         self._polygon: list[Point] = []  # click-by-click polygon in progress
 
     # -- content ------------------------------------------------------------------------------
@@ -211,6 +217,7 @@ class PainterCanvas(PictureView):
         if self.tool == "path":
             self._drag_point = self._handle_at(event.position())
             self.drag_serial += 1
+            self._dragged = False
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         point = self._image_point(event)
@@ -221,7 +228,8 @@ class PainterCanvas(PictureView):
         if self._drag_point is not None:
             self.editable_path[self._drag_point] = point
             self._refresh_editable()
-            if (event.position() - self._press).manhattanLength() > CLICK_PX:
+            if self._dragged or (event.position() - self._press).manhattanLength() > CLICK_PX:
+                self._dragged = True
                 w, h = self.image_size
                 self.point_dragged.emit(
                     self._drag_point, [round(point[0] / w, 5), round(point[1] / h, 5)]
@@ -239,7 +247,7 @@ class PainterCanvas(PictureView):
         self._press = None
         if self._drag_point is not None:
             index, self._drag_point = self._drag_point, None
-            if moved:
+            if moved or self._dragged:  # the drag's end closes its undo step
                 x, y = point
                 w, h = self.image_size
                 self.point_moved.emit(index, [round(x / w, 5), round(y / h, 5)])

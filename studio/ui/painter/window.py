@@ -339,8 +339,9 @@ class PainterWindow(QWidget):
             self.fetch_keyframe()
 
     def reload(self) -> None:
-        """Redraw everything from the node's params."""
-        if self._held:
+        """Redraw everything from the node's params (after a handle drag, not during it: the
+        canvas draws the dragged point, and a full redraw per mouse move would stall)."""
+        if self._held or self.canvas.dragging_handle:
             self._changed_while_held = True
             return
         params = self._params()
