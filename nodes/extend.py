@@ -154,7 +154,10 @@ def _continue_with_model(
     new = made.frames[lead : lead + count]
     if (width, height) != (video.width, video.height):
         ctx.info(f"the model ran at {width}x{height}; resized to the clip's size")
-        new = np.stack([cv2.resize(f, (video.width, video.height)) for f in new])
+        resized = ctx.new_frames((len(new), video.height, video.width, 3))
+        for index, frame in enumerate(new):
+            resized[index] = cv2.resize(frame, (video.width, video.height))
+        new = resized
     return np.ascontiguousarray(new)
 
 
