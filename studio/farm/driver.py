@@ -25,7 +25,7 @@ from studio.farm.cluster import ClusterInfo, FarmError, connect, import_ray
 from studio.farm.plan import plan_shared
 from studio.farm.remote import TaskResult, WorkerConfig, WorkerInfo, render
 from studio.queue.jobs import Job, JobState
-from studio.queue.worker import JobEvent, JobEventCallback, QueueEventKind, _Progress
+from studio.queue.worker import JobEvent, JobEventCallback, JobProgress, QueueEventKind
 
 log = logging.getLogger(__name__)
 WAIT_S = 0.1  # how often the driver forwards events and cancellations while tasks run
@@ -174,7 +174,7 @@ class RayFarm:
             keys = plan.needs.get(i, [])
             ref = self._submit(job, graphs[i], job.targets, keys, [shared_refs[k] for k in keys])
             pending[ref] = ("job", job)
-        progress = {job.id: _Progress() for job in live}
+        progress = {job.id: JobProgress() for job in live}
         running: set[str] = set()
         try:
             while pending:
@@ -268,7 +268,7 @@ class RayFarm:
         self,
         on_event: JobEventCallback,
         on_worker: Callable[[WorkerInfo], None] | None,
-        progress: dict[str, _Progress],
+        progress: dict[str, JobProgress],
         running: set[str],
     ) -> None:
         for job_id, item in self._ray.get(self._control.drain.remote()):

@@ -68,7 +68,7 @@ def _ignore(event: JobEvent) -> None:
     pass
 
 
-class _Progress:
+class JobProgress:
     """A job's progress from its run events: every planned node weighs the same."""
 
     def __init__(self) -> None:
@@ -231,7 +231,7 @@ class QueueWorker:
 
     def _render(self, job: Job, token: CancelToken) -> JobState:
         self._emit(JobEvent(QueueEventKind.JOB_STARTED, job.id, JobState.RUNNING))
-        progress = _Progress()
+        progress = JobProgress()
         last_report = [time.monotonic()]
 
         def on_run_event(event: RunEvent) -> None:
