@@ -149,6 +149,27 @@ class Node:
                 GraphEvent(GraphEventKind.NODE_CHANGED, node_id=self.id, field="bypass")
             )
 
+    def clone(self, graph: Graph, node_id: str | None = None) -> Node:
+        """An independent copy of this node for ``graph`` (same id unless one is given)."""
+        twin = Node(
+            graph,
+            node_id or self.id,
+            self.type_id,
+            self.spec,
+            title=self.title,
+            position=self.position,
+            params=copy.deepcopy(self._params),
+            bypass=self.bypass,
+            version=self.version,
+            raw=copy.deepcopy(self.raw),
+        )
+        twin.extra_params = copy.deepcopy(self.extra_params)
+        twin._seed_control = dict(self._seed_control)
+        twin._slots = dict(self._slots)
+        if self.subgraph is not None:
+            twin.subgraph = self.subgraph.copy()
+        return twin
+
     @property
     def params(self) -> dict[str, Any]:
         """A copy; change values with :meth:`set_param` so listeners hear of it."""
@@ -614,24 +635,7 @@ class Graph:
         may read while the artist goes on editing this graph."""
         other = Graph(self.registry)
         for node in self._nodes.values():
-            twin = Node(
-                other,
-                node.id,
-                node.type_id,
-                node.spec,
-                title=node.title,
-                position=node.position,
-                params=copy.deepcopy(node._params),
-                bypass=node.bypass,
-                version=node.version,
-                raw=copy.deepcopy(node.raw),
-            )
-            twin.extra_params = copy.deepcopy(node.extra_params)
-            twin._seed_control = dict(node._seed_control)
-            twin._slots = dict(node._slots)
-            if node.subgraph is not None:
-                twin.subgraph = node.subgraph.copy()
-            other._nodes[node.id] = twin
+            other._nodes[node.id] = node.clone(other)
         for edge in self._edges:
             other._index(edge)
         other._groups = {g.id: replace(g) for g in self._groups.values()}

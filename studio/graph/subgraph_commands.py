@@ -85,7 +85,7 @@ class MakeSubgraph(Command):
 
         inner = Graph(graph.registry)
         for node in nodes:
-            inner.insert_node(_clone(node, inner))
+            inner.insert_node(node.clone(inner))
         for edge in internal:
             inner.insert_edge(edge)
         x0, y0, x1, y1 = _bounds(nodes)
@@ -215,7 +215,7 @@ class ExpandSubgraph(Command):
             for node in inner.nodes:
                 if node.id in proxies:
                     continue
-                twin = _clone(node, graph, ids[node.id])
+                twin = node.clone(graph, ids[node.id])
                 graph.insert_node(twin)
                 undo.added_nodes.append(twin.id)
             for edge in new_edges:
@@ -274,28 +274,6 @@ class SetExposed(Command):
         node._graph._emit_changed(node.id, "spec")
 
 
-def _clone(node: Node, graph: Graph, node_id: str | None = None) -> Node:
-    """An independent copy of ``node`` for ``graph`` (same id unless one is given)."""
-    twin = Node(
-        graph,
-        node_id or node.id,
-        node.type_id,
-        node.spec,
-        title=node.title,
-        position=node.position,
-        params=copy.deepcopy(node._params),
-        bypass=node.bypass,
-        version=node.version,
-        raw=copy.deepcopy(node.raw),
-    )
-    twin.extra_params = copy.deepcopy(node.extra_params)
-    twin._seed_control = dict(node._seed_control)
-    twin._slots = dict(node._slots)
-    if node.subgraph is not None:
-        twin.subgraph = node.subgraph.copy()
-    return twin
-
-
 def inner_graph(graph: Graph, path: Sequence[str]) -> Graph:
     """The graph inside the subgraph nodes ``path`` (outermost first); ``graph`` for []."""
     for node_id in path:
@@ -347,7 +325,7 @@ class AddSubgraphCopy(Command):
     label: str = "Add subgraph"
 
     def apply(self, graph: Graph) -> None:
-        twin = _clone(self.source, graph, self.node_id)
+        twin = self.source.clone(graph, self.node_id)
         twin._position = (float(self.position[0]), float(self.position[1]))
         graph.insert_node(twin)
 
