@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from studio.graph.spec import NodeError, RunContext
+from studio.graph.spec import NodeError, Param, ParamKind, RunContext
 from studio.takes import Take, TakesDB, TakesError, TakeWriter
 from studio.takes.db import DB_NAME
 from studio.takes.provenance import changed_params, load_json, portable_paths, seeds, versions
@@ -42,6 +42,20 @@ CREDENTIALS_HELP = (
     "('content_credentials'). Off by default."
 )
 CREDENTIALS_LABEL = "Content credentials (C2PA)"
+
+
+def take_params() -> tuple[Param, ...]:
+    """The params every Save node has for what its takes carry: local paths, credentials."""
+    return (
+        Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
+        Param(
+            "content_credentials",
+            ParamKind.BOOL,
+            False,
+            label=CREDENTIALS_LABEL,
+            help=CREDENTIALS_HELP,
+        ),
+    )
 
 
 def signing_key(params: Mapping[str, Any]) -> Any:

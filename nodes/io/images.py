@@ -13,9 +13,6 @@ import cv2
 import numpy as np
 
 from nodes.io.files import (
-    CREDENTIALS_HELP,
-    CREDENTIALS_LABEL,
-    STRIP_PATHS_HELP,
     embedded_workflow,
     filename_check,
     recall_take,
@@ -24,6 +21,7 @@ from nodes.io.files import (
     signing_key,
     strip_paths_wanted,
     take_identity,
+    take_params,
     take_still_valid,
     write_take,
 )
@@ -320,14 +318,7 @@ SAVE_IMAGE = NodeSpec(
             "image",
             help="The name: takes go to <out>/<name>/<name>_v001.png, _v002, ...",
         ),
-        Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
-        Param(
-            "content_credentials",
-            ParamKind.BOOL,
-            False,
-            label=CREDENTIALS_LABEL,
-            help=CREDENTIALS_HELP,
-        ),
+        *take_params(),
     ),
     output_node=True,
     still_valid=take_still_valid,

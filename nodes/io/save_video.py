@@ -18,9 +18,6 @@ from typing import Any
 
 from nodes.io.encode import check_encodable, encode_mp4
 from nodes.io.files import (
-    CREDENTIALS_HELP,
-    CREDENTIALS_LABEL,
-    STRIP_PATHS_HELP,
     embedded_workflow,
     filename_check,
     recall_take,
@@ -29,6 +26,7 @@ from nodes.io.files import (
     signing_key,
     strip_paths_wanted,
     take_identity,
+    take_params,
     take_still_valid,
     write_take,
 )
@@ -174,14 +172,7 @@ SAVE_VIDEO = NodeSpec(
             False,
             help="Also write every frame as a PNG into '<shot>_v001_frames/' for compositing.",
         ),
-        Param("strip_paths", ParamKind.BOOL, False, help=STRIP_PATHS_HELP),
-        Param(
-            "content_credentials",
-            ParamKind.BOOL,
-            False,
-            label=CREDENTIALS_LABEL,
-            help=CREDENTIALS_HELP,
-        ),
+        *take_params(),
     ),
     output_node=True,
     still_valid=take_still_valid,
