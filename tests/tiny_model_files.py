@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tiny_models import (
-    TEXT_DIM,
+    TINY_WAN,
+    WAN_NORMS,
     _clip_vision,
     _seed,
     _wan_scheduler,
@@ -50,18 +51,9 @@ def wide_wan_transformer() -> Any:
     from diffusers import WanTransformer3DModel
 
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=16,
+        **{**TINY_WAN, **WAN_NORMS, "attention_head_dim": 16, "ffn_dim": 64},
         in_channels=36,
         out_channels=16,
-        text_dim=TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=64,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
         image_dim=4,
     ).eval()
 
@@ -153,18 +145,7 @@ def build_skyreels_df(folder: Path) -> Path:
     )
 
     _seed()
-    transformer = SkyReelsV2Transformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        rope_max_seq_len=32,
-    ).eval()
+    transformer = SkyReelsV2Transformer3DModel(**TINY_WAN, in_channels=16, out_channels=16).eval()
     pipe = SkyReelsV2DiffusionForcingImageToVideoPipeline(
         tokenizer=t5_tokenizer(),
         text_encoder=t5_encoder(umt5=True),

@@ -185,22 +185,25 @@ def build_flux(folder: Path) -> Path:
     return folder
 
 
+# The size of every tiny Wan-family transformer (Wan, VACE, SkyReels); builders add their own.
+TINY_WAN = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    text_dim=TEXT_DIM,
+    freq_dim=256,
+    ffn_dim=32,
+    num_layers=2,
+    rope_max_seq_len=32,
+)
+WAN_NORMS = dict(cross_attn_norm=True, qk_norm="rms_norm_across_heads")
+
+
 def _wan_transformer(in_channels: int = 36, out_channels: int = 16, **extra: Any) -> Any:
     from diffusers import WanTransformer3DModel
 
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        text_dim=TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
+        **{**TINY_WAN, **WAN_NORMS, "in_channels": in_channels, "out_channels": out_channels},
         **extra,
     ).eval()
 
@@ -337,18 +340,9 @@ def build_wan_vace(folder: Path) -> Path:
 
     _seed()
     transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
+        **{**TINY_WAN, **WAN_NORMS, "num_layers": 3},
         in_channels=16,
         out_channels=16,
-        text_dim=TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=3,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
         vace_layers=[0, 2],
         vace_in_channels=96,
     ).eval()
