@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from benchmarks.architectures import WAN_14B  # noqa: E402
 from nodes.image_to_video import IMAGE_TO_VIDEO  # noqa: E402
 from studio.engine import devices  # noqa: E402
 from studio.engine.cancel import CancelToken  # noqa: E402
@@ -89,23 +90,7 @@ def build_wan(folder: Path, tiny: bool) -> Path:
     )
 
     with _on_gpu_in_bf16():
-        transformer = WanTransformer3DModel(  # Wan2.1-I2V-14B-480P
-            patch_size=(1, 2, 2),
-            num_attention_heads=40,
-            attention_head_dim=128,
-            in_channels=36,
-            out_channels=16,
-            text_dim=4096,
-            freq_dim=256,
-            ffn_dim=13824,
-            num_layers=40,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            eps=1e-6,
-            image_dim=1280,
-            added_kv_proj_dim=5120,
-            rope_max_seq_len=1024,
-        )
+        transformer = WanTransformer3DModel(**WAN_14B)  # Wan2.1-I2V-14B-480P
         text_encoder = UMT5EncoderModel(
             UMT5Config(  # UMT5-XXL encoder
                 vocab_size=256384,
