@@ -30,6 +30,7 @@ from uuid import uuid4
 
 import numpy as np
 
+from studio.engine.processes import pid_alive
 from studio.graph.spec import NodeError
 
 DEFAULT_SPILL_BYTES = 256 * 1024**2
@@ -206,23 +207,11 @@ def sweep(scratch_dir: Path) -> int:
         return 0
     for name in names:
         match = _NAME.match(name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or pid_alive(int(match.group(1))):
             continue
         _unlink(scratch_dir / name)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_mapped(array: Any) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from studio.engine.processes import pid_alive
 from studio.queue.jobs import Job, JobState
 
 SCHEMA_VERSION = 1
@@ -98,15 +99,7 @@ def worker_alive(worker: str | None, heartbeat: float | None, now: float) -> boo
         pid = int(pid_text)
     except ValueError:
         return False
-    if pid == os.getpid():
-        return True  # a worker of this process (one that died would not be asked about)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
+    return pid_alive(pid)  # this process's own workers count as alive
 
 
 class JobStore:

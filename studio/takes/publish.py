@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.engine.processes import pid_alive
 from studio.takes.db import Take, TakesDB, TakesError, take_name
 from studio.takes.reindex import adopt_unrecorded
 
@@ -267,7 +268,7 @@ def sweep_stale(folder: Path) -> list[Path]:
         parts = entry.name[len(STAGING_PREFIX) :].split("-")
         stale = False
         if len(parts) >= 3 and parts[0] == host and parts[1].isdigit():
-            stale = not _alive(int(parts[1]))
+            stale = not pid_alive(int(parts[1]))
         else:
             try:
                 stale = (
@@ -279,17 +280,3 @@ def sweep_stale(folder: Path) -> list[Path]:
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would kill it
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    except OSError:
-        return True
-    return True
