@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.graph.draft import DRAFT_SUFFIX
 from studio.graph.spec import NodeError, Param, ParamKind, RunContext
 from studio.takes import Take, TakesDB, TakesError, TakeWriter
 from studio.takes.db import DB_NAME
@@ -301,3 +302,12 @@ def _node_title(workflow: dict[str, Any] | None, node_id: str) -> str:
 
 def write_error(error: OSError, where: Path) -> NodeError:
     return NodeError(f"cannot write to {where}: {error.strerror or error}")
+
+
+def draft_filename(params: Mapping[str, Any], settings: Any) -> dict[str, Any]:
+    """A Save node's draft: the same shot name with ``_draft``, a take series of its own."""
+    name = str(params.get("filename", ""))
+    stem, dot, ext = name.rpartition(".") if "." in name.rsplit("/", 1)[-1] else (name, "", "")
+    if stem.endswith(DRAFT_SUFFIX):
+        return {}
+    return {"filename": f"{stem}{DRAFT_SUFFIX}{dot}{ext}"}

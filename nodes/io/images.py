@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from nodes.io.files import (
+    draft_filename,
     embedded_workflow,
     filename_check,
     recall_take,
@@ -25,7 +26,6 @@ from nodes.io.files import (
     take_still_valid,
     write_take,
 )
-from studio.graph.draft import draft_filename
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType
 from studio.takes import TakeWriter

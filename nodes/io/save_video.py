@@ -18,6 +18,7 @@ from typing import Any
 
 from nodes.io.encode import check_encodable, encode_mp4
 from nodes.io.files import (
+    draft_filename,
     embedded_workflow,
     filename_check,
     recall_take,
@@ -30,7 +31,6 @@ from nodes.io.files import (
     take_still_valid,
     write_take,
 )
-from studio.graph.draft import draft_filename
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 from studio.takes import TakeWriter

@@ -115,12 +115,3 @@ def _draft_nodes(graph: Graph, settings: DraftSettings, report: DraftReport, pre
             if old != value:
                 report.changes.setdefault(prefix + node.id, {})[name] = (old, value)
                 node.set_param(name, value)
-
-
-def draft_filename(params: Mapping[str, Any], settings: DraftSettings) -> dict[str, Any]:
-    """The draft of a Save node: the same shot name with ``_draft``, a take series of its own."""
-    name = str(params.get("filename", ""))
-    stem, dot, ext = name.rpartition(".") if "." in name.rsplit("/", 1)[-1] else (name, "", "")
-    if stem.endswith(DRAFT_SUFFIX):
-        return {}
-    return {"filename": f"{stem}{DRAFT_SUFFIX}{dot}{ext}"}
