@@ -24,16 +24,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # Everything that starts a thread or a process and then waits for it: the engine's cancel and
-# worker thread, the cache's background writer, the editor's render, viewer and painter workers,
-# the queue worker, Ctrl-C in the CLI.
+# worker thread, the cache's background writer, frame read-ahead, live drafts, the queue worker
+# and the Ray farm's queue runner, the editor's render, viewer, painter (GrabCut), queue, takes,
+# contact-sheet and workspace workers, Ctrl-C in the CLI.
 THREAD_ORDERING = (
     "tests/test_engine_cancel.py",
     "tests/test_engine_cache.py",
     "tests/test_fake_context.py",
+    "tests/test_stream_nodes.py",
+    "tests/test_live_draft.py",
     "tests/test_queue.py",
+    "tests/test_farm.py",
     "tests/test_ui_run.py",
     "tests/test_ui_viewer.py",
     "tests/test_ui_integration.py",
+    "tests/test_ui_painter.py",
+    "tests/test_ui_feedback.py",
+    "tests/test_ui_inspector.py",
+    "tests/test_ui_live_draft.py",
+    "tests/test_ui_queue_panel.py",
+    "tests/test_ui_queue_window.py",
+    "tests/test_ui_takes.py",
+    "tests/test_ui_contact_sheet.py",
+    "tests/test_ui_subgraph.py",
+    "tests/test_ui_workspace.py",
     "tests/test_cli.py",  # only its Ctrl-C test: see ONLY
 )
 # Of test_cli.py, only the Ctrl-C test (its other tests start no thread).
