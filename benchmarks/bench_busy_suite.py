@@ -49,9 +49,10 @@ THREAD_ORDERING = (
     "tests/test_ui_subgraph.py",
     "tests/test_ui_workspace.py",
     "tests/test_cli.py",  # only its Ctrl-C test: see ONLY
+    "tests/test_queue_cli.py",  # only Ctrl-C and the killed worker: see ONLY
 )
-# Of test_cli.py, only the Ctrl-C test (its other tests start no thread).
-ONLY = "not test_cli or test_ctrl_c"
+# Of the CLI modules, only the tests that signal or kill a child process (the others start none).
+ONLY = "not (test_cli or test_queue_cli) or test_ctrl_c or test_a_killed_worker"
 
 BURN = "while True:\n    pass\n"
 
