@@ -25,7 +25,7 @@ from studio.graph.spec import NodeSpec, Port, slot_index
 def cmd_node(args: argparse.Namespace, registry: NodeRegistry | None) -> int:
     from studio.engine import CancelToken, RunEvent, default_models
     from studio.engine.context import NodeContext
-    from studio.engine.scheduler import output_problem
+    from studio.engine.outputs import output_problem
     from studio.graph.spec import Cancelled, NodeError
 
     registry = registry_or_default(registry)
