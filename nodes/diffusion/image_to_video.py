@@ -14,6 +14,9 @@ How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.anima
   keyframe as a hard frame-0 condition (LTXConditionPipeline over the same weights).
 * CogVideoX I2V -- SDEdit like Wan I2V: the clip's latents, noised to ``strength``, replace the
   pipeline's starting noise; the keyframe stays its image condition.
+* SkyReels-V2 diffusion forcing -- SDEdit like Wan I2V (same VAE and latents), every per-frame
+  schedule started part-way down; a long shot's segments each start from their slice of the
+  noised clip (:mod:`nodes.diffusion.skyreels`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
 from nodes.diffusion.precision import measured_peak, resolve_precision
 from nodes.diffusion.preview import LatentPreview
 from nodes.diffusion.size_rules import SizeRule, size_rule
-from nodes.diffusion.skyreels import check_steering, run_skyreels_df
+from nodes.diffusion.skyreels import run_skyreels_df
 from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
@@ -100,9 +103,7 @@ def generate_video(
     if context is not None:
         context = np.stack([cover_crop(np.asarray(f), width, height) for f in context])
     steered = bool(motion.brushes) or not motion.camera.is_identity
-    if fam == "skyreels-df":
-        check_steering(steered)
-    if steered and fam in ("wan", "cogvideox") and int(steps * strength) < 1:
+    if steered and fam in ("wan", "cogvideox", "skyreels-df") and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
 
     # 2. The cut-and-drag guidance clip (the brushes' and camera's motion, rendered).
