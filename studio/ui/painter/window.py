@@ -35,13 +35,13 @@ from PySide6.QtWidgets import (
 from nodes.shapes import rasterise
 from studio.graph.commands import Command, Macro, SetParam
 from studio.graph.graph import GraphEvent, GraphEventKind
-from studio.graph.spec import NodeError
 from studio.session.session import Session, SessionEvent, SessionEventKind
 from studio.ui.inspector.widgets import describe_items
 from studio.ui.painter import PAINTABLE, mask_tools
 from studio.ui.painter.brush_editor import BrushPanel, new_brush
+from studio.ui.painter.brush_overlay import brush_overlay
 from studio.ui.painter.camera_controls import CameraControls, camera_of
-from studio.ui.painter.canvas import PainterCanvas, PathDrawing
+from studio.ui.painter.canvas import PainterCanvas
 from studio.ui.painter.jobs import (
     EngineTask,
     Snapshot,
@@ -402,49 +402,15 @@ class PainterWindow(QWidget):
             self.renders.busy("mask", "GrabCut: finding the subject in the box…")
 
     def _draw_brushes(self, brushes: list[dict[str, Any]], w: int, h: int) -> None:
-        ow, oh = self._overlay_size(w, h)
-        regions, paths, message = [], [], ""
-        highlight: int | None = None
-        self._region_masks = []
-        for index, brush in enumerate(brushes):
-            colour = region_colour(index)
-            mask = None
-            try:
-                region = brush.get("region")
-                mask = (
-                    self._input_mask()
-                    if region == "input"
-                    else mask_tools.region_mask(region, ow, oh)
-                )
-            except NodeError as error:
-                message = f"{brush.get('name')}: {error}"
-            if mask is not None:
-                if index == self.current_brush:
-                    highlight = len(regions)
-                regions.append((cv2.resize(mask, (ow, oh)), colour))
-                self._region_masks.append((index, regions[-1][0]))
-            anchor = None
-            if mask is not None and mask.max() > 0.5:
-                ys, xs = np.nonzero(mask > 0.5)
-                anchor = (xs.mean() * w / mask.shape[1], ys.mean() * h / mask.shape[0])
-            points = mask_tools.to_pixels(brush.get("trajectory") or [], w, h)
-            paths.append(
-                PathDrawing(
-                    points,
-                    colour,
-                    selected=index == self.current_brush,
-                    static=bool(brush.get("static")),
-                    anchor=anchor,
-                )
-            )
-        highlight = next(
-            (i for i, (m, c) in enumerate(regions) if c == region_colour(self.current_brush)), None
+        overlay = brush_overlay(
+            brushes, self.current_brush, (w, h), self._overlay_size(w, h), self._input_mask
         )
-        self._show_overlay(mask_tools.tint(regions, ow, oh, highlight), w)
-        self.canvas.paths.set_paths(paths, w, h)
-        selected = paths[self.current_brush].points if paths else []
+        self._region_masks = overlay.region_masks
+        self._show_overlay(overlay.rgba, w)
+        self.canvas.paths.set_paths(overlay.paths, w, h)
+        selected = overlay.paths[self.current_brush].points if overlay.paths else []
         self.canvas.editable_path = list(selected)
-        self.status.setText(message or self._hint())
+        self.status.setText(overlay.message or self._hint())
 
     def _input_mask(self) -> np.ndarray | None:
         """The mask wired into this MotionBrush, as its node renders it. Rendered through the
