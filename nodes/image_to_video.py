@@ -1,8 +1,8 @@
 """ImageToVideo: animate a keyframe, steered by motion brushes and a camera move.
 
 With no model chosen it runs Studio's CPU *cut-and-drag* animator (:mod:`nodes.animate`).
-With a diffusion model chosen (Wan, LTX, CogVideoX through diffusers) the same cut-and-drag
-clip and its masks become the model's guidance (:mod:`nodes.diffusion.image_to_video`).
+With a diffusion model chosen (Wan, LTX, CogVideoX, HunyuanVideo 1.5 through diffusers) the same
+cut-and-drag clip and its masks become the model's guidance (:mod:`nodes.diffusion.image_to_video`).
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ IMAGE_TO_VIDEO = NodeSpec(
         "ltx",
         "ltx-video",
         "cogvideox",
+        "hunyuan",
+        "hunyuanvideo",
         "diffusion",
         "fps",
         "frames",
@@ -109,8 +111,8 @@ IMAGE_TO_VIDEO = NodeSpec(
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "
         "camera move applies to the whole frame. With no model chosen, Studio's built-in "
-        "cut-and-drag animator renders on the CPU; with a diffusion model (Wan, LTX, CogVideoX) "
-        "the brushes steer the model."
+        "cut-and-drag animator renders on the CPU; with a diffusion model (Wan, LTX, CogVideoX, "
+        "HunyuanVideo 1.5) the brushes steer the model."
     ),
     run=run_image_to_video,
     check=diffusion_check("image-to-video", required=False),
@@ -152,7 +154,7 @@ IMAGE_TO_VIDEO = NodeSpec(
             min=1,
             max=1025,
             step=1,
-            help="Clip length in frames. Wan and CogVideoX need 4k+1, LTX 8k+1.",
+            help="Clip length in frames. Wan, CogVideoX and HunyuanVideo 1.5 need 4k+1, LTX 8k+1.",
         ),
         Param(
             "fps",

@@ -1,4 +1,5 @@
-"""ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, CogVideoX I2V.
+"""ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, CogVideoX I2V,
+HunyuanVideo 1.5 I2V.
 
 Wan covers 2.1 I2V and FLF2V (first-last frame), 2.2 A14B I2V (two experts, ``transformer`` and
 ``transformer_2``) and 2.2 TI2V-5B (saved as a ``WanPipeline``, run as image-to-video).
@@ -17,6 +18,9 @@ How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.anima
 * SkyReels-V2 diffusion forcing -- SDEdit like Wan I2V (same VAE and latents), every per-frame
   schedule started part-way down; a long shot's segments each start from their slice of the
   noised clip (:mod:`nodes.diffusion.skyreels`).
+* HunyuanVideo 1.5 I2V -- SDEdit like Wan I2V: the clip's latents, noised to ``strength``, are
+  its ``latents`` and it runs the tail of its schedule (``sigmas``); the keyframe stays its
+  image condition (:mod:`nodes.diffusion.hunyuan15`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 from nodes.animate import cover_crop
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import StepCallback, free_hooks_on_error, step_callback
+from nodes.diffusion.hunyuan15 import check_hunyuan15, run_hunyuan15
 from nodes.diffusion.loras import apply_loras, check_loras, fast_draft
 from nodes.diffusion.precision import measured_peak, resolve_precision
 from nodes.diffusion.preview import LatentPreview
@@ -48,13 +53,15 @@ if TYPE_CHECKING:
 
 
 def family(model: ModelInfo) -> str:
-    """ "vace", "wan", "ltx", "cogvideox" or "skyreels-df" for the models ImageToVideo drives."""
+    """ "vace", "wan", "ltx", "cogvideox", "skyreels-df" or "hunyuan15": the families
+    ImageToVideo drives."""
     name = model.pipeline_class
     if model.kind == "vace":
         return "vace"
     if name.startswith("SkyReelsV2DiffusionForcing"):
         return "skyreels-df"
-    for prefix, fam in (("Wan", "wan"), ("LTX", "ltx"), ("CogVideoX", "cogvideox")):
+    families = (("Wan", "wan"), ("LTX", "ltx"), ("CogVideoX", "cogvideox"))
+    for prefix, fam in (*families, ("HunyuanVideo15", "hunyuan15")):
         if name.startswith(prefix):
             return fam
     raise NodeError(f"model {model.name!r} ({name}) is not an image-to-video model Studio drives")
@@ -103,7 +110,10 @@ def generate_video(
     if context is not None:
         context = np.stack([cover_crop(np.asarray(f), width, height) for f in context])
     steered = bool(motion.brushes) or not motion.camera.is_identity
-    if steered and fam in ("wan", "cogvideox", "skyreels-df") and int(steps * strength) < 1:
+    if fam == "hunyuan15":
+        check_hunyuan15(model, loras)
+    steered_by_sdedit = ("wan", "cogvideox", "skyreels-df", "hunyuan15")
+    if steered and fam in steered_by_sdedit and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
 
     # 2. The cut-and-drag guidance clip (the brushes' and camera's motion, rendered).
@@ -369,6 +379,7 @@ _RUNNERS: dict[str, Runner] = {
     "ltx": _run_ltx,
     "cogvideox": _run_cogvideox,
     "skyreels-df": run_skyreels_df,
+    "hunyuan15": run_hunyuan15,
 }
 
 

@@ -1,9 +1,10 @@
 """Which sizes and frame counts a model accepts, read from its config files before loading it.
 
 A model's width and height must be multiples of its VAE's spatial compression times its
-transformer's patch size (Wan 16, LTX 32, Flux 16, SDXL 8); video models want ``k*step + 1``
-frames (Wan and CogVideoX 4k+1, LTX 8k+1). Reading the small JSON configs lets a node reject a
-bad size at once, with the nearest valid values, instead of after loading gigabytes.
+transformer's patch size (Wan 16, LTX 32, HunyuanVideo 1.5 16, Flux 16, SDXL 8); video models
+want ``k*step + 1`` frames (Wan, CogVideoX and HunyuanVideo 1.5 4k+1, LTX 8k+1). Reading the
+small JSON configs lets a node reject a bad size at once, with the nearest valid values, instead
+of after loading gigabytes.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def size_rule(folder: Path, pipeline_class: str) -> SizeRule:
             scaling
         )
         return SizeRule(int(spatial) * _patch(transformer), int(temporal), "LTX-Video")
+    if pipeline_class.startswith("HunyuanVideo15"):
+        spatial = int(vae.get("spatial_compression_ratio", 16)) * _patch(transformer)
+        return SizeRule(spatial, int(vae.get("temporal_compression_ratio", 4)), "HunyuanVideo 1.5")
     if pipeline_class.startswith("CogVideoX"):
         # diffusers checks multiples of the VAE factor only (the patch embed pads the rest).
         spatial = 2 ** (len(vae.get("block_out_channels", [0] * 4)) - 1)
