@@ -96,8 +96,8 @@ def run_hunyuan15(pipe: Any, job: Job) -> np.ndarray:
 
 
 def _note_size(job: Job, pipe: Any, height: int, width: int) -> None:
-    """Say so when the shot is far from the size this checkpoint was trained at (480p/720p
-    checkpoints differ only in ``target_size``): it runs, slower or less coherent."""
+    """Say so when the shot is far from the checkpoint's own bucket (its ``target_size``):
+    it runs, slower or less coherent."""
     target = int(pipe.target_size)
     bucket_h, bucket_w = pipe.video_processor.calculate_default_height_width(height, width, target)
     if not 0.5 <= (height * width) / (bucket_h * bucket_w) <= 2.0:
