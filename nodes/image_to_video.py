@@ -1,8 +1,9 @@
 """ImageToVideo: animate a keyframe, steered by motion brushes and a camera move.
 
 With no model chosen it runs Studio's CPU *cut-and-drag* animator (:mod:`nodes.animate`).
-With a diffusion model chosen (Wan, LTX, CogVideoX, HunyuanVideo 1.5 through diffusers) the same
-cut-and-drag clip and its masks become the model's guidance (:mod:`nodes.diffusion.image_to_video`).
+With a diffusion model chosen (Wan, LTX, LTX-2, CogVideoX, HunyuanVideo 1.5 through diffusers)
+the same cut-and-drag clip and its masks become the model's guidance
+(:mod:`nodes.diffusion.image_to_video`); LTX-2 also makes the clip's sound track.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ IMAGE_TO_VIDEO = NodeSpec(
         "vace",
         "ltx",
         "ltx-video",
+        "ltx-2",
+        "audio",
         "cogvideox",
         "hunyuan",
         "hunyuanvideo",
@@ -111,8 +114,9 @@ IMAGE_TO_VIDEO = NodeSpec(
     help=(
         "Animates the keyframe. Motion brushes move their regions along their paths and the "
         "camera move applies to the whole frame. With no model chosen, Studio's built-in "
-        "cut-and-drag animator renders on the CPU; with a diffusion model (Wan, LTX, CogVideoX, "
-        "HunyuanVideo 1.5) the brushes steer the model."
+        "cut-and-drag animator renders on the CPU; with a diffusion model (Wan, LTX, LTX-2, "
+        "CogVideoX, HunyuanVideo 1.5) the brushes steer the model. LTX-2 also makes the clip's "
+        "sound."
     ),
     run=run_image_to_video,
     check=diffusion_check("image-to-video", required=False),
@@ -154,7 +158,8 @@ IMAGE_TO_VIDEO = NodeSpec(
             min=1,
             max=1025,
             step=1,
-            help="Clip length in frames. Wan, CogVideoX and HunyuanVideo 1.5 need 4k+1, LTX 8k+1.",
+            help="Clip length in frames. Wan, CogVideoX and HunyuanVideo 1.5 need 4k+1, "
+            "LTX and LTX-2 8k+1.",
         ),
         Param(
             "fps",

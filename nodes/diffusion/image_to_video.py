@@ -1,5 +1,5 @@
-"""ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, CogVideoX I2V,
-HunyuanVideo 1.5 I2V.
+"""ImageToVideo with a diffusion model: Wan 2.1/2.2 I2V, Wan VACE, LTX-Video, LTX-2 (picture
+and sound), CogVideoX I2V, HunyuanVideo 1.5 I2V.
 
 Wan covers 2.1 I2V and FLF2V (first-last frame), 2.2 A14B I2V (two experts, ``transformer`` and
 ``transformer_2``) and 2.2 TI2V-5B (saved as a ``WanPipeline``, run as image-to-video).
@@ -13,6 +13,10 @@ How motion brushes steer each family (the cut-and-drag clip is :mod:`nodes.anima
   model, which keeps the keyframe as its image condition.
 * LTX-Video -- the clip becomes a soft LTX video condition (``1 - strength``) beside the
   keyframe as a hard frame-0 condition (LTXConditionPipeline over the same weights).
+* LTX-2 -- the same, through LTX2ConditionPipeline over the LTX-2 weights: the clip a soft
+  video condition at frame 0 (``1 - strength``), the keyframe a hard one on the first latent
+  frame; the sound is generated alongside and kept as the clip's track
+  (:mod:`nodes.diffusion.ltx2`).
 * CogVideoX I2V -- SDEdit like Wan I2V: the clip's latents, noised to ``strength``, replace the
   pipeline's starting noise; the keyframe stays its image condition.
 * SkyReels-V2 diffusion forcing -- SDEdit like Wan I2V (same VAE and latents), every per-frame
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nodes.animate import cover_crop
+from nodes.diffusion import ltx2
 from nodes.diffusion import pipelines as P
 from nodes.diffusion.callbacks import StepCallback, free_hooks_on_error, step_callback
 from nodes.diffusion.hunyuan15 import check_hunyuan15, run_hunyuan15
@@ -46,22 +51,22 @@ from nodes.diffusion.skyreels import run_skyreels_df
 from nodes.io.images import check_image
 from studio.engine.models import ModelInfo
 from studio.graph.spec import NodeError, RunContext
-from studio.graph.types import Motion, Video
+from studio.graph.types import Audio, Motion, Video
 
 if TYPE_CHECKING:
     from nodes.animate import GuidanceClip
 
 
 def family(model: ModelInfo) -> str:
-    """ "vace", "wan", "ltx", "cogvideox", "skyreels-df" or "hunyuan15": the families
+    """ "vace", "wan", "ltx", "ltx2", "cogvideox", "skyreels-df" or "hunyuan15": the families
     ImageToVideo drives."""
     name = model.pipeline_class
     if model.kind == "vace":
         return "vace"
     if name.startswith("SkyReelsV2DiffusionForcing"):
         return "skyreels-df"
-    families = (("Wan", "wan"), ("LTX", "ltx"), ("CogVideoX", "cogvideox"))
-    for prefix, fam in (*families, ("HunyuanVideo15", "hunyuan15")):
+    families = (("Wan", "wan"), ("LTX2", "ltx2"), ("LTX", "ltx"), ("CogVideoX", "cogvideox"))
+    for prefix, fam in (*families, ("HunyuanVideo15", "hunyuan15")):  # LTX2 before LTX
         if name.startswith(prefix):
             return fam
     raise NodeError(f"model {model.name!r} ({name}) is not an image-to-video model Studio drives")
@@ -112,6 +117,8 @@ def generate_video(
     steered = bool(motion.brushes) or not motion.camera.is_identity
     if fam == "hunyuan15":
         check_hunyuan15(model, loras)
+    if fam == "ltx2":
+        ltx2.check_components(model)
     steered_by_sdedit = ("wan", "cogvideox", "skyreels-df", "hunyuan15")
     if steered and fam in steered_by_sdedit and int(steps * strength) < 1:
         raise NodeError(f"strength {strength:g} with {steps} steps runs no step: raise either")
@@ -136,7 +143,7 @@ def generate_video(
     target = _target(fam, steered or (context is not None and len(context) > 1), model)
     fp32 = ("vae", "image_encoder") if fam in ("wan", "vace", "skyreels-df") else ()
 
-    def attempt(policy: str) -> np.ndarray:
+    def attempt(policy: str) -> tuple[np.ndarray, Audio | None]:
         pipe = P.load(
             ctx, model, dtype, policy, target=target, fp32_components=fp32, precision=precision
         )
@@ -167,14 +174,15 @@ def generate_video(
             preview,
         )
         with free_hooks_on_error(pipe):
-            return _RUNNERS[fam](pipe, job)
+            made = _RUNNERS[fam](pipe, job)
+        return made if isinstance(made, tuple) else (made, None)  # LTX-2 adds its sound
 
     preview = LatentPreview(ctx, model.folder, fam, rule.frame_step)
     with measured_peak(ctx):
-        clip = P.run_on_model(ctx, model, params["memory"], attempt)
+        clip, sound = P.run_on_model(ctx, model, params["memory"], attempt)
     frames = P.to_uint8(clip[0], "clip", ctx.new_frames)
     preview.learn(frames)
-    return Video(frames, float(params["fps"]))
+    return Video(frames, float(params["fps"]), sound)
 
 
 def _check_last_frame_support(model: ModelInfo, fam: str) -> None:
@@ -207,6 +215,8 @@ def _json(path: Path) -> dict[str, Any]:
 def _target(fam: str, steered: bool, model: ModelInfo) -> str:
     if fam == "ltx":
         return "LTXConditionPipeline" if steered else "LTXImageToVideoPipeline"
+    if fam == "ltx2":
+        return ltx2.target(steered)
     if fam == "cogvideox":
         return "CogVideoXImageToVideoPipeline"
     if fam == "wan":
@@ -254,7 +264,8 @@ class Job:
         return step_callback(self.ctx, total, preview=self.preview)
 
 
-Runner = Callable[[Any, Job], np.ndarray]
+# A runner returns the pipeline's float frames, and LTX-2's also the sound track.
+Runner = Callable[[Any, Job], np.ndarray | tuple[np.ndarray, Audio]]
 
 
 def _run_vace(pipe: Any, job: Job) -> np.ndarray:
@@ -377,6 +388,7 @@ _RUNNERS: dict[str, Runner] = {
     "vace": _run_vace,
     "wan": _run_wan,
     "ltx": _run_ltx,
+    "ltx2": ltx2.run_ltx2,
     "cogvideox": _run_cogvideox,
     "skyreels-df": run_skyreels_df,
     "hunyuan15": run_hunyuan15,

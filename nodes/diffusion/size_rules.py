@@ -1,15 +1,16 @@
 """Which sizes and frame counts a model accepts, read from its config files before loading it.
 
 A model's width and height must be multiples of its VAE's spatial compression times its
-transformer's patch size (Wan 16, LTX 32, HunyuanVideo 1.5 16, Flux 16, SDXL 8); video models
-want ``k*step + 1`` frames (Wan, CogVideoX and HunyuanVideo 1.5 4k+1, LTX 8k+1). Reading the
-small JSON configs lets a node reject a bad size at once, with the nearest valid values, instead
-of after loading gigabytes.
+transformer's patch size (Wan 16, LTX 32, HunyuanVideo 1.5 16, Flux 16, SDXL 8; LTX-2 a
+multiple of 32 too); video models want ``k*step + 1`` frames (Wan, CogVideoX and HunyuanVideo
+1.5 4k+1, LTX and LTX-2 8k+1). Reading the small JSON configs lets a node reject a bad size at
+once, with the nearest valid values, instead of after loading gigabytes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,11 @@ def size_rule(folder: Path, pipeline_class: str) -> SizeRule:
         temporal = vae.get("temporal_compression_ratio") or vae.get("patch_size_t", 1) * 2 ** sum(
             scaling
         )
-        return SizeRule(int(spatial) * _patch(transformer), int(temporal), "LTX-Video")
+        side = int(spatial) * _patch(transformer)
+        if pipeline_class.startswith("LTX2"):
+            # LTX-2's pipelines check multiples of 32 whatever the VAE's compression.
+            return SizeRule(math.lcm(32, side), int(temporal), "LTX-2")
+        return SizeRule(side, int(temporal), "LTX-Video")
     if pipeline_class.startswith("HunyuanVideo15"):
         spatial = int(vae.get("spatial_compression_ratio", 16)) * _patch(transformer)
         return SizeRule(spatial, int(vae.get("temporal_compression_ratio", 4)), "HunyuanVideo 1.5")

@@ -67,6 +67,9 @@ _KIND_BY_CLASS = {
     "LTXConditionPipeline": "image-to-video",
     # LTX's text-to-video checkpoints hold the same transformer the I2V pipeline uses.
     "LTXPipeline": "image-to-video",
+    # LTX-2 (picture and sound): its checkpoints are saved as the text-to-video LTX2Pipeline.
+    "LTX2Pipeline": "image-to-video",
+    "LTX2ConditionPipeline": "image-to-video",
     "CogVideoXImageToVideoPipeline": "image-to-video",
     "WanVACEPipeline": "vace",
     "WanVideoToVideoPipeline": "video-to-video",
