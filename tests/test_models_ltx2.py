@@ -179,3 +179,14 @@ def test_fp8_storage_and_a_lora_both_reach_the_ltx2_transformer(
     assert 0 < np.abs(base.frames.astype(int) - fp8.frames.astype(int)).mean() < 12
     styled, _ = render(model, loras=[{"file": str(tmp_path / "style.safetensors"), "strength": 1}])
     assert np.abs(base.frames.astype(int) - styled.frames.astype(int)).mean() > 1
+
+
+def test_sound_track_is_fitted_to_the_picture_and_refuses_nan() -> None:
+    from nodes.diffusion.ltx2 import sound_track
+
+    short = sound_track(np.full((2, 5), 0.5, np.float32), rate=10, seconds=1.0)  # padded
+    assert short.samples.shape == (10, 2) and short.samples[5:].max() == 0
+    long = sound_track(np.linspace(-2, 2, 40, dtype=np.float32).reshape(2, 20), 10, 1.0)
+    assert long.samples.shape == (10, 2) and long.samples.min() == -1.0  # trimmed, clipped
+    with pytest.raises(NodeError, match="invalid values"):
+        sound_track(np.full((1, 4), np.nan, np.float32), 10, 0.4)

@@ -107,7 +107,9 @@ def run_ltx2(pipe: Any, job: Job) -> tuple[np.ndarray, Audio]:
 def sound_track(waveform: Any, rate: int, seconds: float) -> Audio:
     """The vocoder's (channels, samples) output as an :class:`Audio` track of ``seconds``:
     LTX-2's audio latents start with frame 0 and cover about the picture's duration."""
-    samples = np.asarray(waveform.detach().float().cpu().numpy(), np.float32).T
+    if hasattr(waveform, "detach"):  # a torch tensor (what diffusers returns today)
+        waveform = waveform.detach().float().cpu().numpy()
+    samples = np.asarray(waveform, np.float32).reshape(-1, np.shape(waveform)[-1]).T
     if not np.isfinite(samples).all():
         raise NodeError(
             "the model produced invalid values (NaN) for the sound; this usually means fp16 "
