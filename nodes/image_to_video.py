@@ -66,20 +66,30 @@ def run_image_to_video(
     return {"video": clip.video}
 
 
+DRAFT_FRAME_RULE = 8  # k*8 + 1 frames: every diffusion family's rule at once
+DRAFT_SIZE_MULTIPLE = 32  # every diffusion family's size step at once
+
+
 def draft_video_params(params: Mapping[str, Any], settings: Any, built_in: str) -> dict[str, Any]:
     """The draft of a video generator (Image to Video, Extend): fewer pixels, frames and steps.
-    Diffusion models keep their 4n+1 frame rule; sizes stay multiples of 16."""
+
+    The draft is planned without loading (or even finding) the model, so for a diffusion model
+    it keeps the strictest rule of every family Studio drives: 8n+1 frames (LTX, LTX-2; also
+    4n+1 for Wan, CogVideoX, HunyuanVideo 1.5) and sizes in multiples of 32 (LTX-2; also 16
+    for the others). Any model then accepts its draft."""
     model = params["model"]
     if settings.animator:
         model = built_in
     draft: dict[str, Any] = {"model": model, "steps": settings.steps(int(params["steps"]))}
     diffusion = model != built_in
-    draft["frames"] = settings.frames(int(params["frames"]), rule=4 if diffusion else 1)
+    draft["frames"] = settings.frames(
+        int(params["frames"]), rule=DRAFT_FRAME_RULE if diffusion else 1
+    )
     if "fps" in params and draft["frames"] != params["frames"]:
         draft["fps"] = float(params["fps"]) * (draft["frames"] - 1) / max(1, params["frames"] - 1)
     for side in ("width", "height"):
         if side in params:
-            draft[side] = settings.size(int(params[side]))
+            draft[side] = settings.size(int(params[side]), DRAFT_SIZE_MULTIPLE if diffusion else 16)
     return draft
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nodes.diffusion.size_rules import SizeRule
 from studio.engine import Cache, Engine
 from studio.graph.draft import DraftSettings, draft_graph, is_draft
 from studio.graph.fileformat import load
@@ -69,10 +70,24 @@ def test_the_draft_declarations_keep_durations_and_model_rules(registry) -> None
     i2v.set_param("steps", 40)
     draft, report = draft_graph(graph)
     params = draft.node(i2v.id).params
-    assert params["frames"] == 41 and (params["frames"] - 1) % 4 == 0  # Wan's 4n+1
+    assert params["frames"] == 41
     assert params["fps"] * 2 == pytest.approx(16.0)  # same duration
-    assert (params["width"], params["height"]) == (416, 240)
+    assert (params["width"], params["height"]) == (416, 256)
     assert params["steps"] == 10
+    # Planned without the model: the draft suits every family's size and frame rule.
+    for rule in (
+        SizeRule(16, 4, "Wan"),
+        SizeRule(32, 8, "LTX-Video"),
+        SizeRule(32, 8, "LTX-2"),
+        SizeRule(16, 4, "HunyuanVideo 1.5"),
+    ):
+        rule.check_size(params["width"], params["height"])
+        rule.check_frames(params["frames"])
+    i2v.set_param("frames", 121)
+    i2v.set_param("height", 544)
+    longer = draft_graph(graph)[0].node(i2v.id).params
+    assert longer["frames"] == 57 and longer["height"] == 256  # 8n+1, a multiple of 32
+    assert longer["frames"] / longer["fps"] == pytest.approx(121 / 16.0, rel=0.02)
     standin, _ = draft_graph(graph, DraftSettings(animator=True))
     assert standin.node(i2v.id).params["model"] == ""  # the built-in animator stands in
 
