@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from tiny_models import build_wan_i2v, one_torch_thread
 
+from benchmarks.bench_memory_estimate import measure_here, write_rss_model
 from nodes.image_to_video import IMAGE_TO_VIDEO
 from studio.engine.memory_estimate import choose_precision, estimate
 from studio.engine.models import ModelManager, read_model
@@ -70,82 +71,16 @@ def test_precisions_that_cannot_run_here_say_why(wan: Path) -> None:
         render(wan, ModelManager(), precision="int8")
 
 
-MEASURE = """
-import ctypes, gc, json, sys
-from pathlib import Path
-from types import SimpleNamespace
-import torch
-from diffusers import WanTransformer3DModel
-from nodes.diffusion.precision import apply_precision
-
-def rss():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-
-def load():
-    model = WanTransformer3DModel.from_pretrained(sys.argv[1])
-    apply_precision(SimpleNamespace(transformer=model), sys.argv[2], torch.float32, lambda _m: 0)
-    with torch.no_grad():  # touch every weight: memory-mapped pages count once read
-        sum(float(p.float().sum()) for p in model.parameters())
-    return model
-
-torch.set_num_threads(1)
-del_me = load()  # first-use costs (lazy imports, kernels) are not the model's
-del del_me
-gc.collect()
-ctypes.CDLL("libc.so.6").malloc_trim(0)  # give what it freed back, so none of it is reused
-before = rss()
-loaded = load()
-gc.collect()
-print(json.dumps(rss() - before))
-"""
-
-
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and glibc's malloc_trim")
 def test_weight_estimates_are_within_2x_of_the_measured_rss_increase(tmp_path: Path) -> None:
-    """Each precision is loaded in a fresh process, as Studio loads it (from_pretrained, then
-    the precision applied): in this long-lived test process, memory freed by earlier tests
-    would be reused and hide part of the increase."""
-    import subprocess
-    import sys
-
-    import torch
-    from diffusers import WanTransformer3DModel
-
-    folder = tmp_path / "wan-big"
-    torch.manual_seed(0)
-    big = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=8,
-        attention_head_dim=64,
-        in_channels=16,
-        out_channels=16,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=2048,
-        num_layers=4,
-    )
-    big.save_pretrained(folder / "transformer")
-    del big
-    (folder / "model_index.json").write_text(
-        json.dumps(
-            {"_class_name": "WanPipeline", "transformer": ["diffusers", "WanTransformer3DModel"]}
-        )
-    )
+    """Measured in this process, each load after the memory freed so far is handed back to the
+    OS (earlier tests freed plenty, which a load would otherwise reuse unseen). A fresh process
+    per precision (``benchmarks/bench_memory_estimate.py``) measures the same figures but costs
+    ~10 s of imports each."""
+    folder = write_rss_model(tmp_path / "wan-rss")
     model = read_model(folder)
     assert model is not None
-    repo = Path(__file__).resolve().parent.parent
-    measured = {}
-    for precision in ("bf16", "fp8"):
-        done = subprocess.run(
-            [sys.executable, "-c", MEASURE, str(folder / "transformer"), precision],
-            capture_output=True,
-            text=True,
-            cwd=repo,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        measured[precision] = json.loads(done.stdout.strip().splitlines()[-1])
+    measured = measure_here(folder / "transformer", ("bf16", "fp8"))
     for precision, increase in measured.items():
         guess = estimate(model, precision, "fp32").weights
         assert guess / 2 <= increase <= guess * 2, (precision, guess, increase)
