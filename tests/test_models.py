@@ -268,7 +268,16 @@ def test_the_failed_attempts_objects_are_released_before_cleanup() -> None:
     assert alive_at_cleanup == [False]
 
 
-def test_second_oom_is_a_clear_node_error_with_what_was_tried() -> None:
+@pytest.fixture
+def emptied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The devices whose cache was emptied. On "cuda" (no GPU here) the real empty_cache would
+    only run a full gc.collect, most of a second over this test process's heap."""
+    devices: list[str] = []
+    monkeypatch.setattr(memory, "empty_cache", devices.append)
+    return devices
+
+
+def test_second_oom_is_a_clear_node_error_with_what_was_tried(emptied: list[str]) -> None:
     def attempt(policy: str) -> str:
         raise oom()
 
@@ -277,9 +286,10 @@ def test_second_oom_is_a_clear_node_error_with_what_was_tried() -> None:
     message = str(error.value)
     assert "'model offload' then 'group offload'" in message
     assert "2.50 GiB" in message and "cuda:0" in message
+    assert emptied == ["cuda:0", "cuda:0"]  # after each out-of-memory
 
 
-def test_strictest_policy_has_no_retry_and_other_errors_pass_through() -> None:
+def test_strictest_policy_has_no_retry_and_other_errors_pass_through(emptied: list[str]) -> None:
     calls = []
 
     def attempt(policy: str) -> str:
@@ -288,7 +298,7 @@ def test_strictest_policy_has_no_retry_and_other_errors_pass_through() -> None:
 
     with pytest.raises(NodeError, match="'sequential offload'[.] Try"):
         run_with_oom_retry(attempt, "sequential offload", device="cuda", info=lambda m: None)
-    assert calls == ["sequential offload"]
+    assert calls == ["sequential offload"] and emptied == ["cuda"]
     for error in (Cancelled(), ValueError("bad")):
 
         def failing(policy: str, error: Exception = error) -> str:

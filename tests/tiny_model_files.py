@@ -66,7 +66,7 @@ def build_wide_wan_i2v(folder: Path) -> Path:
     image_encoder, image_processor = _clip_vision(32)
     pipe = WanImageToVideoPipeline(
         tokenizer=t5_tokenizer(),
-        text_encoder=t5_encoder(umt5=True),
+        text_encoder=t5_encoder(umt5=True, layers=2),
         vae=_wan_vae(),
         scheduler=_wan_scheduler(),
         image_processor=image_processor,

@@ -26,10 +26,13 @@ def t5_tokenizer() -> Any:
     return T5Tokenizer(vocab=pieces, model_max_length=64)
 
 
-def t5_encoder(umt5: bool = False) -> Any:
+def t5_encoder(umt5: bool = False, layers: int = 1) -> Any:
+    """One layer by default: the Wan, LTX and CogVideoX pipelines pad prompts to 128-512
+    tokens, and a second layer made text encoding a third of a tiny Wan render. A text encoder
+    file to be told apart as UMT5 needs two (UMT5 has an attention bias in every layer)."""
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
-    sizes = dict(vocab_size=64, d_model=TEXT_DIM, d_kv=8, d_ff=37, num_layers=2, num_heads=4)
+    sizes = dict(vocab_size=64, d_model=TEXT_DIM, d_kv=8, d_ff=37, num_layers=layers, num_heads=4)
     if umt5:
         return UMT5EncoderModel(UMT5Config(**sizes)).eval()
     return T5EncoderModel(T5Config(**sizes)).eval()
