@@ -95,6 +95,8 @@ class _Spy:
 
 KEYFRAME = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
 SHARED = ModelManager()  # one manager for the plain runs, as the app has
+FRAMES = 5  # Wan's 4k+1: 2 latent frames. LTX (8k+1) and CogVideoX run 9
+SHAPE = (FRAMES, 32, 32, 3)
 
 
 def brush_motion() -> Motion:
@@ -111,7 +113,7 @@ def params(model: Path, **overrides: Any) -> dict[str, Any]:
         prompt="a cat walks",
         width=32,
         height=32,
-        frames=9,
+        frames=FRAMES,
         steps=2,
         fps=8.0,
         seed=1,
@@ -130,7 +132,7 @@ def run(ctx: FakeRunContext, model: Path, motion: Motion | None = None, **overri
 def test_wan_i2v_clip_progress_and_determinism(tiny: dict[str, Path]) -> None:
     ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan"])
-    assert video.frames.shape == (9, 32, 32, 3) and video.frames.dtype == np.uint8
+    assert video.frames.shape == SHAPE and video.frames.dtype == np.uint8
     assert video.fps == 8.0 and video.frames.std() > 1
     assert ctx.progress_calls == [(1, 2), (2, 2)]
     assert np.array_equal(video.frames, run(FakeRunContext(models=SHARED), tiny["wan"]).frames)
@@ -143,10 +145,10 @@ def test_wan_i2v_with_brushes_starts_from_the_noised_guidance_clip(tiny: dict[st
     spy = SpyManager()
     ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["wan"], brush_motion(), steps=4, strength=0.5)
-    assert video.frames.shape == (9, 32, 32, 3)
+    assert video.frames.shape == SHAPE
     assert ctx.progress_calls == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
     latents = spy.calls[0]["latents"]
-    assert tuple(latents.shape) == (1, 16, 3, 4, 4)  # 9 frames -> 3 latent frames, 32 px -> 4
+    assert tuple(latents.shape) == (1, 16, 2, 4, 4)  # 5 frames -> 2 latent frames, 32 px -> 4
     plain = run(FakeRunContext(models=SHARED), tiny["wan"], steps=4)
     assert not np.array_equal(video.frames, plain.frames)
 
@@ -156,8 +158,8 @@ def test_last_frame_is_kept_by_vace_and_refused_by_a_plain_wan_21_i2v(
 ) -> None:
     spy = SpyManager()
     last = np.full((32, 32, 3), 200, np.uint8)
-    video = run(FakeRunContext(models=spy), tiny["vace"], last_image=last, frames=5)
-    assert video.frames.shape == (5, 32, 32, 3)
+    video = run(FakeRunContext(models=spy), tiny["vace"], last_image=last)
+    assert video.frames.shape == SHAPE
     assert np.array_equal(np.asarray(spy.calls[0]["video"][-1]), last)
     assert np.asarray(spy.calls[0]["mask"][-1]).max() == 0
     with pytest.raises(NodeError, match="no first-last-frame support"):
@@ -169,13 +171,13 @@ def test_vace_brushes_become_control_video_and_mask(tiny: dict[str, Path]) -> No
     motion = brush_motion()
     ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["vace"], motion)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
+    assert video.frames.shape == SHAPE and ctx.progress_calls == [(1, 2), (2, 2)]
     call = spy.calls[0]
-    guidance = cut_and_drag(KEYFRAME, motion, frames=9, fps=8.0, size=(32, 32))
+    guidance = cut_and_drag(KEYFRAME, motion, frames=FRAMES, fps=8.0, size=(32, 32))
     control = np.stack([np.asarray(f) for f in call["video"]])
     masks = np.stack([np.asarray(m) for m in call["mask"]])
     assert np.array_equal(control, guidance.video.frames)
-    assert masks.shape == (9, 32, 32) and masks[0].max() == 0  # the keyframe is kept
+    assert masks.shape == (FRAMES, 32, 32) and masks[0].max() == 0  # the keyframe is kept
     assert masks[-1].max() == 255  # where the brush moved: generate
     assert np.array_equal(masks > 127, guidance.masks > 0.5)
     assert np.array_equal(np.asarray(call["reference_images"][0]), KEYFRAME)
@@ -189,7 +191,7 @@ def test_vace_without_brushes_is_plain_image_to_video(tiny: dict[str, Path]) -> 
     assert np.array_equal(np.asarray(call["video"][0]), KEYFRAME)
     assert masks[0].max() == 0 and masks[1:].min() == 255
     assert call["reference_images"] is None
-    assert video.frames.shape == (9, 32, 32, 3)
+    assert video.frames.shape == SHAPE
     steered = run(FakeRunContext(models=SHARED), tiny["vace"], brush_motion())
     assert not np.array_equal(video.frames, steered.frames)
 
@@ -197,10 +199,10 @@ def test_vace_without_brushes_is_plain_image_to_video(tiny: dict[str, Path]) -> 
 def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
     ctx = FakeRunContext(models=spy)
-    plain = run(ctx, tiny["ltx"])
+    plain = run(ctx, tiny["ltx"], frames=9)
     assert plain.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
     assert "image" in spy.calls[0] and spy.calls[0]["frame_rate"] == 8
-    steered = run(FakeRunContext(models=spy), tiny["ltx"], brush_motion(), strength=0.25)
+    steered = run(FakeRunContext(models=spy), tiny["ltx"], brush_motion(), strength=0.25, frames=9)
     conditions = spy.calls[1]["conditions"]
     assert [c.strength for c in conditions] == [1.0, 0.75]
     assert steered.frames.shape == (9, 32, 32, 3)
@@ -210,13 +212,13 @@ def test_ltx_image_to_video_plain_and_steered(tiny: dict[str, Path]) -> None:
 def test_cogvideox_plain_and_steered_by_sdedit(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
     ctx = FakeRunContext(models=spy)
-    plain = run(ctx, tiny["cog"], steps=4)
+    plain = run(ctx, tiny["cog"], steps=4, frames=9)  # 2 latent frames would decode to 8
     assert plain.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [
         (i, 4) for i in (1, 2, 3, 4)
     ]
     assert "latents" not in spy.calls[0]
     ctx = FakeRunContext(models=spy)
-    steered = run(ctx, tiny["cog"], brush_motion(), steps=4, strength=0.5)
+    steered = run(ctx, tiny["cog"], brush_motion(), steps=4, strength=0.5, frames=9)
     assert steered.frames.shape == (9, 32, 32, 3) and ctx.messages == []
     assert ctx.progress_calls == [(1, 2), (2, 2)]  # SDEdit: half of the 4 steps
     # CogVideoX latents are [batch, frames, channels, h, w]: 9 frames -> 3, 32 px -> 4.
@@ -234,8 +236,8 @@ def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None
             return torch.bfloat16  # what a CUDA GPU gets
 
     manager = HalfManager()
-    video = run(FakeRunContext(models=manager), tiny["vace"], frames=5)
-    assert video.frames.shape == (5, 32, 32, 3) and video.frames.std() > 1
+    video = run(FakeRunContext(models=manager), tiny["vace"])
+    assert video.frames.shape == SHAPE and video.frames.std() > 1
     pipe = manager.loaded()[0].pipeline
     assert pipe.transformer.dtype == torch.bfloat16 and pipe.text_encoder.dtype == torch.bfloat16
     assert pipe.vae.dtype == torch.float32
@@ -249,7 +251,7 @@ def test_wan_first_last_frame_passes_the_last_frame_and_is_deterministic(
     ctx = FakeRunContext(models=spy)
     last = np.full((32, 32, 3), 200, np.uint8)
     video = run(ctx, tiny["flf2v"], last_image=last)
-    assert video.frames.shape == (9, 32, 32, 3) and video.frames.std() > 1
+    assert video.frames.shape == SHAPE and video.frames.std() > 1
     assert ctx.progress_calls == [(1, 2), (2, 2)]
     assert np.array_equal(np.asarray(spy.calls[0]["last_image"]), last)
     again = run(FakeRunContext(models=SHARED), tiny["flf2v"], last_image=last)
@@ -261,7 +263,7 @@ def test_wan_first_last_frame_passes_the_last_frame_and_is_deterministic(
         FakeRunContext(models=spy), tiny["flf2v"], brush_motion(), last_image=last, steps=4
     )
     assert "latents" in spy.calls[-1] and "last_image" in spy.calls[-1]
-    assert steered.frames.shape == (9, 32, 32, 3)
+    assert steered.frames.shape == SHAPE
 
 
 def _count_expert_calls(pipe: Any) -> tuple[dict[str, int], list[Any]]:
@@ -283,9 +285,7 @@ def test_wan_22_two_experts_share_the_steps(tiny: dict[str, Path]) -> None:
     assert (model.kind, model.pipeline_class) == ("image-to-video", "WanImageToVideoPipeline")
     ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan22"], steps=4)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [
-        (i, 4) for i in (1, 2, 3, 4)
-    ]
+    assert video.frames.shape == SHAPE and ctx.progress_calls == [(i, 4) for i in (1, 2, 3, 4)]
     pipe = _loaded(tiny["wan22"])
     assert pipe.config.boundary_ratio == 0.875 and pipe.transformer_2 is not None
     counts, hooks = _count_expert_calls(pipe)
@@ -298,12 +298,7 @@ def test_wan_22_two_experts_share_the_steps(tiny: dict[str, Path]) -> None:
     assert counts == {"transformer": 4, "transformer_2": 4}
     assert np.array_equal(video.frames, again.frames)
     last = np.full((32, 32, 3), 200, np.uint8)  # A14B I2V conditions on a last frame too
-    assert run(FakeRunContext(models=SHARED), tiny["wan22"], last_image=last).frames.shape == (
-        9,
-        32,
-        32,
-        3,
-    )
+    assert run(FakeRunContext(models=SHARED), tiny["wan22"], last_image=last).frames.shape == SHAPE
 
 
 def test_wan_22_brushes_sdedit_through_unipc(tiny: dict[str, Path]) -> None:
@@ -311,8 +306,8 @@ def test_wan_22_brushes_sdedit_through_unipc(tiny: dict[str, Path]) -> None:
     spy = SpyManager()
     ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["wan22"], brush_motion(), steps=4, strength=0.5)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
-    assert tuple(spy.calls[0]["latents"].shape) == (1, 16, 3, 4, 4)
+    assert video.frames.shape == SHAPE and ctx.progress_calls == [(1, 2), (2, 2)]
+    assert tuple(spy.calls[0]["latents"].shape) == (1, 16, 2, 4, 4)
 
 
 def test_wan_22_step_cache_covers_both_experts(tiny: dict[str, Path]) -> None:
@@ -337,7 +332,7 @@ def test_wan_22_group_offload_streams_both_experts_and_tiles_the_vae(
     manager = ModelManager()
     ctx = FakeRunContext(models=manager)
     video = run(ctx, tiny["wan22"], memory="group offload")
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.messages == []
+    assert video.frames.shape == SHAPE and ctx.messages == []
     entry = manager.loaded()[0]
     assert entry.policy == "group offload" and entry.pipeline.vae.use_tiling
     for expert in (entry.pipeline.transformer, entry.pipeline.transformer_2):
@@ -366,7 +361,7 @@ def test_wan_22_cancel_in_the_low_noise_expert_frees_hooks_and_returns_nothing(
             run(ctx, tiny["wan22"], steps=4, step_cache="first-block")
     assert ctx.progress_calls == [(1, 4), (2, 4), (3, 4)]
     assert freed == [1] and decoded == []
-    assert run(FakeRunContext(models=SHARED), tiny["wan22"]).frames.shape == (9, 32, 32, 3)
+    assert run(FakeRunContext(models=SHARED), tiny["wan22"]).frames.shape == SHAPE
 
 
 def test_wan_22_ti2v_is_an_image_to_video_model_without_a_last_frame(
@@ -377,10 +372,10 @@ def test_wan_22_ti2v_is_an_image_to_video_model_without_a_last_frame(
     spy = SpyManager()
     ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["ti2v"])
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.progress_calls == [(1, 2), (2, 2)]
+    assert video.frames.shape == SHAPE and ctx.progress_calls == [(1, 2), (2, 2)]
     assert "image" in spy.calls[0]
     steered = run(FakeRunContext(models=spy), tiny["ti2v"], brush_motion(), steps=4, strength=0.5)
-    assert tuple(spy.calls[1]["latents"].shape) == (1, 48, 3, 2, 2)  # 16x VAE, 48 channels
+    assert tuple(spy.calls[1]["latents"].shape) == (1, 48, 2, 2, 2)  # 16x VAE, 48 channels
     assert not np.array_equal(video.frames, steered.frames)
     with pytest.raises(NodeError, match="must be multiples of 32"):  # 16x VAE, patch 2
         run(FakeRunContext(), tiny["ti2v"], width=48, height=48)
@@ -402,8 +397,8 @@ def test_wrong_size_and_frame_count_propose_the_nearest_valid(tiny: dict[str, Pa
 def test_keyframe_size_is_snapped_to_the_model_when_width_and_height_are_zero(
     tiny: dict[str, Path],
 ) -> None:
-    video = run(FakeRunContext(models=SHARED), tiny["vace"], width=0, height=0, frames=5)
-    assert video.frames.shape == (5, 32, 32, 3)
+    video = run(FakeRunContext(models=SHARED), tiny["vace"], width=0, height=0)
+    assert video.frames.shape == SHAPE
 
 
 def test_missing_model_names_it(tiny: dict[str, Path], tmp_path: Path) -> None:
@@ -433,14 +428,14 @@ def test_cancel_mid_run_returns_nothing_decodes_nothing_and_frees_hooks(
     assert ctx.progress_calls == [(1, 4), (2, 4)]
     assert freed == [1] and decoded == []
     # The reused pipeline still runs cleanly after the cancel.
-    assert run(FakeRunContext(models=SHARED), tiny["wan"]).frames.shape == (9, 32, 32, 3)
+    assert run(FakeRunContext(models=SHARED), tiny["wan"]).frames.shape == SHAPE
 
 
 def test_out_of_memory_retries_with_a_stricter_policy(tiny: dict[str, Path]) -> None:
     spy = SpyManager(ooms=1)
     ctx = FakeRunContext(models=spy)
     video = run(ctx, tiny["vace"], memory="none")
-    assert video.frames.shape == (9, 32, 32, 3)
+    assert video.frames.shape == SHAPE
     assert spy.policies == ["none", "model offload"]
     assert "out of GPU memory with 'none'; retrying with 'model offload'" in ctx.messages
     assert any("skipped: there is no GPU" in m for m in ctx.messages)
@@ -459,7 +454,7 @@ def test_out_of_memory_twice_is_a_clear_error(tiny: dict[str, Path]) -> None:
 def test_first_block_step_cache_runs_on_wan(tiny: dict[str, Path]) -> None:
     ctx = FakeRunContext(models=SHARED)
     video = run(ctx, tiny["wan"], step_cache="first-block", steps=3)
-    assert video.frames.shape == (9, 32, 32, 3) and ctx.messages == []
+    assert video.frames.shape == SHAPE and ctx.messages == []
     assert SHARED.loaded()[-1].pipeline._studio_step_cache == "first-block"
     run(
         FakeRunContext(models=SHARED), tiny["wan"]
