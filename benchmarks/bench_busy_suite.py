@@ -80,6 +80,10 @@ def run_pytest(args: list[str], times: Path | None = None) -> tuple[bool, float,
     if done.returncode != 0:
         failed = [line for line in lines if line.startswith(("FAILED", "ERROR", "E  "))]
         summary += "\n      " + "\n      ".join(failed[:30] or lines[-15:])
+        # A crash leaves no summary; pytest's faulthandler wrote where it happened to stderr.
+        crash = [line for line in done.stderr.splitlines() if line.strip()][-40:]
+        if crash:
+            summary += "\n    stderr:\n      " + "\n      ".join(crash)
     return done.returncode == 0, seconds, summary.strip("= ")
 
 
