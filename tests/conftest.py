@@ -33,3 +33,21 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("STUDIO_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """One torch thread for a module of tiny-model tests: on 2 cores torch's own threads make
+    them several times slower."""
+    from tiny_models import one_torch_thread
+
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture
+def offline_models(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model found outside the test: an empty hub cache, no STUDIO_MODELS folder."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("STUDIO_MODELS", raising=False)

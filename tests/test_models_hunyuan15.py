@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from tiny_hunyuan15 import SPATIAL, TEMPORAL, build_hunyuan15_i2v
-from tiny_models import one_torch_thread
 
 from nodes.diffusion.image_to_video import family
 from nodes.diffusion.size_rules import size_rule
@@ -25,17 +23,7 @@ KEYFRAME = np.random.default_rng(3).integers(0, 256, (24, 32, 3), dtype=np.uint8
 SHARED = ModelManager()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+pytestmark = pytest.mark.usefixtures("torch_one_thread", "offline_models")
 
 
 @pytest.fixture(scope="module")

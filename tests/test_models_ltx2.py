@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 from stage_helpers import run_node
 from tiny_ltx2 import AUDIO_RATE, build_ltx2_i2v
-from tiny_models import one_torch_thread
 
 from nodes.diffusion.image_to_video import family
 from nodes.image_to_video import IMAGE_TO_VIDEO
@@ -30,17 +28,7 @@ FRAMES = 9  # the tiny VAE compresses time 4x: 4k+1 frames
 SHARED = ModelManager()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+pytestmark = pytest.mark.usefixtures("torch_one_thread", "offline_models")
 
 
 @pytest.fixture(scope="module")

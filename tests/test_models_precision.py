@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from tiny_models import build_wan_i2v, one_torch_thread
+from tiny_models import build_wan_i2v
 
 from benchmarks.bench_memory_estimate import measure_here, write_rss_model
 from nodes.image_to_video import IMAGE_TO_VIDEO
@@ -21,17 +20,7 @@ from studio.graph.spec import NodeError
 KEYFRAME = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+pytestmark = pytest.mark.usefixtures("torch_one_thread", "offline_models")
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from tiny_models import build_wan_i2v, one_torch_thread
+from tiny_models import build_wan_i2v
 
 from nodes.diffusion.preview import fit_path
 from nodes.image_to_video import IMAGE_TO_VIDEO
@@ -20,17 +19,7 @@ KEYFRAME = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8
 STEPS = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+pytestmark = pytest.mark.usefixtures("torch_one_thread", "offline_models")
 
 
 def render(folder: Path, manager: ModelManager, seed: int) -> tuple[np.ndarray, FakeRunContext]:

@@ -3,14 +3,12 @@ steered by motion brushes (SDEdit from the cut-and-drag clip, as Wan I2V)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from tiny_model_files import build_skyreels_df
-from tiny_models import one_torch_thread
 
 from nodes.diffusion import skyreels
 from nodes.image_to_video import IMAGE_TO_VIDEO
@@ -22,16 +20,7 @@ from studio.graph.types import Motion, MotionBrushValue
 KEYFRAME = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.delenv("STUDIO_MODELS", raising=False)
+pytestmark = pytest.mark.usefixtures("torch_one_thread", "offline_models")
 
 
 @pytest.fixture(scope="module")
