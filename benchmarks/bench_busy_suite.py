@@ -6,8 +6,10 @@
 While it runs, ``--burners`` processes (default: one per core) spin at full speed, so every test
 thread competes for a core, as on a CI machine doing other work. Tests that order two threads
 by an event pass whatever the load; a test that bets on "the other thread must have got there
-by now" fails here sooner or later. Each run is a fresh ``pytest`` process (the plain script,
-as `make test` calls it). Prints passes and times; exits 1 if any run failed.
+by now" fails here sooner or later. Each round and each suite run is a fresh ``pytest``
+process (the plain script, as `make test` calls it); ``--one-process`` puts all the rounds in
+one, which also tests what piles up across hundreds of windows, threads and Ray starts.
+Prints passes and times; exits 1 if any run failed.
 """
 
 from __future__ import annotations
@@ -92,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thread-runs", type=int, default=20)
     parser.add_argument("--suite-runs", type=int, default=3)
     parser.add_argument("--burners", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="all thread-ordering rounds in one pytest process (default: a process a round, "
+        "as `make test` runs the suite once per process)",
+    )
     args = parser.parse_args(argv)
 
     burners = [
@@ -102,13 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"{args.burners} processes burning the CPU; {os.cpu_count()} cores", flush=True)
         print(f"thread-ordering tests x{args.thread_runs}: {' '.join(THREAD_ORDERING)}")
-        if args.thread_runs:
+        if args.thread_runs and args.one_process:
             rounds = list(THREAD_ORDERING) * args.thread_runs
             ok, seconds, summary = run_pytest(["--keep-duplicates", "-k", ONLY, *rounds])
             failures += not ok
             verdict = "pass" if ok else "FAIL"
             print(f"  {args.thread_runs} rounds: {verdict} {seconds:6.1f} s  {summary}")
             sys.stdout.flush()
+        elif args.thread_runs:
+            in_a_row = 0
+            for i in range(args.thread_runs):
+                ok, seconds, summary = run_pytest(["-k", ONLY, *THREAD_ORDERING])
+                failures += not ok
+                in_a_row = in_a_row + 1 if ok else 0
+                verdict = "pass" if ok else "FAIL"
+                print(f"  round {i + 1}: {verdict} {seconds:6.1f} s  {summary}", flush=True)
+            print(
+                f"thread-ordering rounds: {in_a_row} passed in a row at the end, "
+                f"{args.thread_runs - failures} of {args.thread_runs} in all",
+                flush=True,
+            )
         passed, times = 0, []
         for i in range(args.suite_runs):
             with tempfile.TemporaryDirectory() as tmp:
