@@ -34,6 +34,7 @@ THREAD_ORDERING = (
     "tests/test_engine_cache.py",
     "tests/test_fake_context.py",
     "tests/test_stream_nodes.py",
+    "tests/test_engine_overlap.py",
     "tests/test_live_draft.py",
     "tests/test_queue.py",
     "tests/test_farm.py",

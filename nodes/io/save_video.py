@@ -31,6 +31,7 @@ from nodes.io.files import (
     take_still_valid,
     write_take,
 )
+from studio.engine.frames import chunk_frames
 from studio.graph.spec import NodeError, NodeSpec, Param, ParamKind, Port, RunContext
 from studio.graph.types import PortType, Video
 from studio.takes import TakeWriter
@@ -48,8 +49,6 @@ def run_save_video(
     check_encodable(video)
     if len(video) == 1:
         ctx.info("the clip has a single frame; saving a one-frame video")
-    if int(video.frames.max()) < 8:
-        ctx.info("every frame is black: check the nodes upstream")
     if video.width % 2 or video.height % 2:
         ctx.info(
             f"{video.width}x{video.height} has an odd side; H.264 needs even sides, cropped by 1 px"
@@ -77,6 +76,9 @@ def run_save_video(
         )
         if credentials is not None:
             sign(writer.staged(".mp4"), credentials, f"{shot}.mp4", workflow)
+        # Every frame is written now (the clip may have been streamed in as it was made).
+        if all_black(video.frames):
+            ctx.info("every frame is black: check the nodes upstream")
         _write_png(writer.staged("_poster.png"), video.frames[len(video) // 2])
         if params["also_png_sequence"]:
             _write_png_sequence(ctx, video, writer.staged("_frames"))
@@ -84,6 +86,13 @@ def run_save_video(
     result = write_take(ctx, shot, key, workflow, "SaveVideo", stage)
     ctx.info(f"saved take {result['take']}: {result['files'][0]}")
     return result
+
+
+def all_black(frames: Any) -> bool:
+    """Whether every frame is (nearly) black; reads a chunk at a time, stops at the first
+    that is not."""
+    step = chunk_frames(frames)
+    return all(int(frames[i : i + step].max()) < 8 for i in range(0, len(frames), step))
 
 
 def _write_png(path: Path, frame: Any) -> None:
@@ -147,6 +156,7 @@ SAVE_VIDEO = NodeSpec(
     "the workflow is embedded so the clip can reopen it. An unchanged graph writes nothing and "
     "says which take it already is.",
     run=run_save_video,
+    stream_in="video",  # read in frame order (the encode), then the poster once all is written
     check=filename_check(".mp4"),
     inputs=(Port("video", PortType.VIDEO, "The clip to save."),),
     params=(

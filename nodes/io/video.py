@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +60,34 @@ def run_load_video(
     path = Path(params["path"]).expanduser()
     start, limit = params["start_frame"], params["max_frames"]
     clip = ClipBuffer(ctx, path.name, int(params["frame_step"]), float(params["scale"]))
+    published: list[Video] = []
     if path.is_dir():
         fps = _read_sequence(ctx, clip, path, start, limit, params["sequence_fps"])
     else:
+
+        def publish(buffer: np.ndarray) -> None:
+            """The movie says how many frames it holds: hand the clip out now, so a node
+            reading it frame by frame starts while the rest decodes."""
+            sound = None
+            if params["sound"]:
+                sound = _read_sound(ctx, path, start / clip.fps, clip.expected / clip.fps)
+            published.append(Video(buffer, clip.fps / clip.step, sound))
+            ctx.publish({"video": published[0]})
+
+        clip.on_exact_buffer = publish
         fps = _read_movie(ctx, clip, path, start, limit, params["on_decode_error"])
     frames = clip.finish()
     if len(frames) == 1:
         ctx.info(f"{path.name} gave a single frame: the clip is a still")
-    # The sound under exactly the frames read (before frame_step, which keeps the duration).
-    sound = None
-    if params["sound"] and path.is_file():
-        sound = _read_sound(ctx, path, start / fps, clip.offered / fps)
-    # Every n-th frame at 1/n of the rate: the clip keeps its duration.
-    video = Video(frames, fps / clip.step, sound)
+    if published and frames is published[0].frames and clip.offered == clip.expected:
+        video = published[0]  # read as the movie said: the very clip handed out
+    else:
+        # The sound under exactly the frames read (before frame_step, which keeps the duration).
+        sound = None
+        if params["sound"] and path.is_file():
+            sound = _read_sound(ctx, path, start / fps, clip.offered / fps)
+        # Every n-th frame at 1/n of the rate: the clip keeps its duration.
+        video = Video(frames, fps / clip.step, sound)
     ctx.info(f"{len(video)} frames, {video.width}x{video.height} px, {video.fps:g} fps")
     return {"video": video}
 
@@ -102,6 +117,11 @@ class ClipBuffer:
         self.source_shape: tuple[int, ...] | None = None
         self.buffer: np.ndarray | None = None
         self.expected = 0  # frames the source says it holds, when it says
+        self.fps = DEFAULT_SEQUENCE_FPS  # the source's rate, once known
+        # Called with the buffer when it is sized from ``expected`` (a movie that says its
+        # length): the clip can be published before it is filled (studio.engine.filling).
+        self.on_exact_buffer: Callable[[np.ndarray], None] | None = None
+        self._streaming = False
 
     def add(self, frame: np.ndarray) -> None:
         if self.source_shape is None:
@@ -121,6 +141,8 @@ class ClipBuffer:
         assert self.buffer is not None
         self.buffer[self.count] = frame
         self.count += 1
+        if self._streaming:
+            self.ctx.frames_ready(self.count)
 
     def _grow(self, shape: tuple[int, ...]) -> None:
         wanted = -(-self.expected // self.step) if self.expected else 64
@@ -132,6 +154,13 @@ class ClipBuffer:
         if self.buffer is not None:
             bigger[: self.count] = self.buffer[: self.count]
         self.buffer = bigger
+        # Published only when sized as the source said; a source that holds more frames
+        # than it said gets a new buffer, and the engine restarts whoever read the old one.
+        first = self.count == 0 and self.expected and self.on_exact_buffer is not None
+        self._streaming = bool(first and size == wanted)
+        if self._streaming:
+            assert self.on_exact_buffer is not None
+            self.on_exact_buffer(bigger)
 
     def __len__(self) -> int:
         return self.count
@@ -157,9 +186,13 @@ def _read_movie(
             stream.thread_type = "AUTO"
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else 0.0
+            if not 0 < fps <= 1000:
+                ctx.info(f"{path.name} does not say its frame rate; assuming "
+                         f"{DEFAULT_SEQUENCE_FPS:g} fps")  # fmt: skip
+                fps = DEFAULT_SEQUENCE_FPS
             total = stream.frames or 0
             wanted = _wanted(total - start if total else 0, limit)
-            frames.expected = wanted
+            frames.expected, frames.fps = wanted, fps
             index = -1
             for frame in _decode(av, container, stream):
                 if frame is None:  # a packet that did not decode at all
@@ -184,9 +217,6 @@ def _read_movie(
         if start:
             raise NodeError(f"start frame {start} is past the end of {path.name}")
         raise NodeError(f"{path.name} holds no video frames")
-    if not 0 < fps <= 1000:
-        ctx.info(f"{path.name} does not say its frame rate; assuming {DEFAULT_SEQUENCE_FPS:g} fps")
-        fps = DEFAULT_SEQUENCE_FPS
     return fps
 
 
@@ -245,6 +275,7 @@ LOAD_VIDEO = NodeSpec(
     help="Reads a clip (mp4, mov, mkv, webm, avi) or a folder of numbered PNG frames, keeping "
     "its frame rate.",
     run=run_load_video,
+    stream_out=True,  # a movie that says its length is handed out as it decodes
     check=check_load_video,
     outputs=(Port("video", PortType.VIDEO, "The clip, 8-bit RGB frames."),),
     params=(

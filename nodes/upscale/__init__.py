@@ -104,13 +104,17 @@ def run_upscale(
         frames = ctx.new_frames((total, video.height * scale, video.width * scale, 3))
     except MemoryError as exc:
         raise NodeError(f"not enough memory for {total} frames at x{scale}") from exc
+    upscaled = Video(frames, video.fps, video.audio, video.cuts)  # same timing
+    ctx.publish({"video": upscaled})  # Save Video may encode each frame as it is made
     ctx.progress(0, total)
-    # Chunks of the clip are read on a helper thread while this one upscales the one before.
+    # Chunks of the clip are read on a helper thread while this one upscales the one before
+    # (and, when the clip is still being decoded upstream, as its frames arrive).
     for window in read_ahead(video.frames):
         for index in range(window.start, window.end):
             _upscale_frame(ctx, upscaler, window[index], frames, index)
+            ctx.frames_ready(index + 1)
             ctx.progress(index + 1, total)
-    return {"video": Video(frames, video.fps, video.audio, video.cuts)}  # same timing
+    return {"video": upscaled}
 
 
 def _upscale_frame(
@@ -131,6 +135,8 @@ UPSCALE = NodeSpec(
     type_id="Upscale",
     draft=lambda params, settings: {"method": "lanczos"} if settings.fast_upscale else {},
     framewise=True,
+    stream_in="video",  # read only through read_ahead, in frame order
+    stream_out=True,
     draft_help="Lanczos instead of a learned upscaler",
     accelerator=lambda params: params.get("method") != "lanczos",
     title="Upscale",

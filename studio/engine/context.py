@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -12,6 +12,14 @@ from studio.engine.cancel import CancelToken
 from studio.engine.events import EventCallback, RunEvent, RunEventKind
 from studio.engine.frames import FrameAllocator
 from studio.graph.spec import Cancelled
+
+
+class StreamHooks(Protocol):
+    """Where a streaming node's :meth:`NodeContext.publish` and ``frames_ready`` go."""
+
+    def publish(self, outputs: Mapping[str, Any]) -> None: ...
+
+    def frames_ready(self, count: int) -> None: ...
 
 
 class NodeContext:
@@ -36,6 +44,7 @@ class NodeContext:
         run_facts: Callable[[], dict[str, dict[str, Any]]] | None = None,
         frames: FrameAllocator | None = None,
         focus_frame: int | None = None,
+        stream: StreamHooks | None = None,
     ) -> None:
         self.run_id = run_id
         self.node_id = node_id
@@ -49,6 +58,18 @@ class NodeContext:
         self._run_facts = run_facts
         self.frames = frames if frames is not None else FrameAllocator()
         self.focus_frame = focus_frame  # live draft: the frame under the playhead, first
+        self._stream = stream  # set when a reader of this node's clip may start early
+
+    def publish(self, outputs: Mapping[str, Any]) -> None:
+        """These are this node's outputs, their clips not yet filled: a node reading the clip
+        in frame order may start now (see :mod:`studio.engine.filling`)."""
+        if self._stream is not None:
+            self._stream.publish(outputs)
+
+    def frames_ready(self, count: int) -> None:
+        """Frames ``0..count-1`` of the published clip are written."""
+        if self._stream is not None:
+            self._stream.frames_ready(count)
 
     def new_frames(self, shape: Sequence[int], dtype: Any = np.uint8) -> np.ndarray:
         """A buffer for a clip this node makes: RAM when small, a mapped scratch file when big

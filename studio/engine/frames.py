@@ -30,6 +30,7 @@ from uuid import uuid4
 
 import numpy as np
 
+from studio.engine.filling import wait_for_frames
 from studio.engine.processes import pid_alive
 from studio.graph.spec import NodeError
 
@@ -276,7 +277,8 @@ def windows(
     :class:`Window` covers ``chunk`` frames to compute (default: :func:`chunk_frames`) plus
     ``before``/``after`` neighbours. Blocks are views, never copies; with ``touch`` a mapped
     clip's block is read from disk now (its pages fault into the page cache, which costs no
-    anonymous memory), so a helper thread can read ahead (:func:`read_ahead`)."""
+    anonymous memory), so a helper thread can read ahead (:func:`read_ahead`). A clip that
+    is still being made upstream is read as its frames become ready."""
     chunk = chunk_frames(frames) if chunk is None else chunk
     if chunk < 1 or before < 0 or after < 0:
         raise ValueError(f"bad window: chunk {chunk}, before {before}, after {after}")
@@ -284,6 +286,7 @@ def windows(
     for start in range(0, count, chunk):
         end = min(count, start + chunk)
         first, last = max(0, start - before), min(count, end + after)
+        wait_for_frames(frames, last)  # a clip its producer still writes (studio.engine.filling)
         block = frames[first:last]
         if touch and is_mapped(block) and block.flags.c_contiguous and block.size:
             flat = block.reshape(-1)

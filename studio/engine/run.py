@@ -9,21 +9,22 @@ from __future__ import annotations
 import logging
 import queue
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from studio.engine.calls import Outcome, call_node
 from studio.engine.cancel import CancelToken
-from studio.engine.context import NodeContext
+from studio.engine.context import NodeContext, StreamHooks
 from studio.engine.events import EventCallback, RunEvent
 from studio.engine.frames import FrameAllocator
 from studio.engine.keys import compute_keys, edges_by_target
 from studio.engine.outputs import output_problem
+from studio.engine.overlap import run_chain, stream_chain
 from studio.graph.graph import Edge, Graph, Node
-from studio.graph.spec import Cancelled, NodeError, NodeSpec, slot_name
+from studio.graph.spec import NodeSpec, slot_name
 from studio.graph.validate import Problem, validate
 
 if TYPE_CHECKING:
@@ -238,7 +239,9 @@ class Run:
                 for edge in into.get(node_id, ()):
                     waiting[edge.src_node] = waiting.get(edge.src_node, 0) + 1
         keep = set(targets)
-        for node_id in plan:
+        position = 0
+        while position < len(plan):
+            node_id = plan[position]
             if self.cancel.cancelled:
                 return "cancelled"
             action = self.actions[node_id]
@@ -246,6 +249,7 @@ class Run:
                 self.cached.append(node_id)
                 note = self.values.get(node_id, {}).get("note")  # "take shot_v007"
                 self.emit("node_cached", node_id, message=note if isinstance(note, str) else "")
+                position += 1
                 continue
             node = self.graph.node(node_id)
             edges = into.get(node_id, ())
@@ -253,25 +257,35 @@ class Run:
             if cause is not None:
                 blocked[node_id] = cause
                 self.emit("node_skipped", node_id, message=f"skipped: {cause} failed")
+                position += 1
                 continue
-            inputs = {
-                e.dst_port: self.values[e.src_node][e.src_port]
-                for e in edges
-                if e.src_node in self.values and e.src_port in self.values[e.src_node]
-            }
             if action == "bypass":
-                ok = self.bypass(node, inputs)
+                done = [(node_id, self.bypass(node, self.inputs_of(node_id, into)), node.title)]
+            elif self.engine.overlap and len(chain := stream_chain(self, plan, position, into)) > 1:
+                done = run_chain(self, chain, key, volatile, into)  # at once, streaming
             else:
-                ok = self.run_node(node, inputs, key[node_id], node_id in volatile)
-            if ok is None:
-                return "cancelled"
-            if not ok:
-                blocked[node_id] = node.title
-            for edge in edges:  # free what no later node needs
-                waiting[edge.src_node] -= 1
-                if waiting[edge.src_node] == 0 and edge.src_node not in keep:
-                    self.values.pop(edge.src_node, None)
+                ok = self.run_node(node, self.inputs_of(node_id, into), key[node_id],
+                                   node_id in volatile)  # fmt: skip
+                done = [(node_id, ok, node.title)]
+            for done_id, ok, failed_title in done:
+                if ok is None:
+                    return "cancelled"
+                if not ok:
+                    blocked[done_id] = failed_title
+                for edge in into.get(done_id, ()):  # free what no later node needs
+                    waiting[edge.src_node] -= 1
+                    if waiting[edge.src_node] == 0 and edge.src_node not in keep:
+                        self.values.pop(edge.src_node, None)
+            position += len(done)
         return "failed" if self.errors else "ok"
+
+    def inputs_of(self, node_id: str, into: dict[str, list[Edge]]) -> dict[str, Any]:
+        """The node's inputs from the values of the nodes upstream that have them."""
+        return {
+            e.dst_port: self.values[e.src_node][e.src_port]
+            for e in into.get(node_id, ())
+            if e.src_node in self.values and e.src_port in self.values[e.src_node]
+        }
 
     def bypass(self, node: Node, inputs: Mapping[str, Any]) -> bool:
         assert node.spec is not None  # validation refused placeholders
@@ -286,15 +300,20 @@ class Run:
 
     def run_node(self, node: Node, inputs: dict[str, Any], key: str, volatile: bool) -> bool | None:
         """Run one node: True if it succeeded, False if it failed, None if cancelled."""
-        spec = node.spec
-        assert spec is not None  # validation refused placeholders
+        ctx = self.start_node(node, key, self.on_event_safe)
+        return self.settle(node, key, volatile, call_node(node, ctx, inputs, self.cancel))
+
+    def start_node(
+        self, node: Node, key: str, emit: EventCallback, stream: StreamHooks | None = None
+    ) -> NodeContext:
+        """Announce ``node`` and make its context; its events go to ``emit``."""
         node_id = node.id
         ctx = NodeContext(
             run_id=self.run_id,
             node_id=node_id,
             output_dir=self.output_dir,
             cancel=self.cancel,
-            emit=self.on_event_safe,
+            emit=emit,
             device=lambda: self.engine.device,
             workflow_json=self.workflow_json,
             models=self.engine.models,
@@ -302,27 +321,25 @@ class Run:
             run_facts=self.facts,
             frames=FrameAllocator(self.engine.cache.scratch_dir),
             focus_frame=self.focus[1] if self.focus and self.focus[0] == node_id else None,
+            stream=stream,
         )
         self.emit("node_started", node_id)
         self.executed.append(node_id)
-        start = time.perf_counter()
-        try:
-            outputs = spec.run(ctx, inputs, node.params)
-            if self.cancel.cancelled:
-                raise Cancelled()
-        except Cancelled:
-            ctx.frames.discard()  # a cancelled node leaves no scratch files
+        return ctx
+
+    def settle(self, node: Node, key: str, volatile: bool, outcome: Outcome) -> bool | None:
+        """Record how a node's run ended (values, cache, events): True if it succeeded, False
+        if it failed, None if it was cancelled. Called on the run's own thread."""
+        node_id = node.id
+        if outcome.status == "cancelled":
             self.emit("node_cancelled", node_id, message="cancelled")
             return None
-        except NodeError as exc:
-            ctx.frames.discard()
-            return self.fail(node_id, str(exc) or type(exc).__name__)
-        except Exception as exc:
-            ctx.frames.discard()
-            return self.fail(node_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        elapsed = time.perf_counter() - start
-        self.seconds[node_id] = elapsed
-        problem = output_problem(spec, outputs)
+        if outcome.status != "ok":
+            return self.fail(node_id, outcome.message, outcome.trace)
+        assert outcome.outputs is not None and node.spec is not None
+        outputs = outcome.outputs
+        self.seconds[node_id] = outcome.elapsed
+        problem = output_problem(node.spec, outputs)
         if problem:
             return self.fail(node_id, problem)
         self.values[node_id] = outputs
@@ -330,9 +347,12 @@ class Run:
             self.engine._volatile[node_id] = (key, outputs)
         else:
             self.engine.cache.put(
-                key, outputs, lambda m: self._notes.put((node_id, m)), compute_seconds=elapsed
+                key,
+                outputs,
+                lambda m: self._notes.put((node_id, m)),
+                compute_seconds=outcome.elapsed,
             )
-        self.emit("node_finished", node_id, elapsed=elapsed)
+        self.emit("node_finished", node_id, elapsed=outcome.elapsed)
         self.emit_notes()
         return True
 

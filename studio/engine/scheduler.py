@@ -65,6 +65,9 @@ class Engine:
             resolve_model=self._model_folder if models is not None else None,
         )
         self.output_dir = Path("out")  # the last run's: the default for keys, state, output
+        # Consecutive streaming nodes run at once (studio.engine.overlap); False runs one
+        # node at a time, as before (benchmarks compare the two).
+        self.overlap = True
         # Results of always-run nodes (never cached) from the last run, for previews.
         self._volatile: dict[str, tuple[str, dict[str, Any]]] = {}
 

@@ -217,6 +217,14 @@ class RunContext(Protocol):
     def shrink_frames(self, buffer: Any, length: int) -> Any:
         """``buffer`` from :meth:`new_frames` cut to its first ``length`` frames."""
 
+    def publish(self, outputs: Mapping[str, Any]) -> None:
+        """For a node with ``stream_out``: these are the outputs it will return, their clips
+        not filled yet; a node reading the clip in frame order may start now."""
+
+    def frames_ready(self, count: int) -> None:
+        """For a node with ``stream_out``: frames ``0..count-1`` of the published clip are
+        written."""
+
     @property
     def models(self) -> Any:
         """The model manager (``studio.engine.models``), for nodes that load weights."""
@@ -283,6 +291,13 @@ class NodeSpec:
     # Frame n of its output depends only on frame n of its inputs (Upscale): live feedback
     # can ask it for the frame under the playhead first (studio.engine.live).
     framewise: bool = False
+    # Streaming between nodes (studio.engine.filling): ``stream_in`` names the clip input the
+    # node reads only in frame order, through studio.engine.frames.windows / read_ahead (never
+    # frames[i] directly), so it may start while the clip is still being made upstream.
+    # ``stream_out``: the node publishes its outputs before filling them (``ctx.publish``) and
+    # reports each frame written (``ctx.frames_ready``), returning the very clip it published.
+    stream_in: str = ""
+    stream_out: bool = False
     _param_index: dict[str, Param] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
