@@ -11,7 +11,9 @@ memory: mapped clip pages belong to the page cache, which the kernel writes back
 every 10 ms, and the child reports the peak above what it used after imports, the wall time
 of the render and frames per second. Printed: the 2,400/150 peak ratio (target <= 1.25, and
 under 1.5 GB), throughput at 600 frames against the in-RAM path (``STUDIO_SPILL_BYTES``
-huge: every clip in RAM, as before) and against no read-ahead (``STUDIO_PREFETCH=0``).
+huge: every clip in RAM, as before), against no read-ahead (``STUDIO_PREFETCH=0``), and
+against one node at a time (``OVERLAP_ENV=0``: no overlap of decode, upscale and encode across
+nodes, studio.engine.overlap). ``--pipelines upscale --frames 600`` measures only the last.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (960, 544)
 IN_RAM = str(1 << 50)
+OVERLAP_ENV = "BENCH_STREAM_OVERLAP"  # "0": the engine runs one node at a time
 
 
 def anon_mb() -> float:
@@ -67,9 +70,9 @@ def child(pipeline: str, clip: Path, work: Path) -> dict[str, float]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    result = Engine(graph.registry, Cache(work / "cache")).run(
-        graph, [middle.id, save.id], output_dir=work / "out"
-    )
+    engine = Engine(graph.registry, Cache(work / "cache"))
+    engine.overlap = os.environ.get(OVERLAP_ENV) != "0"
+    result = engine.run(graph, [middle.id, save.id], output_dir=work / "out")
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
@@ -80,14 +83,12 @@ def child(pipeline: str, clip: Path, work: Path) -> dict[str, float]:
     return {"base_mb": base, "peak_mb": peak[0] - base, "seconds": seconds, "fps": frames / seconds}
 
 
-def run_case(pipeline: str, clip: Path, spill: str | None, prefetch: str | None) -> dict:
+def run_case(pipeline: str, clip: Path, settings: dict[str, str]) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-stream-", dir=clip.parent))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("STUDIO_SPILL_BYTES", None)
-    if spill is not None:
-        env["STUDIO_SPILL_BYTES"] = spill
-    if prefetch is not None:
-        env["STUDIO_PREFETCH"] = prefetch
+    for name in ("STUDIO_SPILL_BYTES", "STUDIO_PREFETCH", OVERLAP_ENV):
+        env.pop(name, None)
+    env.update(settings)
     try:
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.bench_stream", "--child", pipeline, str(clip),
@@ -127,14 +128,15 @@ def main() -> None:
               f"{'fps':>6}")  # fmt: skip
         for pipeline in args.pipelines:
             rows: dict[tuple[int, str], dict] = {}
-            cases = [(n, "streamed", None, None) for n in sorted(clips) if n != middle]
-            # The three paths at the middle size alternate, best of --repeats each: other
+            cases = [(n, "streamed", {}) for n in sorted(clips) if n != middle]
+            # The paths at the middle size alternate, best of --repeats each: other
             # processes on a shared machine swing wall-clock speed more than any of them.
-            variants = [("streamed", None, None), ("in RAM", IN_RAM, None),
-                        ("no read-ahead", None, "0")]  # fmt: skip
+            variants = [("streamed", {}), ("in RAM", {"STUDIO_SPILL_BYTES": IN_RAM}),
+                        ("no read-ahead", {"STUDIO_PREFETCH": "0"}),
+                        ("one at a time", {OVERLAP_ENV: "0"})]  # fmt: skip
             cases += [(middle, *v) for _ in range(args.repeats) for v in variants]
-            for count, label, spill, prefetch in cases:
-                row = run_case(pipeline, clips[count], spill, prefetch)
+            for count, label, settings in cases:
+                row = run_case(pipeline, clips[count], settings)
                 print(f"{pipeline:<10} {count:>6} {label:<14} {row['peak_mb']:>12.0f} "
                       f"{row['seconds']:>7.1f} {row['fps']:>6.1f}", flush=True)  # fmt: skip
                 best = rows.get((count, label))
@@ -148,7 +150,9 @@ def main() -> None:
                   f"{rows[(big, 'streamed')]['peak_mb']:.0f} MB at {big} (target < 1536); "
                   f"throughput at {middle} (best of {args.repeats}): streamed/in-RAM = "
                   f"{streamed / rows[(middle, 'in RAM')]['fps']:.2f}, "
-                  f"read-ahead/none = {streamed / rows[(middle, 'no read-ahead')]['fps']:.2f}",
+                  f"read-ahead/none = {streamed / rows[(middle, 'no read-ahead')]['fps']:.2f}, "
+                  f"overlapped/one at a time = "
+                  f"{streamed / rows[(middle, 'one at a time')]['fps']:.2f}",
                   flush=True)  # fmt: skip
     load = os.getloadavg()
     print(f"load average at end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")

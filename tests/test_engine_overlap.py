@@ -273,3 +273,31 @@ def test_load_upscale_save_overlap_and_save_the_same_frames(tmp_path: Path) -> N
             decoded.append(np.stack([f.to_ndarray(format="rgb24") for f in movie.decode(video=0)]))
     assert decoded[0].shape == (20, 96, 128, 3)
     np.testing.assert_array_equal(decoded[0], decoded[1])
+
+
+def test_progress_of_nodes_running_at_once_is_kept_apart(capsys: pytest.CaptureFixture) -> None:
+    from studio.cli.progress import ProgressPrinter
+    from studio.queue.worker import JobProgress
+
+    printer, job = ProgressPrinter({"a": "Load", "b": "Upscale"}), JobProgress()
+    events = [
+        RunEvent("run_started", "r", None, node_ids=("a", "b")),
+        RunEvent("node_started", "r", "a"),
+        RunEvent("node_progress", "r", "a", step=3, total=10),
+        RunEvent("node_started", "r", "b"),
+        RunEvent("node_progress", "r", "b", step=1, total=10),
+        RunEvent("node_progress", "r", "a", step=5, total=10),
+    ]
+    for event in events:
+        printer(event)
+        job.update(event)
+    assert printer.bars["a"].n == 5 and printer.bars["b"].n == 1
+    assert job.fraction == pytest.approx((0.5 + 0.1) / 2)
+    for event in (RunEvent("node_finished", "r", "a", elapsed=1.0),
+                  RunEvent("node_progress", "r", "b", step=10, total=10)):  # fmt: skip
+        printer(event)
+        job.update(event)
+    assert list(printer.bars) == ["b"] and printer.bars["b"].n == 10
+    assert job.fraction == pytest.approx(1.0)
+    printer(RunEvent("run_finished", "r", None, status="ok", elapsed=2.0))
+    assert not printer.bars and "Load: done in 1.00 s" in capsys.readouterr().err

@@ -75,7 +75,8 @@ class JobProgress:
         self.start = time.monotonic()
         self.total = 0
         self.done = 0
-        self.current = 0.0  # fraction of the running node
+        # Fraction done of each running node (streaming nodes run several at once).
+        self.running: dict[str, float] = {}
         self.message = ""
 
     def update(self, event: RunEvent) -> None:
@@ -83,16 +84,17 @@ class JobProgress:
         if kind == "run_started":
             self.total = len(event.node_ids)
         elif kind == "node_started":
-            self.current = 0.0
+            self.running[event.node_id or ""] = 0.0
         elif kind == "node_progress" and event.total:
-            self.current = min(1.0, (event.step or 0) / event.total)
+            self.running[event.node_id or ""] = min(1.0, (event.step or 0) / event.total)
         elif kind in ("node_cached", "node_finished", "node_failed", "node_skipped"):
             self.done += 1
-            self.current = 0.0
+            self.running.pop(event.node_id or "", None)
 
     @property
     def fraction(self) -> float:
-        return 0.0 if not self.total else min(1.0, (self.done + self.current) / self.total)
+        current = sum(self.running.values())
+        return 0.0 if not self.total else min(1.0, (self.done + current) / self.total)
 
     @property
     def eta(self) -> float | None:
