@@ -301,3 +301,19 @@ def test_progress_of_nodes_running_at_once_is_kept_apart(capsys: pytest.CaptureF
     assert job.fraction == pytest.approx(1.0)
     printer(RunEvent("run_finished", "r", None, status="ok", elapsed=2.0))
     assert not printer.bars and "Load: done in 1.00 s" in capsys.readouterr().err
+
+
+def test_a_three_node_chain_restarts_everything_after_a_changed_clip(tmp_path: Path) -> None:
+    nodes = Nodes()
+    graph = Graph(nodes.registry)
+    make = graph.add("Make", params={"frames": 9, "says": 14}).id
+    first, second = graph.add("Double").id, graph.add("Double").id
+    graph.connect(make, "video", first, "video")
+    graph.connect(first, "video", second, "video")
+    result, events, engine = render(tmp_path, nodes, graph)
+    assert result.status == "ok", result.errors
+    frames = result.outputs[second]["video"].frames
+    np.testing.assert_array_equal(frames[:, 0, 0, 0], 4 * np.arange(1, 10))
+    assert result.executed == [make, first, second]
+    assert engine.state(graph) == {make: "cached", first: "cached", second: "cached"}
+    assert not scratch_files(tmp_path)

@@ -164,7 +164,8 @@ def run_chain(
         if kind == "event":
             run.on_event_safe(payload)
         elif kind == "published":
-            if chain.index(node_id) + 1 == started < len(chain) and not run.cancel.cancelled:
+            in_line = chain.index(node_id) + 1 == started < len(chain) and not restart
+            if in_line and not run.cancel.cancelled:
                 start(started, from_published=True)
                 started, running = started + 1, running + 1
         else:
