@@ -225,7 +225,10 @@ def test_cogvideox_plain_and_steered_by_sdedit(tiny: dict[str, Path]) -> None:
     assert tuple(spy.calls[1]["latents"].shape) == (1, 3, 4, 4, 4)
     assert not np.array_equal(plain.frames, steered.frames)
     with pytest.raises(NodeError, match="runs no step"):
-        run(FakeRunContext(), tiny["cog"], brush_motion(), steps=2, strength=0.2)
+        run(FakeRunContext(), tiny["cog"], brush_motion(), steps=2, strength=0.2, frames=9)
+    # Its VAE decodes latent frames in pairs: 5 frames (2 latents) would come back as 8.
+    with pytest.raises(NodeError, match=r"needs 8k\+1 frames. Nearest valid: 1 or 9"):
+        run(FakeRunContext(), tiny["cog"], steps=2, frames=5)
 
 
 def test_half_precision_keeps_wans_vae_in_float32(tiny: dict[str, Path]) -> None:

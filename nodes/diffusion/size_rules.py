@@ -2,8 +2,8 @@
 
 A model's width and height must be multiples of its VAE's spatial compression times its
 transformer's patch size (Wan 16, LTX 32, HunyuanVideo 1.5 16, Flux 16, SDXL 8; LTX-2 a
-multiple of 32 too); video models want ``k*step + 1`` frames (Wan, CogVideoX and HunyuanVideo
-1.5 4k+1, LTX and LTX-2 8k+1). Reading the small JSON configs lets a node reject a bad size at
+multiple of 32 too); video models want ``k*step + 1`` frames (Wan and HunyuanVideo 1.5 4k+1,
+LTX, LTX-2 and CogVideoX 8k+1). Reading the small JSON configs lets a node reject a bad size at
 once, with the nearest valid values, instead of after loading gigabytes.
 """
 
@@ -93,7 +93,10 @@ def size_rule(folder: Path, pipeline_class: str) -> SizeRule:
     if pipeline_class.startswith("CogVideoX"):
         # diffusers checks multiples of the VAE factor only (the patch embed pads the rest).
         spatial = 2 ** (len(vae.get("block_out_channels", [0] * 4)) - 1)
-        return SizeRule(spatial, int(vae.get("temporal_compression_ratio", 4)), "CogVideoX")
+        # Its VAE decodes latent frames in pairs: an even count (5 frames -> 2 latents) comes
+        # back as 8 frames, not 5. Odd latent counts only: 8k+1 frames (49, 81).
+        temporal = int(vae.get("temporal_compression_ratio", 4))
+        return SizeRule(spatial, 2 * temporal, "CogVideoX")
     # Image models: SD/SDXL (UNet), SD3 (patch 2), Flux (2x2 packing), Sana (DC-AE, 32x).
     channels = vae.get("block_out_channels") or vae.get("encoder_block_out_channels") or [0] * 4
     spatial = 2 ** (len(channels) - 1)
