@@ -74,8 +74,8 @@ def draft_video_params(params: Mapping[str, Any], settings: Any, built_in: str) 
     """The draft of a video generator (Image to Video, Extend): fewer pixels, frames and steps.
 
     The draft is planned without loading (or even finding) the model, so for a diffusion model
-    it keeps the strictest rule of every family Studio drives: 8n+1 frames (LTX, LTX-2; also
-    4n+1 for Wan, CogVideoX, HunyuanVideo 1.5) and sizes in multiples of 32 (LTX-2; also 16
+    it keeps the strictest rule of every family Studio drives: 8n+1 frames (LTX, LTX-2, CogVideoX;
+    also 4n+1 for Wan, HunyuanVideo 1.5) and sizes in multiples of 32 (LTX-2; also 16
     for the others). Any model then accepts its draft."""
     model = params["model"]
     if settings.animator:
@@ -168,8 +168,8 @@ IMAGE_TO_VIDEO = NodeSpec(
             min=1,
             max=1025,
             step=1,
-            help="Clip length in frames. Wan, CogVideoX and HunyuanVideo 1.5 need 4k+1, "
-            "LTX and LTX-2 8k+1.",
+            help="Clip length in frames. Wan and HunyuanVideo 1.5 need 4k+1, LTX, LTX-2 and "
+            "CogVideoX 8k+1.",
         ),
         Param(
             "fps",
