@@ -101,3 +101,29 @@ def test_run_to_selected_renders_only_what_it_needs(qtbot, window):
     started = next(e for e in window.events if e.kind == "run_started")
     assert set(started.node_ids) == {src, blur}
     assert window.scene.status(anim) == "stale"
+
+
+def test_the_run_panel_shows_every_node_running_at_once(qtbot, window, tmp_path):
+    from studio.engine.events import RunEvent
+
+    src, blur, anim = chain(window.graph, window.session)
+    job, _graph = window.session.start_job()
+    feed = [
+        RunEvent("run_started", "r", None, node_ids=(src, blur, anim)),
+        RunEvent("node_started", "r", src),
+        RunEvent("node_progress", "r", src, step=3, total=10),
+        RunEvent("node_started", "r", blur),  # streaming: Blur starts while Source runs
+        RunEvent("node_progress", "r", blur, step=1, total=10),
+        RunEvent("node_progress", "r", src, step=4, total=10),
+    ]
+    for event in feed:
+        window.session.feed(job.id, event)
+    panel = window.run_panel
+    qtbot.waitUntil(lambda: "Blur: step 1/10" in panel.current.text(), timeout=5_000)
+    assert panel.current.text().splitlines() == ["Source: step 4/10", "Blur: step 1/10"]
+    window.workspace.run.raise_()
+    qtbot.waitUntil(panel.isVisible, timeout=5_000)
+    assert panel.current.height() >= 2 * panel.current.fontMetrics().height()  # both lines show
+    window.grab().save(str(tmp_path / "run_panel_two_running.png"))
+    window.session.feed(job.id, RunEvent("node_finished", "r", src, elapsed=1.0))
+    qtbot.waitUntil(lambda: panel.current.text() == "Blur: step 1/10", timeout=5_000)
