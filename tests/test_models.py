@@ -91,6 +91,8 @@ def test_discover_by_kind_offers_vace_models_to_image_to_video(library: DictSett
         ("FluxPipeline", "text-to-image"),
         ("StableDiffusionXLPipeline", "text-to-image"),
         ("CogVideoXImageToVideoPipeline", "image-to-video"),
+        ("HunyuanVideo15ImageToVideoPipeline", "image-to-video"),
+        ("HunyuanVideo15Pipeline", "text-to-video"),
         ("WanVideoToVideoPipeline", "video-to-video"),
         ("StableDiffusionUpscalePipeline", "upscaler"),
         ("SomeFutureVACEPipeline", "vace"),

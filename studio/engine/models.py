@@ -76,6 +76,10 @@ _KIND_BY_CLASS = {
     "CogVideoXVideoToVideoPipeline": "video-to-video",
     "WanPipeline": "text-to-video",
     "CogVideoXPipeline": "text-to-video",
+    # HunyuanVideo 1.5's text-to-video checkpoints: a transformer without the image inputs of
+    # its I2V ones (HunyuanVideo15ImageToVideoPipeline, image-to-video by its name).
+    "HunyuanVideo15Pipeline": "text-to-video",
+    "HunyuanVideoPipeline": "text-to-video",
     "StableDiffusionUpscalePipeline": "upscaler",
     "StableDiffusionLatentUpscalePipeline": "upscaler",
 }
