@@ -7,7 +7,6 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from studio.engine.cancel import CancelToken
 from studio.engine.context import NodeContext
 from studio.engine.filling import StreamBroken
 from studio.graph.graph import Node
@@ -23,10 +22,9 @@ class Outcome:
     message: str = ""
     trace: str | None = None
     elapsed: float = 0.0
-    restart: bool = False  # "broken": read the finished input again from the start
 
 
-def call_node(node: Node, ctx: NodeContext, inputs: dict[str, Any], cancel: CancelToken) -> Outcome:
+def call_node(node: Node, ctx: NodeContext, inputs: dict[str, Any]) -> Outcome:
     """Run ``node``'s spec and say how it ended; a node that did not succeed leaves no
     scratch files. Emits only through ``ctx``, so it may run on any thread."""
     spec = node.spec
@@ -34,14 +32,13 @@ def call_node(node: Node, ctx: NodeContext, inputs: dict[str, Any], cancel: Canc
     start = time.perf_counter()
     try:
         outputs = spec.run(ctx, inputs, node.params)
-        if cancel.cancelled:
-            raise Cancelled()
+        ctx.check_cancelled()
     except Cancelled:
         ctx.frames.discard()  # a cancelled node leaves no scratch files
         return Outcome("cancelled")
     except StreamBroken as exc:
         ctx.frames.discard()
-        return Outcome("broken", message=str(exc), restart=exc.restart)
+        return Outcome("broken", message=str(exc))
     except NodeError as exc:
         ctx.frames.discard()
         return Outcome("failed", message=str(exc) or type(exc).__name__)

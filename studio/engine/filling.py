@@ -20,13 +20,9 @@ from studio.graph.spec import Cancelled
 
 
 class StreamBroken(Exception):
-    """The clip a node was reading while it was made will not be finished as published:
-    ``restart`` (the producer ended with another clip: read the real one from the start) or
-    not (the producer failed or was cancelled: the reader is skipped)."""
-
-    def __init__(self, message: str, *, restart: bool) -> None:
-        super().__init__(message)
-        self.restart = restart
+    """The clip a node was reading while it was made will not be finished as published (its
+    producer failed, was cancelled, or ended with another clip); the engine decides, from the
+    producer's outcome, whether the reader is skipped, cancelled or run again."""
 
 
 class Filling:
@@ -50,12 +46,12 @@ class Filling:
     def complete(self) -> None:
         self.advance(self.total)
 
-    def break_off(self, message: str, *, restart: bool) -> None:
+    def break_off(self, message: str) -> None:
         """Wake every reader with :class:`StreamBroken`: the clip will not be finished as
         published (a reader's result from it is thrown away in any case)."""
         with self._changed:
             if self._broken is None:
-                self._broken = StreamBroken(message, restart=restart)
+                self._broken = StreamBroken(message)
             self._changed.notify_all()
 
     def wait_for(self, count: int) -> None:
@@ -65,7 +61,7 @@ class Filling:
         with self._changed:
             while True:
                 if self._broken is not None:
-                    raise StreamBroken(str(self._broken), restart=self._broken.restart)
+                    raise StreamBroken(str(self._broken))
                 if self.ready >= count:
                     return
                 if self._cancel.cancelled:

@@ -68,6 +68,7 @@ class Link:
     outcome: Outcome | None = None
     from_published: bool = False  # started on its upstream's published (unfinished) clip
     ctx: NodeContext | None = None
+    as_published: bool = False  # it returned the very outputs it published
 
 
 class Publisher:
@@ -98,17 +99,15 @@ class Publisher:
         published = self.link.published
         if published is None:
             return
-        if outcome.status == "ok" and outcome.outputs is not None:
-            same = all(outcome.outputs.get(port) is value for port, value in published.items())
-            for _frames, filling in self.link.fillings:
-                if same:
-                    filling.complete()
-                else:
-                    filling.break_off("the clip changed as it was finished", restart=True)
-        else:
-            for _frames, filling in self.link.fillings:
-                filling.break_off(f"the clip upstream was not finished ({outcome.status})",
-                                  restart=False)  # fmt: skip
+        outputs = outcome.outputs if outcome.status == "ok" else None
+        same = outputs is not None and all(outputs.get(p) is v for p, v in published.items())
+        self.link.as_published = same
+        for _frames, filling in self.link.fillings:
+            if same:
+                filling.complete()
+            else:  # the engine tells from the outcome whether the reader is skipped or rerun
+                filling.break_off(f"the clip upstream was not finished as published "
+                                  f"({outcome.status})")  # fmt: skip
         for frames, _filling in self.link.fillings:
             untrack(frames)
 
@@ -146,7 +145,7 @@ def run_chain(
         def work() -> None:
             outcome = Outcome("failed", message="the node's thread stopped unexpectedly")
             try:
-                outcome = call_node(node, ctx, inputs, run.cancel)
+                outcome = call_node(node, ctx, inputs)
             finally:
                 publisher.end(outcome)
                 tell.put(("done", node.id, outcome))
@@ -219,10 +218,7 @@ def _settle(
             _discard(run, link)
             run.emit("node_skipped", node.id, message=f"skipped: {cause} failed")
             return node.id, False, cause
-        outputs = (upstream.outcome.outputs if upstream.outcome else None) or {}
-        published = upstream.published or {}
-        changed = any(outputs.get(port) is not value for port, value in published.items())
-        if changed or link.outcome.status == "broken":
+        if not upstream.as_published or link.outcome.status == "broken":
             _discard(run, link)
             run.emit("node_info", node.id, message="starting again: the clip upstream changed")
             return None

@@ -301,7 +301,7 @@ class Run:
     def run_node(self, node: Node, inputs: dict[str, Any], key: str, volatile: bool) -> bool | None:
         """Run one node: True if it succeeded, False if it failed, None if cancelled."""
         ctx = self.start_node(node, key, self.on_event_safe)
-        return self.settle(node, key, volatile, call_node(node, ctx, inputs, self.cancel))
+        return self.settle(node, key, volatile, call_node(node, ctx, inputs))
 
     def start_node(
         self, node: Node, key: str, emit: EventCallback, stream: StreamHooks | None = None
