@@ -33,13 +33,6 @@ from studio.ui import desktop, theme
 from studio.ui.bridge import SessionBridge
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
-_NODE_ENDED = (
-    RunEventKind.NODE_FINISHED,
-    RunEventKind.NODE_CACHED,
-    RunEventKind.NODE_FAILED,
-    RunEventKind.NODE_SKIPPED,
-    RunEventKind.NODE_CANCELLED,
-)
 _WORDS = {RunStatus.OK: "Finished", RunStatus.FAILED: "Failed", RunStatus.CANCELLED: "Cancelled"}
 _ROW_COLOUR = {
     JobNodeState.DONE: "cached",
@@ -76,7 +69,7 @@ class RunPanel(QWidget):
         self.eta = QLabel("")
         self.eta.setObjectName("Dim")
         self.current = QLabel("")
-        self._running: dict[str, str] = {}  # node id -> what it is doing, while it runs
+        self._doing: dict[str, str] = {}  # node id -> its latest step, shown while it runs
         self.current.setObjectName("Dim")
         self.current.setWordWrap(True)
         self.nodes = QTreeWidget()
@@ -166,7 +159,7 @@ class RunPanel(QWidget):
         count = f"{len(job.order)} node{'' if len(job.order) == 1 else 's'}"
         self.headline.setText(f"Rendering {count}")
         self.current.setText("")
-        self._running.clear()
+        self._doing.clear()
         self._set_bar_state("running")
         self.add_log(f"Run started: {count}")
         self._tick.start()
@@ -181,18 +174,10 @@ class RunPanel(QWidget):
         title = self._title(node_id)
         match kind:
             case RunEventKind.NODE_STARTED:
-                self._running[node_id or ""] = f"{title}: starting"
+                self._doing[node_id or ""] = "starting"
             case RunEventKind.NODE_PROGRESS if event.total:
                 step = f"step {event.step}/{event.total}"
-                self._running[node_id or ""] = f"{title}: {step}" + (
-                    f" — {event.message}" if event.message else ""
-                )
-            case _ if kind in _NODE_ENDED:
-                self._running.pop(node_id or "", None)
-        # Streaming nodes run at once (Load Video, Upscale, Save Video): one line each.
-        if kind in (RunEventKind.NODE_STARTED, RunEventKind.NODE_PROGRESS, *_NODE_ENDED):
-            self.current.setText("\n".join(self._running.values()))
-        match kind:
+                self._doing[node_id or ""] = step + (f" — {event.message}" if event.message else "")
             case RunEventKind.NODE_INFO:
                 self.add_log(f"{title}: {event.message}", node_id)
             case RunEventKind.NODE_CACHED if event.message:  # "take shot_v003": nothing written
@@ -236,6 +221,11 @@ class RunPanel(QWidget):
         if not job.running:
             self._tick.stop()
             return
+        # Which nodes run is the job's to say; streaming nodes run at once: a line each.
+        running = [n for n in job.order if job.states.get(n) is JobNodeState.RUNNING]
+        self.current.setText(
+            "\n".join(f"{self._title(n)}: {self._doing.get(n, 'starting')}" for n in running)
+        )
         elapsed = seconds_text(time.monotonic() - job.started)
         left = self.session.remaining(job)
         if left is None:
