@@ -154,3 +154,17 @@ def test_a_clip_larger_than_the_memory_limit_renders(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[:4] == ["ok", "160", "960", "540"], done.stdout
+
+
+def test_a_finished_node_keeps_only_the_scratch_files_its_result_holds(tmp_path: Path) -> None:
+    from studio.graph.types import Video
+
+    frames = FrameAllocator(tmp_path / "scratch", threshold=0)
+    outgrown = frames.new_frames((4, 2, 2, 3))  # e.g. a buffer a longer clip outgrew
+    outgrown[:] = 7
+    kept = frames.shrink(frames.new_frames((6, 2, 2, 3)), 5)
+    frames.release_unused({"video": Video(kept, 12.0)})
+    # Deleted now, though something (a caught traceback, say) still maps it; still readable.
+    assert scratch_file(outgrown) is None and int(outgrown.max()) == 7
+    assert scratch_file(kept) is not None
+    assert sorted(tmp_path.joinpath("scratch").iterdir()) == [scratch_file(kept)]

@@ -46,4 +46,5 @@ def call_node(node: Node, ctx: NodeContext, inputs: dict[str, Any]) -> Outcome:
         ctx.frames.discard()
         return Outcome("failed", message=f"{type(exc).__name__}: {exc}",
                        trace=traceback.format_exc())  # fmt: skip
+    ctx.frames.release_unused(outputs)
     return Outcome("ok", outputs, elapsed=time.perf_counter() - start)

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from queue import Empty, Queue
 from typing import Any, TypeVar
@@ -90,6 +90,19 @@ class FrameAllocator:
         for path in self.made:
             _unlink(path)
         self.made.clear()
+
+    def release_unused(self, outputs: Mapping[str, Any]) -> None:
+        """The node succeeded: delete the scratch files it made that its ``outputs`` do not
+        hold (a buffer it outgrew, a clip it published then replaced). Deleted now, not
+        whenever the garbage collector frees the last mapping: a traceback caught on another
+        thread can keep one alive for a while."""
+        values = outputs.values() if isinstance(outputs, Mapping) else ()  # else: refused
+        held = {_mapped_path(getattr(value, "frames", value)) for value in values}
+        kept = [path for path in self.made if Path(os.path.abspath(path)) in held]
+        for path in self.made:
+            if path not in kept:
+                _unlink(path)
+        self.made = kept
 
     def _create(self, shape: tuple[int, ...], dtype: np.dtype, nbytes: int) -> Path:
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +226,15 @@ def sweep(scratch_dir: Path) -> int:
         _unlink(scratch_dir / name)
         removed += 1
     return removed
+
+
+def _mapped_path(array: Any) -> Path | None:
+    """The file ``array`` (or what it views) maps, else None."""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) and array.filename is not None:
+            return Path(os.path.abspath(array.filename))
+        array = array.base
+    return None
 
 
 def is_mapped(array: Any) -> bool:
